@@ -1,0 +1,151 @@
+import * as fs from 'fs';
+import * as path from 'path';
+import { z } from 'zod';
+import { configSchema, OmniglueConfig } from './schema';
+import { quantityToNumber } from './validators';
+
+export const DEFAULT_CONFIG_FILE = path.resolve(__dirname, '..', 'omniglue.config.json');
+
+/** A configuration problem, reported before anything is synthesized. */
+export class ConfigError extends Error {
+  constructor(
+    readonly source: string,
+    readonly problems: string[],
+  ) {
+    super(`Invalid configuration (${source}):\n${problems.map((problem) => `  - ${problem}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+
+function isPlainObject(value: unknown): value is Record<string, Json> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** Environment overlays replace arrays and scalars and merge objects key by key. */
+function deepMerge(base: Json, overlay: Json): Json {
+  if (!isPlainObject(base) || !isPlainObject(overlay)) return overlay;
+  const merged: Record<string, Json> = { ...base };
+  for (const [key, value] of Object.entries(overlay)) merged[key] = key in base ? deepMerge(base[key], value) : value;
+  return merged;
+}
+
+function describeReceived(input: unknown): string {
+  if (input === undefined) return '';
+  const text = JSON.stringify(input);
+  return ` (received ${text.length > 80 ? `${text.slice(0, 77)}...` : text})`;
+}
+
+function formatIssue(issue: z.core.$ZodIssue): string {
+  const setting = issue.path.length > 0 ? issue.path.join('.') : '(top level)';
+  if (issue.code === 'unrecognized_keys') {
+    return `${setting}: unknown setting(s) ${issue.keys.map((key) => `'${key}'`).join(', ')}; check the spelling against the configuration reference in README.md`;
+  }
+  if (issue.code === 'invalid_type') {
+    const expected = issue.expected === 'int' ? 'a whole number' : `of type ${issue.expected}`;
+    return `${setting}: must be ${expected}${describeReceived(issue.input)}`;
+  }
+  return `${setting}: ${issue.message}${describeReceived(issue.input)}`;
+}
+
+/** Rules that relate two settings; each names both and suggests the fix. */
+export function crossCheck(config: OmniglueConfig): string[] {
+  const problems: string[] = [];
+  const { triton, modelRepository, autoscaling, monitoring, conversion } = config;
+  if (triton.replicas.min > triton.replicas.max) {
+    problems.push(
+      `triton.replicas.min (${triton.replicas.min}) must be less than or equal to triton.replicas.max (${triton.replicas.max})`,
+    );
+  }
+  if ((modelRepository.accessMode === 'ReadWriteOnce' || modelRepository.accessMode === 'ReadWriteOncePod') && triton.replicas.max > 1) {
+    problems.push(
+      `modelRepository.accessMode ${modelRepository.accessMode} allows one node to mount the volume, but triton.replicas.max is ${triton.replicas.max}: ` +
+        'use ReadWriteMany or ReadOnlyMany storage (NFS, EFS, Filestore, Azure Files), or set triton.replicas.max to 1',
+    );
+  }
+  if (quantityToNumber(triton.resources.memoryLimit) < quantityToNumber(triton.resources.memoryRequest)) {
+    problems.push(
+      `triton.resources.memoryLimit (${triton.resources.memoryLimit}) must be at least triton.resources.memoryRequest (${triton.resources.memoryRequest})`,
+    );
+  }
+  if (triton.shmSizeMiB * 2 ** 20 >= quantityToNumber(triton.resources.memoryLimit)) {
+    problems.push(
+      `triton.shmSizeMiB (${triton.shmSizeMiB}) must be smaller than triton.resources.memoryLimit (${triton.resources.memoryLimit}): ` +
+        '/dev/shm is memory-backed and counts against the limit',
+    );
+  }
+  if (triton.startupTimeoutSeconds < triton.expectedModelLoadSeconds) {
+    problems.push(
+      `triton.startupTimeoutSeconds (${triton.startupTimeoutSeconds}) is shorter than triton.expectedModelLoadSeconds (${triton.expectedModelLoadSeconds}): ` +
+        'the kubelet would kill Triton while it loads the models; raise startupTimeoutSeconds',
+    );
+  }
+  if (autoscaling.enabled && triton.gpusPerReplica === 0) {
+    problems.push(
+      'autoscaling.enabled scales on GPU utilization, but triton.gpusPerReplica is 0: give each replica a GPU or set autoscaling.enabled to false',
+    );
+  }
+  if (monitoring.installKubePrometheusStack && monitoring.existingPrometheusUrl !== undefined) {
+    problems.push(
+      'monitoring.existingPrometheusUrl is set while monitoring.installKubePrometheusStack is true: choose one Prometheus (set installKubePrometheusStack to false to use yours)',
+    );
+  }
+  if (!monitoring.installKubePrometheusStack && monitoring.existingPrometheusUrl === undefined && monitoring.installPrometheusAdapter) {
+    problems.push(
+      'monitoring.installKubePrometheusStack is false, so prometheus-adapter needs monitoring.existingPrometheusUrl (e.g. "http://prometheus-operated.monitoring.svc:9090")',
+    );
+  }
+  if (quantityToNumber(conversion.memoryLimit) < quantityToNumber(conversion.memoryRequest)) {
+    problems.push(
+      `conversion.memoryLimit (${conversion.memoryLimit}) must be at least conversion.memoryRequest (${conversion.memoryRequest})`,
+    );
+  }
+  return problems;
+}
+
+/** Validates raw configuration (already merged for the environment) and fills in the defaults. */
+export function parseConfig(raw: unknown, source = 'inline configuration'): OmniglueConfig {
+  const result = configSchema.safeParse(raw, { reportInput: true });
+  if (!result.success) throw new ConfigError(source, result.error.issues.map(formatIssue));
+  const problems = crossCheck(result.data);
+  if (problems.length > 0) throw new ConfigError(source, problems);
+  return result.data;
+}
+
+export interface LoadConfigOptions {
+  /** Configuration file. @default omniglue.config.json at the repository root, or $OMNIGLUE_CONFIG */
+  readonly file?: string;
+  /** Environment overlay from the file's `environments` map. @default $OMNIGLUE_ENV, or none */
+  readonly environment?: string;
+}
+
+/** Reads the configuration file, applies the environment overlay and validates the result. */
+export function loadConfig(options: LoadConfigOptions = {}): OmniglueConfig {
+  const file = options.file ?? process.env.OMNIGLUE_CONFIG ?? DEFAULT_CONFIG_FILE;
+  const environment = options.environment ?? (process.env.OMNIGLUE_ENV || undefined);
+  let document: Json = {};
+  if (fs.existsSync(file)) {
+    try {
+      document = JSON.parse(fs.readFileSync(file, 'utf8')) as Json;
+    } catch (error) {
+      throw new ConfigError(file, [`not valid JSON: ${(error as Error).message}`]);
+    }
+  } else if (options.file !== undefined || process.env.OMNIGLUE_CONFIG !== undefined) {
+    throw new ConfigError(file, ['file not found']);
+  }
+  if (!isPlainObject(document)) throw new ConfigError(file, ['the file must hold a JSON object']);
+  const { environments, $schema: _schema, ...base } = document;
+  let merged: Json = base;
+  if (environment !== undefined) {
+    const overlays = isPlainObject(environments) ? environments : {};
+    if (!(environment in overlays)) {
+      const known = Object.keys(overlays);
+      throw new ConfigError(file, [
+        `environment '${environment}' (OMNIGLUE_ENV) is not defined; known environments: ${known.length > 0 ? known.join(', ') : 'none'}`,
+      ]);
+    }
+    merged = deepMerge(base, overlays[environment]);
+  }
+  return parseConfig(merged, environment === undefined ? file : `${file}, environment '${environment}'`);
+}

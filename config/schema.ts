@@ -1,0 +1,175 @@
+import { z } from 'zod';
+import { VERSIONS } from './versions';
+import {
+  chartVersion,
+  dnsLabel,
+  dnsSubdomain,
+  httpUrl,
+  labelName,
+  labelValue,
+  nonNegativeInt,
+  pinnedImage,
+  pinnedImageTag,
+  positiveInt,
+  quantity,
+  sha256Hex,
+} from './validators';
+
+// Strict objects everywhere: a misspelt key is an error, never a silently ignored setting.
+const section = <T extends z.ZodRawShape>(shape: T) => z.strictObject(shape).prefault({} as never);
+
+const taintEffect = z.enum(['NoSchedule', 'PreferNoSchedule', 'NoExecute'], {
+  error: 'must be one of NoSchedule, PreferNoSchedule, NoExecute',
+});
+
+const accessMode = z.enum(['ReadWriteMany', 'ReadOnlyMany', 'ReadWriteOnce', 'ReadWriteOncePod'], {
+  error: 'must be one of ReadWriteMany, ReadOnlyMany, ReadWriteOnce, ReadWriteOncePod',
+});
+
+const weightSource = section({
+  /** Overrides the pinned download URL (https:// or file:// for air-gapped clusters). */
+  url: httpUrl().optional(),
+  /** sha256 the download must have; the conversion Job fails on a mismatch. */
+  sha256: sha256Hex().optional(),
+});
+
+export const configSchema = z.strictObject({
+  /** Namespace of the serving workload. */
+  namespace: dnsLabel().default('omniglue'),
+
+  kubernetes: section({
+    /** Path of the kubeconfig the providers read. */
+    configPath: z.string().min(1, { error: 'must not be empty' }).default('~/.kube/config'),
+    /** kubeconfig context; unset uses the current context. */
+    configContext: z.string().min(1, { error: 'must not be empty; leave it out to use the current context' }).optional(),
+  }),
+
+  gpu: section({
+    /** Node label every GPU node carries (set by GPU feature discovery, or by hand). */
+    nodeLabel: section({
+      key: labelName().default('nvidia.com/gpu.present'),
+      value: labelValue().default('true'),
+    }),
+    /** Taint GPU nodes carry; workloads tolerate it with operator Exists, whatever its value. */
+    taint: section({
+      key: labelName().default('nvidia.com/gpu'),
+      effect: taintEffect.default('NoSchedule'),
+    }),
+    /** Optional GPU model (value of `nvidia.com/gpu.product`, e.g. "NVIDIA-A10G"). */
+    product: labelValue().min(1, { error: 'must not be empty; leave it out to accept any GPU' }).optional(),
+    /** RuntimeClass for GPU pods where the cluster has several container runtimes (often "nvidia"). */
+    runtimeClassName: dnsSubdomain().optional(),
+  }),
+
+  modelRepository: section({
+    /** StorageClass of the model volume; unset uses the cluster default. */
+    storageClassName: dnsSubdomain().optional(),
+    /** Size of the model volume: weights cache, ONNX files and two published versions. */
+    size: quantity('50Gi').default('50Gi'),
+    /** Access mode; more than one replica needs ReadWriteMany or ReadOnlyMany. */
+    accessMode: accessMode.default('ReadWriteMany'),
+  }),
+
+  triton: section({
+    imageTag: pinnedImageTag().default(VERSIONS.tritonImageTag),
+    /** GPUs per Triton pod. */
+    gpusPerReplica: nonNegativeInt().default(1),
+    replicas: section({
+      min: positiveInt().default(1),
+      max: positiveInt().default(4),
+    }),
+    resources: section({
+      cpuRequest: quantity('4').default('4'),
+      memoryRequest: quantity('16Gi').default('16Gi'),
+      /** Memory limit of the container; the /dev/shm volume counts against it. */
+      memoryLimit: quantity('24Gi').default('24Gi'),
+    }),
+    /** Size of the memory-backed /dev/shm (ensembles pass tensors through it). */
+    shmSizeMiB: positiveInt().default(2048),
+    /** How long the startup probe waits for all models to load. */
+    startupTimeoutSeconds: positiveInt().default(900),
+    /** Expected model load time on a cold node; the startup budget must exceed it. */
+    expectedModelLoadSeconds: positiveInt().default(300),
+    /** Grace period for in-flight requests on shutdown. */
+    terminationGracePeriodSeconds: positiveInt().default(60),
+    /** Namespaces whose pods may call the inference ports (8000/8001); the serving namespace is always allowed. */
+    allowedClientNamespaces: z.array(dnsLabel()).default([]),
+    /** Exposes the model-repository and model-control APIs; off keeps them restricted to nobody. */
+    enableModelControlApi: z.boolean().default(false),
+  }),
+
+  autoscaling: section({
+    enabled: z.boolean().default(true),
+    /** Average GPU utilization (percent) per pod the HPA keeps. */
+    gpuUtilizationTargetPercent: z
+      .number()
+      .int({ error: 'must be a whole number of percent' })
+      .min(1, { error: 'must be between 1 and 100 (percent)' })
+      .max(100, { error: 'must be between 1 and 100 (percent)' })
+      .default(70),
+    /** NVIDIA's queue-to-compute ratio as a second HPA metric. */
+    queueToComputeRatio: section({
+      enabled: z.boolean().default(true),
+      /** Target ratio of queue time to compute time (quantity, 1000m = queueing as long as computing). */
+      target: quantity('1000m').default('1000m'),
+    }),
+    /** How long the HPA waits before removing pods after load drops. */
+    scaleDownStabilizationSeconds: nonNegativeInt().default(300),
+  }),
+
+  monitoring: section({
+    /** Namespace of Prometheus and prometheus-adapter; only it may scrape port 8002. */
+    namespace: dnsLabel().default('monitoring'),
+    /** Installs kube-prometheus-stack; switch off and set existingPrometheusUrl to use your own Prometheus. */
+    installKubePrometheusStack: z.boolean().default(true),
+    /** In-cluster URL of an existing Prometheus that already scrapes Triton pods. */
+    existingPrometheusUrl: httpUrl().optional(),
+    /** Installs prometheus-adapter with the GPU-utilization rules. */
+    installPrometheusAdapter: z.boolean().default(true),
+    scrapeIntervalSeconds: positiveInt().default(5),
+    adapterRelistIntervalSeconds: positiveInt().default(6),
+  }),
+
+  addons: section({
+    /** Installs the NVIDIA device plugin; switch off where the GPU Operator already runs it. */
+    nvidiaDevicePlugin: z.boolean().default(true),
+    /** Runs GPU feature discovery with the plugin, which labels GPU nodes (nvidia.com/gpu.present, .product). */
+    gpuFeatureDiscovery: z.boolean().default(true),
+    /** Namespace of the device plugin. */
+    nvidiaDevicePluginNamespace: dnsLabel().default('nvidia-device-plugin'),
+  }),
+
+  chartVersions: section({
+    nvidiaDevicePlugin: chartVersion().default(VERSIONS.nvidiaDevicePluginChart),
+    kubePrometheusStack: chartVersion().default(VERSIONS.kubePrometheusStackChart),
+    prometheusAdapter: chartVersion().default(VERSIONS.prometheusAdapterChart),
+  }),
+
+  conversion: section({
+    image: pinnedImage().default(VERSIONS.conversionImage),
+    /** The image already contains scripts/requirements-conversion.txt (air-gapped clusters); skips pip. */
+    dependenciesPreinstalled: z.boolean().default(false),
+    /** Runs the conversion on a GPU node (faster DINOv2 export, TensorRT checks); off runs it on CPU. */
+    useGpu: z.boolean().default(false),
+    /** Deadline of the whole Job, downloads included. */
+    timeoutMinutes: positiveInt().default(60),
+    backoffLimit: nonNegativeInt().default(2),
+    cpuRequest: quantity('2').default('2'),
+    memoryRequest: quantity('8Gi').default('8Gi'),
+    memoryLimit: quantity('16Gi').default('16Gi'),
+    /** Appends TensorRT FP16 acceleration to the superpoint, dinov2 and omniglue configs. */
+    tensorrtFp16: z.boolean().default(false),
+    /** Minimum matches the sample pair must give before the repository is published. */
+    minSampleMatches: nonNegativeInt().default(10),
+    weights: section({
+      superpoint: weightSource,
+      dinov2: weightSource,
+      omniglue: weightSource,
+    }),
+  }),
+});
+
+/** The validated configuration with every default filled in. */
+export type OmniglueConfig = z.output<typeof configSchema>;
+/** What a user writes in omniglue.config.json. */
+export type OmniglueConfigInput = z.input<typeof configSchema>;

@@ -1,0 +1,87 @@
+import { z } from 'zod';
+
+/**
+ * Kubernetes resource quantity (https://kubernetes.io/docs/reference/kubernetes-api/common-definitions/quantity/):
+ * a decimal number followed by an optional binary (Ki..Ei), decimal (m, k, M..E) or exponent suffix, no spaces.
+ */
+const QUANTITY = /^[+]?(\d+(\.\d*)?|\.\d+)(Ki|Mi|Gi|Ti|Pi|Ei|m|k|M|G|T|P|E|[eE][+-]?\d+)?$/;
+const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+const DNS1123_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+const LABEL_NAME = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/;
+const LABEL_VALUE = /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/;
+const IMAGE_TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
+const SHA256_HEX = /^[0-9a-f]{64}$/;
+const SEMVER = /^\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?$/;
+
+const BINARY_SUFFIX: Record<string, number> = { Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40, Pi: 2 ** 50, Ei: 2 ** 60 };
+const DECIMAL_SUFFIX: Record<string, number> = { m: 1e-3, '': 1, k: 1e3, M: 1e6, G: 1e9, T: 1e12, P: 1e15, E: 1e18 };
+
+/** Converts a validated quantity to its base unit (bytes for memory, cores for CPU). */
+export function quantityToNumber(quantity: string): number {
+  const match = /^[+]?([\d.]+)([a-zA-Z]*|[eE][+-]?\d+)$/.exec(quantity);
+  if (!match) throw new Error(`'${quantity}' is not a Kubernetes quantity`);
+  const [, amount, suffix] = match;
+  if (suffix in BINARY_SUFFIX) return Number(amount) * BINARY_SUFFIX[suffix];
+  if (suffix in DECIMAL_SUFFIX) return Number(amount) * DECIMAL_SUFFIX[suffix];
+  return Number(`${amount}${suffix}`);
+}
+
+export const quantity = (example: string) =>
+  z.string().regex(QUANTITY, {
+    error: `must be a Kubernetes quantity such as '${example}' (a number with an optional suffix like Mi, Gi, m, no spaces)`,
+  });
+
+export const dnsLabel = () =>
+  z
+    .string()
+    .max(63, { error: 'must be at most 63 characters (a DNS-1123 label)' })
+    .regex(DNS1123_LABEL, {
+      error: 'must be a DNS-1123 label: lower-case letters, digits and "-", starting and ending with a letter or digit',
+    });
+
+export const dnsSubdomain = () =>
+  z
+    .string()
+    .max(253, { error: 'must be at most 253 characters (a DNS-1123 subdomain)' })
+    .regex(DNS1123_SUBDOMAIN, { error: 'must be a DNS-1123 subdomain: lower-case letters, digits, "-" and "."' });
+
+export const labelName = () =>
+  z.string().max(316).regex(LABEL_NAME, { error: 'must be a Kubernetes label key such as "nvidia.com/gpu.present"' });
+
+export const labelValue = () =>
+  z
+    .string()
+    .max(63, { error: 'must be at most 63 characters (a Kubernetes label value)' })
+    .regex(LABEL_VALUE, { error: 'must be a Kubernetes label value: letters, digits, "-", "_" and "."' });
+
+/** Image tags are pinned: `latest` (or no tag) makes a rollout irreproducible, so it is refused. */
+export const pinnedImageTag = () =>
+  z
+    .string()
+    .min(1, { error: 'must not be empty: pin an image tag such as "26.06-py3"' })
+    .regex(IMAGE_TAG, { error: 'must be a valid image tag (letters, digits, "_", "." and "-", at most 128 characters)' })
+    .refine((tag) => tag.toLowerCase() !== 'latest', {
+      error: 'must be pinned: "latest" changes under you; use a release tag such as "26.06-py3"',
+    });
+
+/** A full image reference with a pinned tag or digest. */
+export const pinnedImage = () =>
+  z
+    .string()
+    .min(1, { error: 'must not be empty' })
+    .refine((image) => !/\s/.test(image), { error: 'must not contain whitespace' })
+    .refine((image) => /@sha256:[0-9a-f]{64}$/.test(image) || /:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/.test(image.split('/').pop() ?? ''), {
+      error: 'must carry a tag or digest, e.g. "python:3.11.14-slim-bookworm" or "repo/image@sha256:<64 hex>"',
+    })
+    .refine((image) => !/:latest$/i.test(image), { error: 'must be pinned: the "latest" tag changes under you' });
+
+export const chartVersion = () =>
+  z.string().regex(SEMVER, { error: 'must be an exact chart version such as "0.18.0" (no ranges, no "latest")' });
+
+export const sha256Hex = () => z.string().regex(SHA256_HEX, { error: 'must be 64 lower-case hex characters (a sha256 digest)' });
+
+export const httpUrl = () =>
+  z.string().refine((value) => /^(https?|file):\/\/\S+$/.test(value), { error: 'must be an http(s):// or file:// URL' });
+
+export const positiveInt = () => z.number().int({ error: 'must be a whole number' }).min(1, { error: 'must be at least 1' });
+export const nonNegativeInt = () => z.number().int({ error: 'must be a whole number' }).min(0, { error: 'must not be negative' });

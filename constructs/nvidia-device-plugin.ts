@@ -1,0 +1,75 @@
+import * as fs from 'fs';
+import * as path from 'path';
+import { Construct } from 'constructs';
+import { stringify } from 'yaml';
+import { HELM_REPOSITORIES, VERSIONS } from '../config/versions';
+import { GpuScheduling } from '../lib/gpu-scheduling';
+import { HelmRelease } from '../lib/provider-classes';
+
+const BASE_VALUES_FILE = path.resolve(__dirname, '..', 'charts', 'nvidia-device-plugin', 'values.yaml');
+
+export interface NvidiaDevicePluginProps {
+  /** Where GPU pods may run: the plugin must tolerate the same taint the workloads tolerate. */
+  readonly gpuScheduling: GpuScheduling;
+  /**
+   * Namespace of the plugin's DaemonSet; created by the release.
+   * @default 'nvidia-device-plugin'
+   */
+  readonly namespace?: string;
+  /**
+   * Chart version (exact).
+   * @default VERSIONS.nvidiaDevicePluginChart
+   */
+  readonly chartVersion?: string;
+  /**
+   * Runs GPU feature discovery (and its node-feature-discovery dependency), which labels GPU nodes with
+   * `nvidia.com/gpu.present=true` and `nvidia.com/gpu.product`. Without it, label GPU nodes by hand:
+   * the chart's default affinity only schedules the plugin on labelled nodes.
+   * @default true
+   */
+  readonly gpuFeatureDiscovery?: boolean;
+}
+
+/**
+ * The NVIDIA device plugin, which advertises `nvidia.com/gpu` on GPU nodes. Leave it out on clusters that run
+ * the NVIDIA GPU Operator: the operator ships its own plugin and two would fight over the devices.
+ */
+export class NvidiaDevicePlugin extends Construct {
+  readonly namespace: string;
+  readonly chartVersion: string;
+  readonly gpuFeatureDiscovery: boolean;
+  readonly release: HelmRelease;
+
+  constructor(scope: Construct, id: string, props: NvidiaDevicePluginProps) {
+    super(scope, id);
+    this.namespace = props.namespace ?? 'nvidia-device-plugin';
+    this.chartVersion = props.chartVersion ?? VERSIONS.nvidiaDevicePluginChart;
+    this.gpuFeatureDiscovery = props.gpuFeatureDiscovery ?? true;
+    const { toleration, runtimeClassName } = props.gpuScheduling;
+
+    const tolerations = [{ key: 'CriticalAddonsOnly', operator: 'Exists' }, { ...toleration }];
+    const overrides: Record<string, unknown> = {
+      tolerations,
+      gfd: { enabled: this.gpuFeatureDiscovery },
+      // The chart's NFD worker tolerates only `nvidia.com/gpu=present`; other clouds' taint values would keep it off GPU nodes.
+      nfd: { worker: { tolerations: [{ key: 'node-role.kubernetes.io/control-plane', operator: 'Exists', effect: 'NoSchedule' }, { ...toleration }] } },
+      ...(runtimeClassName !== undefined ? { runtimeClassName } : {}),
+    };
+
+    this.release = new HelmRelease(this, 'release', {
+      name: 'nvidia-device-plugin',
+      repository: HELM_REPOSITORIES.nvidiaDevicePlugin,
+      chart: 'nvidia-device-plugin',
+      version: this.chartVersion,
+      namespace: this.namespace,
+      createNamespace: true,
+      values: [fs.readFileSync(BASE_VALUES_FILE, 'utf8'), stringify(overrides)],
+      // A DaemonSet on a cluster without GPU nodes is never "ready": waiting would fail apply on a fresh cluster
+      // whose GPU node pool scales from zero. The serving workload waits on the GPU itself instead.
+      wait: false,
+      atomic: false,
+      timeout: 600,
+      maxHistory: 5,
+    });
+  }
+}

@@ -1,0 +1,38 @@
+import { Construct } from 'constructs';
+import { commonLabels } from '../lib/labels';
+import { NamespaceV1 } from '../lib/provider-classes';
+
+export interface ServingNamespaceProps {
+  /** Namespace name (a DNS-1123 label, validated with the configuration). */
+  readonly name: string;
+  /**
+   * Pod Security Standard the namespace enforces. Every pod of this stack meets `restricted`
+   * (non-root, no capabilities, RuntimeDefault seccomp), so the strictest level costs nothing.
+   * @default 'restricted'
+   */
+  readonly podSecurityLevel?: 'restricted' | 'baseline' | 'privileged';
+}
+
+/** The namespace of the serving workload, with Pod Security Admission enforced. */
+export class ServingNamespace extends Construct {
+  readonly name: string;
+  readonly podSecurityLevel: string;
+  readonly resource: NamespaceV1;
+
+  constructor(scope: Construct, id: string, props: ServingNamespaceProps) {
+    super(scope, id);
+    this.podSecurityLevel = props.podSecurityLevel ?? 'restricted';
+    this.resource = new NamespaceV1(this, 'resource', {
+      metadata: {
+        name: props.name,
+        labels: {
+          ...commonLabels('omniglue', 'namespace'),
+          'pod-security.kubernetes.io/enforce': this.podSecurityLevel,
+          'pod-security.kubernetes.io/warn': this.podSecurityLevel,
+        },
+      },
+    });
+    // Other resources read the name from the Terraform resource so they are created after the namespace.
+    this.name = this.resource.metadata.name;
+  }
+}

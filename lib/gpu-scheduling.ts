@@ -1,0 +1,38 @@
+import { OmniglueConfig } from '../config/schema';
+
+export interface Toleration {
+  readonly key: string;
+  readonly operator: 'Exists';
+  readonly effect: string;
+}
+
+/** Node label GPU feature discovery sets to the GPU model, e.g. NVIDIA-A10G. */
+export const GPU_PRODUCT_LABEL = 'nvidia.com/gpu.product';
+/** Extended resource the device plugin advertises. */
+export const GPU_RESOURCE = 'nvidia.com/gpu';
+
+/**
+ * Where GPU pods may run, derived once from the configuration and shared by every GPU workload
+ * (device plugin, conversion Job, Triton) so they cannot disagree.
+ */
+export class GpuScheduling {
+  /** Tolerates the GPU taint whatever its value: clouds use `present`, `true` or none. */
+  readonly toleration: Toleration;
+  /** Node labels a GPU pod requires: the GPU node label, plus the product when one is pinned. */
+  readonly requiredNodeLabels: Readonly<Record<string, string>>;
+  readonly runtimeClassName: string | undefined;
+
+  constructor(gpu: OmniglueConfig['gpu']) {
+    this.toleration = { key: gpu.taint.key, operator: 'Exists', effect: gpu.taint.effect };
+    this.requiredNodeLabels = {
+      [gpu.nodeLabel.key]: gpu.nodeLabel.value,
+      ...(gpu.product !== undefined ? { [GPU_PRODUCT_LABEL]: gpu.product } : {}),
+    };
+    this.runtimeClassName = gpu.runtimeClassName;
+  }
+
+  /** `match_expressions` for a required node affinity term, in the provider's snake_case shape. */
+  nodeAffinityMatchExpressions(): { key: string; operator: string; values: string[] }[] {
+    return Object.entries(this.requiredNodeLabels).map(([key, value]) => ({ key, operator: 'In', values: [value] }));
+  }
+}

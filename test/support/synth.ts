@@ -1,0 +1,51 @@
+import { App, Testing } from 'cdktf';
+import { parseConfig } from '../../config/load';
+import { OmniglueConfig, OmniglueConfigInput } from '../../config/schema';
+import { createStacks, OmniglueStacks } from '../../stacks';
+
+export interface SynthesizedStack {
+  /** Terraform JSON as `cdktf synth` writes it. */
+  readonly json: string;
+  readonly resource: Record<string, Record<string, any>>;
+  readonly output: Record<string, any>;
+}
+
+export interface Synthesized {
+  readonly config: OmniglueConfig;
+  readonly stacks: OmniglueStacks;
+  readonly platform: SynthesizedStack;
+  readonly serving: SynthesizedStack;
+}
+
+function parse(json: string): SynthesizedStack {
+  const document = JSON.parse(json);
+  return { json, resource: document.resource ?? {}, output: document.output ?? {} };
+}
+
+/** Synthesizes both stacks for a configuration, with validations run as `cdktf synth` runs them. */
+export function synthesize(input: OmniglueConfigInput = {}): Synthesized {
+  const config = parseConfig(input, 'test configuration');
+  const app = Testing.app();
+  const stacks = createStacks(app as App, config);
+  return {
+    config,
+    stacks,
+    platform: parse(Testing.synth(stacks.platform, true)),
+    serving: parse(Testing.synth(stacks.serving, true)),
+  };
+}
+
+/** All resources of one Terraform type, keyed by their logical names. */
+export function resourcesOfType(stack: SynthesizedStack, type: string): Record<string, any> {
+  return stack.resource[type] ?? {};
+}
+
+/** The single resource of a type whose logical name contains `namePart`; fails loudly if there are none or several. */
+export function findResource(stack: SynthesizedStack, type: string, namePart: string): any {
+  const matches = Object.entries(resourcesOfType(stack, type)).filter(([name]) => name.includes(namePart));
+  if (matches.length !== 1) {
+    const names = Object.keys(resourcesOfType(stack, type));
+    throw new Error(`expected one ${type} named like '${namePart}', found ${matches.length} among [${names.join(', ')}]`);
+  }
+  return matches[0][1];
+}

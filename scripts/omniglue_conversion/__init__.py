@@ -1,0 +1,1 @@
+"""Conversion of the OmniGlue pipeline into the Triton model repository's ONNX files."""

@@ -1,0 +1,75 @@
+"""Builds the weight-free glue models of omniglue_ensemble as ONNX files.
+
+    python3 -m omniglue_conversion.glue_graphs --out DIR [--keypoint-count K]
+
+(run from scripts/, or with scripts/ on PYTHONPATH) writes DIR/<model>/1/model.onnx
+for each glue model. Tensor names, types and ranks match model_repository/*/config.pbtxt;
+the keypoint count must match the configs' fixed K (1024) for the ensemble, smaller
+values are for tests.
+"""
+
+from __future__ import annotations
+
+import argparse
+import pathlib
+import sys
+from typing import Callable
+
+import onnx
+
+from .glue_matches import build_omniglue_match_extraction
+from .glue_preprocess import build_dinov2_preprocess, build_superpoint_preprocess
+from .glue_sampling import build_dinov2_keypoint_sampler, build_superpoint_keypoints
+
+DEFAULT_KEYPOINT_COUNT = 1024
+
+_BUILDERS: dict[str, Callable[[int], onnx.ModelProto]] = {
+    "superpoint_preprocess": lambda _k: build_superpoint_preprocess(),
+    "superpoint_keypoints": build_superpoint_keypoints,
+    "dinov2_preprocess": lambda _k: build_dinov2_preprocess(),
+    "dinov2_keypoint_sampler": build_dinov2_keypoint_sampler,
+    "omniglue_match_extraction": lambda _k: build_omniglue_match_extraction(),
+}
+
+GLUE_MODEL_NAMES: tuple[str, ...] = tuple(_BUILDERS)
+
+
+def build_glue_model(name: str, keypoint_count: int = DEFAULT_KEYPOINT_COUNT) -> onnx.ModelProto:
+    if name not in _BUILDERS:
+        raise ValueError(f"unknown glue model {name!r}; glue models are {', '.join(GLUE_MODEL_NAMES)}")
+    return _BUILDERS[name](keypoint_count)
+
+
+def build_glue_models(out_dir: pathlib.Path, keypoint_count: int = DEFAULT_KEYPOINT_COUNT) -> dict[str, pathlib.Path]:
+    """Writes <out_dir>/<model>/1/model.onnx for every glue model; returns the paths by model name."""
+    if keypoint_count < 1:
+        raise ValueError(f"keypoint_count must be at least 1, got {keypoint_count}")
+    written: dict[str, pathlib.Path] = {}
+    for name in GLUE_MODEL_NAMES:
+        path = pathlib.Path(out_dir) / name / "1" / "model.onnx"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        onnx.save(build_glue_model(name, keypoint_count), str(path))
+        written[name] = path
+    return written
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python3 -m omniglue_conversion.glue_graphs", description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=pathlib.Path, required=True, help="model repository directory to write into")
+    parser.add_argument(
+        "--keypoint-count",
+        type=int,
+        default=DEFAULT_KEYPOINT_COUNT,
+        help=f"fixed keypoints per image (default {DEFAULT_KEYPOINT_COUNT}, as the configs declare)",
+    )
+    args = parser.parse_args(argv)
+    try:
+        for name, path in build_glue_models(args.out, args.keypoint_count).items():
+            print(f"{name}: {path}")
+    except ValueError as err:
+        parser.error(str(err))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

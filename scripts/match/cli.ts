@@ -1,0 +1,324 @@
+/**
+ * `npm run match -- --image0 a.jpg --image1 b.jpg [...]`: one OmniGlue inference against Triton's
+ * `omniglue_ensemble`, printed, optionally saved as JSON and drawn as a PNG. Usage and exit codes: docs/client.md.
+ *
+ * Everything is exported so the tests drive it in-process: main(argv, io) returns the exit code instead of exiting.
+ */
+import { writeFile } from 'node:fs/promises';
+import { parseArgs } from 'node:util';
+import { drawMatches, type Match } from './draw';
+import { ExitCode, MatchClientError, reasonOf } from './errors';
+import { loadRgbImage, type RgbImage } from './images';
+import {
+  type DecodedTensor,
+  encodeBinaryRequest,
+  encodeJsonRequest,
+  KServeV2Client,
+  type Protocol,
+  readFloat32,
+} from './kserve-v2';
+
+/** The ensemble's outputs (docs/ensemble-design.md), requested in this order. */
+export const OUTPUT_NAMES = ['matches_kp0', 'matches_kp1', 'match_confidences'] as const;
+
+export const DEFAULTS = {
+  url: 'http://localhost:8000',
+  model: 'omniglue_ensemble',
+  minConfidence: 0,
+  // Generous: the first request after a load may build TensorRT engines or warm CUDA kernels.
+  timeoutMs: 120_000,
+} as const;
+
+export const USAGE = `Usage: npm run match -- --image0 <path> --image1 <path> [options]
+
+Matches two images with the OmniGlue Triton ensemble (KServe v2 HTTP, binary tensor extension).
+
+  --url <url>               Triton HTTP endpoint (default ${DEFAULTS.url})
+  --image0 <path>           first image, JPEG or PNG (required)
+  --image1 <path>           second image, JPEG or PNG (required)
+  --out <file.png>          draw both images side by side with one line per match
+  --json <file.json>        write the matches as JSON
+  --min-confidence <0..1>   drop matches below this confidence (default 0; the reference demo uses 0.02)
+  --model <name>            model to call (default ${DEFAULTS.model})
+  --timeout-ms <ms>         limit per HTTP request (default ${DEFAULTS.timeoutMs})
+  --json-protocol           send and receive plain JSON instead of binary tensors
+  --help                    show this text
+
+Exit codes: 0 ok, 1 internal error, 2 invalid arguments, 3 unreadable image, 4 server unreachable,
+5 model not ready, 6 HTTP error from inference, 7 malformed response, 8 cannot write output, 9 timeout.`;
+
+export interface MatchOptions {
+  url: string;
+  model: string;
+  image0: string;
+  image1: string;
+  out?: string;
+  json?: string;
+  minConfidence: number;
+  timeoutMs: number;
+  protocol: Protocol;
+}
+
+/** Where the CLI writes; the tests pass collectors. */
+export interface Io {
+  out(line: string): void;
+  err(line: string): void;
+}
+
+const consoleIo: Io = { out: (l) => console.log(l), err: (l) => console.error(l) };
+
+function usageError(message: string): MatchClientError {
+  return new MatchClientError(`invalid arguments: ${message}`, ExitCode.Usage, 'run with --help for usage');
+}
+
+/** Parses argv (without node and script); returns 'help' for --help. Throws usage errors naming the flag. */
+export function parseCliArgs(argv: string[]): MatchOptions | 'help' {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        url: { type: 'string' },
+        image0: { type: 'string' },
+        image1: { type: 'string' },
+        out: { type: 'string' },
+        json: { type: 'string' },
+        'min-confidence': { type: 'string' },
+        model: { type: 'string' },
+        'timeout-ms': { type: 'string' },
+        'json-protocol': { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    }));
+  } catch (err) {
+    // parseArgs' messages already name the offending flag ("Unknown option '--foo'", "Option '--url <value>' ...").
+    throw usageError(reasonOf(err).replace(/\s*\(ERR_PARSE_ARGS_\w+\)$/, ''));
+  }
+  if (values.help) return 'help';
+
+  const url = values.url ?? DEFAULTS.url;
+  let parsedUrl: URL | undefined;
+  try {
+    parsedUrl = new URL(url);
+  } catch {
+    parsedUrl = undefined;
+  }
+  if (!parsedUrl || (parsedUrl.protocol !== 'http:' && parsedUrl.protocol !== 'https:')) {
+    throw usageError(`--url must be an http(s) URL such as ${DEFAULTS.url}, got '${url}'`);
+  }
+  for (const flag of ['image0', 'image1'] as const) {
+    if (!values[flag]) throw usageError(`--${flag} <path> is required`);
+  }
+  for (const flag of ['out', 'json', 'model'] as const) {
+    if (values[flag] === '') throw usageError(`--${flag} must not be empty`);
+  }
+
+  let minConfidence: number = DEFAULTS.minConfidence;
+  if (values['min-confidence'] !== undefined) {
+    const raw = values['min-confidence'];
+    minConfidence = raw.trim() === '' ? NaN : Number(raw);
+    if (!Number.isFinite(minConfidence) || minConfidence < 0 || minConfidence > 1) {
+      throw usageError(`--min-confidence must be a number between 0 and 1, got '${raw}'`);
+    }
+  }
+  let timeoutMs: number = DEFAULTS.timeoutMs;
+  if (values['timeout-ms'] !== undefined) {
+    const raw = values['timeout-ms'];
+    timeoutMs = /^\d+$/.test(raw.trim()) ? Number(raw) : NaN;
+    if (!Number.isSafeInteger(timeoutMs) || timeoutMs <= 0) {
+      throw usageError(`--timeout-ms must be a positive whole number of milliseconds, got '${raw}'`);
+    }
+  }
+
+  return {
+    url,
+    model: values.model ?? DEFAULTS.model,
+    image0: values.image0 as string,
+    image1: values.image1 as string,
+    out: values.out,
+    json: values.json,
+    minConfidence,
+    timeoutMs,
+    protocol: values['json-protocol'] ? 'json' : 'binary',
+  };
+}
+
+/**
+ * Turns the three output tensors into matches, enforcing the ensemble contract:
+ * matches_kp0 / matches_kp1 FP32 [K,2], match_confidences FP32 [K], all with the same K.
+ */
+export function toMatches(outputs: Map<string, DecodedTensor>): Match[] {
+  const conf = readFloat32(outputs.get('match_confidences'), 'match_confidences', [null]);
+  const k = conf.shape[0] as number;
+  const kp0 = readFloat32(outputs.get('matches_kp0'), 'matches_kp0', [k, 2]).values;
+  const kp1 = readFloat32(outputs.get('matches_kp1'), 'matches_kp1', [k, 2]).values;
+  const matches: Match[] = [];
+  for (let i = 0; i < k; i++) {
+    matches.push({
+      kp0: [kp0[2 * i] as number, kp0[2 * i + 1] as number],
+      kp1: [kp1[2 * i] as number, kp1[2 * i + 1] as number],
+      confidence: conf.values[i] as number,
+    });
+  }
+  return matches;
+}
+
+export interface MatchResult {
+  model: string;
+  image0: RgbImage;
+  image1: RgbImage;
+  /** Matches the server returned, before --min-confidence. */
+  returned: number;
+  /** Matches kept after --min-confidence. */
+  matches: Match[];
+  /** Round trip of the inference POST (encode excluded, decode excluded). */
+  roundTripMs: number;
+}
+
+export interface MatchesDocument {
+  model: string;
+  image0: { path: string; width: number; height: number };
+  image1: { path: string; width: number; height: number };
+  matches: Match[];
+  /** Round trip of the inference request in ms (what the server costs; decode/draw time excluded). */
+  elapsedMs: number;
+}
+
+/**
+ * The values are float32 on the wire; printed as doubles they grow noise digits (0.03389830514788627). Nine
+ * significant digits always round-trip a float32 (Math.fround gives back the same value) and read cleanly.
+ */
+const float32Text = (v: number): number => Number(v.toPrecision(9));
+
+/** The --json document: { model, image0, image1, matches, elapsedMs }. */
+export function matchesDocument(result: MatchResult): MatchesDocument {
+  const image = (img: RgbImage) => ({ path: img.path, width: img.width, height: img.height });
+  return {
+    model: result.model,
+    image0: image(result.image0),
+    image1: image(result.image1),
+    matches: result.matches.map((m) => ({
+      kp0: [float32Text(m.kp0[0]), float32Text(m.kp0[1])],
+      kp1: [float32Text(m.kp1[0]), float32Text(m.kp1[1])],
+      confidence: float32Text(m.confidence),
+    })),
+    elapsedMs: Math.round(result.roundTripMs * 10) / 10,
+  };
+}
+
+/** Pretty JSON with one match per line: up to 1024 matches stay greppable and diffable without 15 lines each. */
+export function formatMatchesDocument(doc: MatchesDocument): string {
+  const lines = doc.matches.map((m) => `    ${JSON.stringify(m)}`);
+  return [
+    '{',
+    `  "model": ${JSON.stringify(doc.model)},`,
+    `  "image0": ${JSON.stringify(doc.image0)},`,
+    `  "image1": ${JSON.stringify(doc.image1)},`,
+    lines.length === 0 ? '  "matches": [],' : `  "matches": [\n${lines.join(',\n')}\n  ],`,
+    `  "elapsedMs": ${JSON.stringify(doc.elapsedMs)}`,
+    '}',
+    '',
+  ].join('\n');
+}
+
+/** Readiness: the model must be ready; a not-ready *server* only warns, see the comment inside. */
+async function checkReady(client: KServeV2Client, options: MatchOptions, io: Io): Promise<void> {
+  const server = await client.serverReady(); // also the reachability probe: fails with Unreachable first
+  const model = await client.modelReady(options.model);
+  if (!model.ready) {
+    const detail = model.detail ? `: ${model.detail}` : '';
+    throw new MatchClientError(
+      `model '${options.model}' is not ready at ${options.url} (HTTP ${model.status}${detail}); ` +
+        `server ready: ${server.ready ? 'yes' : `no (HTTP ${server.status})`}`,
+      ExitCode.NotReady,
+      `Triton loads the ensemble only after all its models; check the Triton pod's logs, or ` +
+        `curl -X POST ${options.url.replace(/\/+$/, '')}/v2/repository/index for each model's state`,
+    );
+  }
+  if (!server.ready) {
+    // Triton's server readiness (strict by default) requires *every* model in the repository to be ready; an
+    // unrelated failed model must not stop us from using a ready ensemble.
+    io.err(`warning: server at ${options.url} reports not ready (HTTP ${server.status}), but '${options.model}' is ready`);
+  }
+}
+
+async function writeOutput(what: string, path: string, write: () => Promise<void>): Promise<void> {
+  try {
+    await write();
+  } catch (err) {
+    throw new MatchClientError(`cannot write ${what} '${path}': ${reasonOf(err)}`, ExitCode.Output);
+  }
+}
+
+/** The whole run; throws MatchClientError on every expected failure. Prints the summary through io. */
+export async function runMatch(options: MatchOptions, io: Io = consoleIo): Promise<MatchResult> {
+  const started = performance.now();
+  // Decode first: local mistakes (wrong path) are reported without touching the network.
+  const [image0, image1] = await Promise.all([loadRgbImage(options.image0), loadRgbImage(options.image1)]);
+
+  const client = new KServeV2Client(options.url, options.timeoutMs);
+  await checkReady(client, options, io);
+
+  const inputs = [image0, image1].map((img, i) => ({
+    name: `image${i}`,
+    datatype: 'UINT8' as const,
+    shape: [img.height, img.width, 3],
+    data: img.data,
+  }));
+  const encode = options.protocol === 'binary' ? encodeBinaryRequest : encodeJsonRequest;
+  const { outputs, roundTripMs } = await client.infer(options.model, encode(inputs, [...OUTPUT_NAMES]));
+  const all = toMatches(outputs);
+  const matches = all.filter((m) => m.confidence >= options.minConfidence);
+  const result: MatchResult = { model: options.model, image0, image1, returned: all.length, matches, roundTripMs };
+
+  if (options.json) {
+    const json = options.json;
+    await writeOutput('JSON', json, () => writeFile(json, formatMatchesDocument(matchesDocument(result))));
+  }
+  if (options.out) {
+    const out = options.out;
+    await writeOutput('picture', out, () => drawMatches(image0, image1, matches, out));
+  }
+  const totalMs = performance.now() - started;
+
+  const protocol = options.protocol === 'binary' ? 'binary tensor data' : 'JSON';
+  io.out(`model: ${options.model} at ${options.url} (${protocol})`);
+  io.out(`image0: ${image0.path} (${image0.width}x${image0.height})`);
+  io.out(`image1: ${image1.path} (${image1.width}x${image1.height})`);
+  io.out(`matches: ${matches.length} (${all.length} returned, min confidence ${options.minConfidence})`);
+  io.out(`time: request ${roundTripMs.toFixed(1)} ms, total ${totalMs.toFixed(1)} ms`);
+  if (options.json) io.out(`json: ${options.json}`);
+  if (options.out) io.out(`picture: ${options.out}`);
+  return result;
+}
+
+/** CLI entry: returns the exit code (see ExitCode) rather than calling process.exit. */
+export async function main(argv: string[], io: Io = consoleIo): Promise<number> {
+  try {
+    const options = parseCliArgs(argv);
+    if (options === 'help') {
+      io.out(USAGE);
+      return ExitCode.Ok;
+    }
+    await runMatch(options, io);
+    return ExitCode.Ok;
+  } catch (err) {
+    if (err instanceof MatchClientError) {
+      io.err(`error: ${err.message}`);
+      if (err.hint) io.err(`hint: ${err.hint}`);
+      return err.exitCode;
+    }
+    const stack = err instanceof Error ? err.stack : undefined;
+    io.err(`error: unexpected failure: ${stack ?? reasonOf(err)}`);
+    return ExitCode.Internal;
+  }
+}
+
+if (require.main === module) {
+  // exitCode rather than exit(): lets stdout/stderr drain first.
+  void main(process.argv.slice(2)).then((code) => {
+    process.exitCode = code;
+  });
+}

@@ -58,10 +58,10 @@ export function crossCheck(config: OmniglueConfig): string[] {
       `triton.replicas.min (${triton.replicas.min}) must be less than or equal to triton.replicas.max (${triton.replicas.max})`,
     );
   }
-  if ((modelRepository.accessMode === 'ReadWriteOnce' || modelRepository.accessMode === 'ReadWriteOncePod') && triton.replicas.max > 1) {
+  if (modelRepository.accessMode === 'ReadWriteOnce' && triton.replicas.max > 1) {
     problems.push(
       `modelRepository.accessMode ${modelRepository.accessMode} allows one node to mount the volume, but triton.replicas.max is ${triton.replicas.max}: ` +
-        'use ReadWriteMany or ReadOnlyMany storage (NFS, EFS, Filestore, Azure Files), or set triton.replicas.max to 1',
+        'use ReadWriteMany storage (NFS, EFS, Filestore, Azure Files), or set triton.replicas.max to 1',
     );
   }
   if (quantityToNumber(triton.resources.memoryLimit) < quantityToNumber(triton.resources.memoryRequest)) {

@@ -22,8 +22,9 @@ const taintEffect = z.enum(['NoSchedule', 'PreferNoSchedule', 'NoExecute'], {
   error: 'must be one of NoSchedule, PreferNoSchedule, NoExecute',
 });
 
-const accessMode = z.enum(['ReadWriteMany', 'ReadOnlyMany', 'ReadWriteOnce', 'ReadWriteOncePod'], {
-  error: 'must be one of ReadWriteMany, ReadOnlyMany, ReadWriteOnce, ReadWriteOncePod',
+// ReadOnlyMany and ReadWriteOncePod are not offered: the conversion Job writes the volume while Triton serves from it.
+const accessMode = z.enum(['ReadWriteMany', 'ReadWriteOnce'], {
+  error: 'must be ReadWriteMany (several nodes, e.g. NFS, EFS, Filestore, Azure Files) or ReadWriteOnce (single-node clusters)',
 });
 
 const weightSource = section({
@@ -66,7 +67,7 @@ export const configSchema = z.strictObject({
     storageClassName: dnsSubdomain().optional(),
     /** Size of the model volume: weights cache, ONNX files and two published versions. */
     size: quantity('50Gi').default('50Gi'),
-    /** Access mode; more than one replica needs ReadWriteMany or ReadOnlyMany. */
+    /** Access mode; more than one replica needs ReadWriteMany. */
     accessMode: accessMode.default('ReadWriteMany'),
   }),
 
@@ -74,8 +75,9 @@ export const configSchema = z.strictObject({
     imageTag: pinnedImageTag().default(VERSIONS.tritonImageTag),
     /** GPUs per Triton pod. */
     gpusPerReplica: nonNegativeInt().default(1),
+    // Two replicas by default: with one, every node drain or upgrade is an outage of several minutes (model load).
     replicas: section({
-      min: positiveInt().default(1),
+      min: positiveInt().default(2),
       max: positiveInt().default(4),
     }),
     resources: section({

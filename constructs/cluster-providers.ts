@@ -3,7 +3,7 @@ import { HelmProvider, KubernetesProvider } from '../lib/provider-classes';
 
 export interface ClusterProvidersProps {
   /**
-   * Path of the kubeconfig both providers read. Credentials stay in the kubeconfig: nothing secret is
+   * Path of the kubeconfig the providers read. Credentials stay in the kubeconfig: nothing secret is
    * written into the synthesized configuration.
    * @default '~/.kube/config'
    */
@@ -13,21 +13,31 @@ export interface ClusterProvidersProps {
    * @default - the kubeconfig's current context
    */
   readonly kubeconfigContext?: string;
+  /**
+   * Configures the kubernetes provider (the stack has kubernetes_* resources).
+   * @default true
+   */
+  readonly kubernetes?: boolean;
+  /**
+   * Configures the helm provider (the stack has helm_release resources).
+   * @default true
+   */
+  readonly helm?: boolean;
 }
 
-/** The kubernetes and helm providers of one stack, both pointed at the same cluster. */
+/** The providers one stack needs, all pointed at the same cluster; a stack configures only those it uses. */
 export class ClusterProviders extends Construct {
   readonly kubeconfigPath: string;
   readonly kubeconfigContext: string | undefined;
-  readonly kubernetes: KubernetesProvider;
-  readonly helm: HelmProvider;
+  readonly kubernetes: KubernetesProvider | undefined;
+  readonly helm: HelmProvider | undefined;
 
   constructor(scope: Construct, id: string, props: ClusterProvidersProps = {}) {
     super(scope, id);
     this.kubeconfigPath = props.kubeconfigPath ?? '~/.kube/config';
     this.kubeconfigContext = props.kubeconfigContext;
     const connection = { configPath: this.kubeconfigPath, configContext: this.kubeconfigContext };
-    this.kubernetes = new KubernetesProvider(this, 'kubernetes', connection);
-    this.helm = new HelmProvider(this, 'helm', { kubernetes: connection });
+    if (props.kubernetes ?? true) this.kubernetes = new KubernetesProvider(this, 'kubernetes', connection);
+    if (props.helm ?? true) this.helm = new HelmProvider(this, 'helm', { kubernetes: connection });
   }
 }

@@ -1,9 +1,9 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { Construct } from 'constructs';
-import { stringify } from 'yaml';
 import { HELM_REPOSITORIES, VERSIONS } from '../config/versions';
 import { GpuScheduling } from '../lib/gpu-scheduling';
+import { helmValues } from '../lib/helm-values';
 import { HelmRelease } from '../lib/provider-classes';
 
 const BASE_VALUES_FILE = path.resolve(__dirname, '..', 'charts', 'nvidia-device-plugin', 'values.yaml');
@@ -63,11 +63,11 @@ export class NvidiaDevicePlugin extends Construct {
       version: this.chartVersion,
       namespace: this.namespace,
       createNamespace: true,
-      values: [fs.readFileSync(BASE_VALUES_FILE, 'utf8'), stringify(overrides)],
-      // A DaemonSet on a cluster without GPU nodes is never "ready": waiting would fail apply on a fresh cluster
-      // whose GPU node pool scales from zero. The serving workload waits on the GPU itself instead.
-      wait: false,
-      atomic: false,
+      values: [fs.readFileSync(BASE_VALUES_FILE, 'utf8'), helmValues(overrides)],
+      // A DaemonSet with no GPU node to run on counts as ready, so waiting is safe on a pool scaled to zero, and a
+      // broken upgrade (e.g. a driver mismatch) is rolled back instead of leaving the nodes without a plugin.
+      wait: true,
+      atomic: true,
       timeout: 600,
       maxHistory: 5,
     });

@@ -15,13 +15,17 @@ export interface ServingNamespaceProps {
 
 /** The namespace of the serving workload, with Pod Security Admission enforced. */
 export class ServingNamespace extends Construct {
+  /** The name as a reference to the namespace resource: resources that use it are created after the namespace. */
   readonly name: string;
+  /** The name as plain text, for URLs, label values and outputs. */
+  readonly literalName: string;
   readonly podSecurityLevel: string;
   readonly resource: NamespaceV1;
 
   constructor(scope: Construct, id: string, props: ServingNamespaceProps) {
     super(scope, id);
     this.podSecurityLevel = props.podSecurityLevel ?? 'restricted';
+    this.literalName = props.name;
     this.resource = new NamespaceV1(this, 'resource', {
       metadata: {
         name: props.name,

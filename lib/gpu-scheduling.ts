@@ -36,3 +36,18 @@ export class GpuScheduling {
     return Object.entries(this.requiredNodeLabels).map(([key, value]) => ({ key, operator: 'In', values: [value] }));
   }
 }
+
+/** Pod-spec fields that put a pod on a GPU node; shared by the conversion Job and Triton. */
+export function gpuPodPlacement(scheduling: GpuScheduling) {
+  return {
+    toleration: [{ ...scheduling.toleration }],
+    affinity: {
+      nodeAffinity: {
+        requiredDuringSchedulingIgnoredDuringExecution: {
+          nodeSelectorTerm: [{ matchExpressions: scheduling.nodeAffinityMatchExpressions() }],
+        },
+      },
+    },
+    ...(scheduling.runtimeClassName !== undefined ? { runtimeClassName: scheduling.runtimeClassName } : {}),
+  };
+}

@@ -3,7 +3,11 @@ import { TerraformStack } from 'cdktf';
 import { OmniglueConfig } from '../config/schema';
 import { ClusterProviders } from '../constructs/cluster-providers';
 import { NvidiaDevicePlugin } from '../constructs/nvidia-device-plugin';
+import { PrometheusAdapter } from '../constructs/prometheus-adapter';
+import { PrometheusMonitoring } from '../constructs/prometheus-monitoring';
 import { GpuScheduling } from '../lib/gpu-scheduling';
+import { repositoryLocalBackend } from './backend';
+import { TRITON_CUSTOM_METRICS, TritonCustomMetrics } from '../lib/triton-metrics';
 
 export interface GpuPlatformStackProps {
   /** The validated configuration. */
@@ -18,13 +22,19 @@ export class GpuPlatformStack extends TerraformStack {
   readonly providers: ClusterProviders;
   readonly gpuScheduling: GpuScheduling;
   readonly devicePlugin: NvidiaDevicePlugin | undefined;
+  readonly monitoring: PrometheusMonitoring | undefined;
+  readonly adapter: PrometheusAdapter | undefined;
+  /** The custom metrics the serving stack's autoscaler scales on. */
+  readonly customMetrics: TritonCustomMetrics;
 
   constructor(scope: Construct, id: string, props: GpuPlatformStackProps) {
     super(scope, id);
+    repositoryLocalBackend(this, id);
     const { config } = props;
     this.providers = new ClusterProviders(this, 'providers', {
       kubeconfigPath: config.kubernetes.configPath,
       kubeconfigContext: config.kubernetes.configContext,
+      kubernetes: false,
     });
     this.gpuScheduling = new GpuScheduling(config.gpu);
     if (config.addons.nvidiaDevicePlugin) {
@@ -35,5 +45,23 @@ export class GpuPlatformStack extends TerraformStack {
         gpuFeatureDiscovery: config.addons.gpuFeatureDiscovery,
       });
     }
+    const { monitoring } = config;
+    if (monitoring.installKubePrometheusStack) {
+      this.monitoring = new PrometheusMonitoring(this, 'prometheus', {
+        namespace: monitoring.namespace,
+        chartVersion: config.chartVersions.kubePrometheusStack,
+        scrapeIntervalSeconds: monitoring.scrapeIntervalSeconds,
+      });
+    }
+    const prometheus = this.monitoring ?? monitoring.existingPrometheusUrl;
+    if (monitoring.installPrometheusAdapter && prometheus !== undefined) {
+      this.adapter = new PrometheusAdapter(this, 'prometheus-adapter', {
+        namespace: monitoring.namespace,
+        chartVersion: config.chartVersions.prometheusAdapter,
+        prometheus,
+        relistIntervalSeconds: monitoring.adapterRelistIntervalSeconds,
+      });
+    }
+    this.customMetrics = this.adapter?.metrics ?? TRITON_CUSTOM_METRICS;
   }
 }

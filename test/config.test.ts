@@ -21,7 +21,7 @@ describe('configuration defaults', () => {
     expect(config.namespace).toBe('omniglue');
     expect(config.modelRepository).toEqual({ size: '50Gi', accessMode: 'ReadWriteMany' });
     expect(config.triton.imageTag).toBe(VERSIONS.tritonImageTag);
-    expect(config.triton.replicas).toEqual({ min: 1, max: 4 });
+    expect(config.triton.replicas).toEqual({ min: 2, max: 4 });
     expect(config.autoscaling.gpuUtilizationTargetPercent).toBe(70);
     expect(config.gpu.taint).toEqual({ key: 'nvidia.com/gpu', effect: 'NoSchedule' });
     expect(config.addons.nvidiaDevicePlugin).toBe(true);
@@ -48,7 +48,7 @@ describe('bad configurations stop synth with a message naming the setting', () =
     ['a fractional GPU count', { triton: { gpusPerReplica: 0.5 } }, /triton\.gpusPerReplica: must be a whole number/],
     ['a quantity with a space', { modelRepository: { size: '10 Gi' } }, /modelRepository\.size: must be a Kubernetes quantity.*received "10 Gi"/],
     ['a quantity with an unknown unit', { triton: { resources: { memoryLimit: '24GB' } } }, /triton\.resources\.memoryLimit: must be a Kubernetes quantity/],
-    ['an unknown access mode', { modelRepository: { accessMode: 'ReadWriteAll' } }, /modelRepository\.accessMode: must be one of ReadWriteMany, ReadOnlyMany, ReadWriteOnce, ReadWriteOncePod.*received "ReadWriteAll"/],
+    ['an unknown access mode', { modelRepository: { accessMode: 'ReadWriteAll' } }, /modelRepository\.accessMode: must be ReadWriteMany \(several nodes.*or ReadWriteOnce \(single-node clusters\).*received "ReadWriteAll"/],
     ['a namespace that is not a DNS-1123 label', { namespace: 'OmniGlue_Prod' }, /namespace: must be a DNS-1123 label.*received "OmniGlue_Prod"/],
     ['a namespace longer than 63 characters', { namespace: 'a'.repeat(64) }, /namespace: must be at most 63 characters/],
     ['an empty image tag', { triton: { imageTag: '' } }, /triton\.imageTag: must not be empty/],
@@ -97,7 +97,7 @@ describe('loading the configuration file', () => {
 
   test('applies the environment overlay on top of the base settings', () => {
     const file = write({ namespace: 'omniglue', triton: { replicas: { max: 2 } }, environments: { production: { triton: { replicas: { min: 2, max: 8 } } } } });
-    expect(loadConfig({ file }).triton.replicas).toEqual({ min: 1, max: 2 });
+    expect(loadConfig({ file }).triton.replicas).toEqual({ min: 2, max: 2 });
     expect(loadConfig({ file, environment: 'production' }).triton.replicas).toEqual({ min: 2, max: 8 });
   });
 

@@ -1,9 +1,8 @@
-import { parse } from 'yaml';
-import { findResource, resourcesOfType, synthesize } from './support/synth';
+import { findResource, releaseValues, resourcesOfType, synthesize } from './support/synth';
 
 function devicePluginValues(input = {}) {
   const release = findResource(synthesize(input).platform, 'helm_release', 'nvidia-device-plugin');
-  return { release, values: Object.assign({}, ...release.values.map((text: string) => parse(text))) };
+  return { release, values: releaseValues(release) };
 }
 
 describe('GpuPlatformStack', () => {
@@ -51,11 +50,19 @@ describe('GpuPlatformStack', () => {
 });
 
 describe('providers', () => {
-  test.each(['platform', 'serving'] as const)('the %s stack reads the cluster from the kubeconfig path and context only', (stack) => {
+  test('each stack reads the cluster from the kubeconfig path and context only, through the providers it uses', () => {
     const synthesized = synthesize({ kubernetes: { configPath: '/etc/kube/config', configContext: 'gpu-prod' } });
-    const document = JSON.parse(synthesized[stack].json);
-    expect(document.provider.kubernetes).toEqual([{ config_path: '/etc/kube/config', config_context: 'gpu-prod' }]);
-    expect(document.provider.helm).toEqual([{ kubernetes: { config_path: '/etc/kube/config', config_context: 'gpu-prod' } }]);
+    const platform = JSON.parse(synthesized.platform.json);
+    const serving = JSON.parse(synthesized.serving.json);
+    expect(platform.provider).toEqual({ helm: [{ kubernetes: { config_path: '/etc/kube/config', config_context: 'gpu-prod' } }] });
+    expect(serving.provider).toEqual({ kubernetes: [{ config_path: '/etc/kube/config', config_context: 'gpu-prod' }] });
+  });
+
+  test('state is kept at the repository root through a machine-independent relative path', () => {
+    const { stacks } = synthesize();
+    for (const [stack, name] of [[stacks.platform, 'gpu-platform'], [stacks.serving, 'omniglue-serving']] as const) {
+      expect(stack.toTerraform().terraform.backend).toEqual({ local: { path: `../../../terraform.${name}.tfstate` } });
+    }
   });
 
   test('nothing secret appears in the synthesized configuration', () => {

@@ -1,0 +1,81 @@
+import { Construct } from 'constructs';
+import { commonLabels } from '../lib/labels';
+import { PersistentVolumeClaimV1 } from '../lib/provider-classes';
+import { ServingNamespace } from './serving-namespace';
+
+/** The conversion Job writes while Triton reads, so read-only and single-pod modes are not offered. */
+export type VolumeAccessMode = 'ReadWriteMany' | 'ReadWriteOnce';
+
+export interface ModelRepositoryProps {
+  /** Namespace the claim lives in. */
+  readonly namespace: ServingNamespace;
+  /**
+   * Size of the volume: the weights cache (~0.5 GB), the converted models (~0.5 GB a version) and headroom for
+   * two versions side by side during a rollout.
+   * @default '50Gi'
+   */
+  readonly size?: string;
+  /**
+   * Access mode. ReadWriteMany lets the conversion Job write while Triton replicas on several nodes read.
+   * @default 'ReadWriteMany'
+   */
+  readonly accessMode?: VolumeAccessMode;
+  /**
+   * StorageClass of the claim.
+   * @default - the cluster's default StorageClass
+   */
+  readonly storageClassName?: string;
+}
+
+/** The persistent volume claim that holds the weights cache and the published Triton model repositories. */
+export class ModelRepository extends Construct {
+  /** Where every pod of this stack mounts the volume. */
+  static readonly MOUNT_PATH = '/models';
+
+  readonly size: string;
+  readonly accessMode: VolumeAccessMode;
+  readonly storageClassName: string | undefined;
+  readonly namespace: ServingNamespace;
+  readonly claim: PersistentVolumeClaimV1;
+  readonly claimName: string;
+
+  constructor(scope: Construct, id: string, props: ModelRepositoryProps) {
+    super(scope, id);
+    this.size = props.size ?? '50Gi';
+    this.accessMode = props.accessMode ?? 'ReadWriteMany';
+    this.storageClassName = props.storageClassName;
+    this.namespace = props.namespace;
+    this.claim = new PersistentVolumeClaimV1(this, 'claim', {
+      metadata: {
+        name: 'omniglue-model-repository',
+        namespace: props.namespace.name,
+        labels: commonLabels('omniglue', 'model-repository'),
+      },
+      spec: {
+        accessModes: [this.accessMode],
+        resources: { requests: { storage: this.size } },
+        ...(this.storageClassName !== undefined ? { storageClassName: this.storageClassName } : {}),
+      },
+      // WaitForFirstConsumer classes (most cloud defaults) bind only when a pod mounts the claim: waiting here deadlocks.
+      waitUntilBound: false,
+    });
+    this.claimName = this.claim.metadata.name;
+  }
+
+  /** Whether pods on different nodes can mount the volume at the same time. */
+  get mountableFromSeveralNodes(): boolean {
+    return this.accessMode === 'ReadWriteMany';
+  }
+
+  /**
+   * Throws when `replicas` pods could not all mount this volume; `setting` names the caller's replica setting.
+   */
+  assertSupportsReplicas(replicas: number, setting: string): void {
+    if (replicas > 1 && !this.mountableFromSeveralNodes) {
+      throw new Error(
+        `${setting} is ${replicas}, but the model repository's access mode ${this.accessMode} lets only one node mount it ` +
+          '(replicas on other nodes fail with a Multi-Attach error). Use ReadWriteMany storage, or one replica.',
+      );
+    }
+  }
+}

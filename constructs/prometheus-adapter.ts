@@ -1,0 +1,102 @@
+import * as fs from 'fs';
+import * as path from 'path';
+import { Construct } from 'constructs';
+import { HELM_REPOSITORIES, VERSIONS } from '../config/versions';
+import { helmValues } from '../lib/helm-values';
+import { HelmRelease } from '../lib/provider-classes';
+import { TRITON_CUSTOM_METRICS, TritonCustomMetrics } from '../lib/triton-metrics';
+import { PrometheusMonitoring } from './prometheus-monitoring';
+
+const BASE_VALUES_FILE = path.resolve(__dirname, '..', 'charts', 'prometheus-adapter', 'values.yaml');
+
+export interface PrometheusAdapterProps {
+  /** Namespace of the adapter. @default 'monitoring' */
+  readonly namespace?: string;
+  /** Chart version (exact). @default VERSIONS.prometheusAdapterChart */
+  readonly chartVersion?: string;
+  /**
+   * The Prometheus to query: the stack's own, or the URL of an existing one.
+   */
+  readonly prometheus: PrometheusMonitoring | string;
+  /**
+   * How often the adapter rediscovers series; a new Triton pod's metric appears after at most this long.
+   * @default 6
+   */
+  readonly relistIntervalSeconds?: number;
+}
+
+/** One prometheus-adapter rule, in the chart's `rules.custom` shape. */
+interface AdapterRule {
+  seriesQuery: string;
+  resources: { overrides: Record<string, { resource: string }> };
+  name: { matches: string; as: string };
+  metricsQuery: string;
+}
+
+/**
+ * Serves Triton's per-pod GPU utilization and queue-to-compute ratio through the custom-metrics API.
+ * The metrics come from Triton's own :8002 endpoint, scraped from the Triton pod itself, so `namespace` and
+ * `pod` are the server's own labels; DCGM's exporter would label them `exported_pod` (the usual `<unknown>` trap).
+ */
+export class PrometheusAdapter extends Construct {
+  readonly namespace: string;
+  readonly chartVersion: string;
+  readonly relistIntervalSeconds: number;
+  readonly prometheusUrl: string;
+  /** The metric names the rules serve, for the HPA. */
+  readonly metrics: TritonCustomMetrics = TRITON_CUSTOM_METRICS;
+  readonly rules: AdapterRule[];
+  readonly release: HelmRelease;
+
+  constructor(scope: Construct, id: string, props: PrometheusAdapterProps) {
+    super(scope, id);
+    this.namespace = props.namespace ?? 'monitoring';
+    this.chartVersion = props.chartVersion ?? VERSIONS.prometheusAdapterChart;
+    this.relistIntervalSeconds = props.relistIntervalSeconds ?? 6;
+    this.prometheusUrl = typeof props.prometheus === 'string' ? props.prometheus : props.prometheus.prometheusUrl;
+    const url = new URL(this.prometheusUrl);
+    const port = url.port !== '' ? Number(url.port) : url.protocol === 'https:' ? 443 : 80;
+
+    const perPod = { overrides: { namespace: { resource: 'namespace' }, pod: { resource: 'pod' } } };
+    this.rules = [
+      {
+        seriesQuery: 'nv_gpu_utilization{namespace!="",pod!=""}',
+        resources: perPod,
+        name: { matches: '^nv_gpu_utilization$', as: this.metrics.gpuUtilizationPercent },
+        // The latest sample, not an average over a window: a window delays scale-up by its length.
+        metricsQuery: 'avg by (<<.GroupBy>>) (<<.Series>>{<<.LabelMatchers>>}) * 100',
+      },
+      {
+        seriesQuery: 'nv_inference_queue_duration_us{namespace!="",pod!=""}',
+        resources: perPod,
+        name: { matches: '^nv_inference_queue_duration_us$', as: this.metrics.queueToComputeRatio },
+        // Summed over the ensemble's composing models: Triton reports queue time on them, not on the ensemble.
+        metricsQuery:
+          'sum by (<<.GroupBy>>) (rate(nv_inference_queue_duration_us{<<.LabelMatchers>>}[15s])) / ' +
+          'clamp_min(sum by (<<.GroupBy>>) (rate(nv_inference_compute_infer_duration_us{<<.LabelMatchers>>}[15s])), 1)',
+      },
+    ];
+
+    this.release = new HelmRelease(this, 'release', {
+      name: 'prometheus-adapter',
+      repository: HELM_REPOSITORIES.prometheusCommunity,
+      chart: 'prometheus-adapter',
+      version: this.chartVersion,
+      namespace: this.namespace,
+      createNamespace: true,
+      values: [
+        fs.readFileSync(BASE_VALUES_FILE, 'utf8'),
+        helmValues({
+          prometheus: { url: `${url.protocol}//${url.hostname}`, port, path: url.pathname === '/' ? '' : url.pathname },
+          metricsRelistInterval: `${this.relistIntervalSeconds}s`,
+          rules: { custom: this.rules },
+        }),
+      ],
+      wait: true,
+      atomic: true,
+      timeout: 600,
+      maxHistory: 5,
+      dependsOn: typeof props.prometheus === 'string' ? [] : [props.prometheus.release],
+    });
+  }
+}

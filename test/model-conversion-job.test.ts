@@ -1,0 +1,142 @@
+import { spawnSync } from 'child_process';
+import * as fs from 'fs';
+import * as path from 'path';
+import { App, Testing } from 'cdktf';
+import { TerraformStack } from 'cdktf';
+import { ModelConversionJob } from '../constructs/model-conversion-job';
+import { ModelRepository } from '../constructs/model-repository';
+import { ServingNamespace } from '../constructs/serving-namespace';
+import { GpuScheduling } from '../lib/gpu-scheduling';
+import { parseConfig } from '../config/load';
+import { findResource, synthesize } from './support/synth';
+
+const PYTHON = process.env.PYTHON ?? '/usr/bin/python3';
+
+function conversion(input = {}) {
+  const synthesized = synthesize(input);
+  const job = findResource(synthesized.serving, 'kubernetes_job_v1', 'model-conversion');
+  const pod = job.spec.template.spec;
+  const container = pod.container.find((c: any) => c.name === 'convert');
+  return { synthesized, job, pod, container, version: synthesized.stacks.serving.conversionJob.version };
+}
+
+describe('ModelRepository', () => {
+  test('claims a ReadWriteMany volume that does not wait to be bound', () => {
+    const claim = findResource(synthesize().serving, 'kubernetes_persistent_volume_claim_v1', 'model-repository');
+    expect(claim.spec.access_modes).toEqual(['ReadWriteMany']);
+    expect(claim.spec.resources.requests.storage).toBe('50Gi');
+    expect(claim.wait_until_bound).toBe(false);
+    expect(claim.spec).not.toHaveProperty('storage_class_name');
+  });
+
+  test('uses the configured storage class and size', () => {
+    const claim = findResource(synthesize({ modelRepository: { storageClassName: 'efs-sc', size: '80Gi' } }).serving, 'kubernetes_persistent_volume_claim_v1', 'model-repository');
+    expect(claim.spec.storage_class_name).toBe('efs-sc');
+    expect(claim.spec.resources.requests.storage).toBe('80Gi');
+  });
+
+  test('fails when a ReadWriteOnce volume would be mounted by several replicas', () => {
+    const stack = new TerraformStack(Testing.app() as App, 'test');
+    const repository = new ModelRepository(stack, 'repo', { namespace: new ServingNamespace(stack, 'ns', { name: 'omniglue' }), accessMode: 'ReadWriteOnce' });
+    expect(() => repository.assertSupportsReplicas(3, 'maxReplicas')).toThrow(/maxReplicas is 3, but the model repository's access mode ReadWriteOnce lets only one node mount it/);
+    expect(() => repository.assertSupportsReplicas(1, 'maxReplicas')).not.toThrow();
+  });
+});
+
+describe('ModelConversionJob', () => {
+  test('is named after the content hash of what it converts', () => {
+    const { job, version } = conversion();
+    expect(version).toMatch(/^[0-9a-f]{12}$/);
+    expect(job.metadata.name).toBe(`omniglue-convert-${version}`);
+  });
+
+  test('an unchanged conversion keeps its name, so nothing re-runs', () => {
+    expect(conversion().version).toBe(conversion().version);
+  });
+
+  test.each([
+    ['a pinned checksum', { conversion: { weights: { dinov2: { sha256: 'a'.repeat(64) } } } }],
+    ['another weights URL', { conversion: { weights: { omniglue: { url: 'file:///models/og_export.zip' } } } }],
+    ['TensorRT FP16', { conversion: { tensorrtFp16: true } }],
+    ['another image', { conversion: { image: 'python:3.11.13-slim-bookworm' } }],
+  ])('%s makes a new Job', (_name, input) => {
+    expect(conversion(input).version).not.toBe(conversion().version);
+  });
+
+  test('Terraform waits for it with a create timeout sized for downloads and conversion', () => {
+    const { job } = conversion();
+    expect(job.wait_for_completion).toBe(true);
+    expect(job.timeouts.create).toBe('70m');
+    expect(job.spec.active_deadline_seconds).toBe(3600);
+    expect(job.spec.backoff_limit).toBe(2);
+    expect(job.spec).not.toHaveProperty('ttl_seconds_after_finished');
+  });
+
+  test('runs non-root with a read-only root filesystem and no service-account token', () => {
+    const { pod, container } = conversion();
+    expect(pod.security_context).toMatchObject({ run_as_non_root: true, run_as_user: '1000', fs_group: '1000', seccomp_profile: { type: 'RuntimeDefault' } });
+    expect(container.security_context).toMatchObject({ allow_privilege_escalation: false, read_only_root_filesystem: true, capabilities: { drop: ['ALL'] } });
+    expect(pod.automount_service_account_token).toBe(false);
+    expect(container.resources.requests).toEqual({ cpu: '2', memory: '8Gi' });
+    expect(container.resources.limits).toEqual({ memory: '16Gi' });
+  });
+
+  test('runs on CPU nodes unless asked for a GPU', () => {
+    const { pod, container } = conversion();
+    expect(pod).not.toHaveProperty('toleration');
+    expect(container.resources.limits).not.toHaveProperty(['nvidia.com/gpu']);
+  });
+
+  test('with useGpu it requests a GPU and tolerates the GPU taint', () => {
+    const { pod, container } = conversion({ conversion: { useGpu: true } });
+    expect(container.resources.limits['nvidia.com/gpu']).toBe('1');
+    expect(pod.toleration).toEqual([{ key: 'nvidia.com/gpu', operator: 'Exists', effect: 'NoSchedule' }]);
+  });
+
+  test('installs the pinned requirements in an init container unless the image has them', () => {
+    expect(conversion().pod.init_container.map((c: any) => c.name)).toEqual(['install-dependencies']);
+    expect(conversion({ conversion: { dependenciesPreinstalled: true } }).pod.init_container).toEqual([]);
+  });
+
+  test('ships the script, every model config and the contract through ConfigMaps mounted at the paths the arguments name', () => {
+    const { synthesized, pod, container } = conversion();
+    const scripts = findResource(synthesized.serving, 'kubernetes_config_map_v1', 'scripts');
+    const configs = findResource(synthesized.serving, 'kubernetes_config_map_v1', 'model-configs');
+    expect(Object.keys(scripts.data)).toEqual(expect.arrayContaining(['convert_models_to_onnx.py', 'requirements-conversion.txt', 'omniglue_conversion__glue_graphs.py']));
+    expect(Object.keys(configs.data)).toEqual(expect.arrayContaining(['omniglue_ensemble__config.pbtxt', 'superpoint__config.pbtxt', 'model_contract.json']));
+    const configVolume = pod.volume.find((v: any) => v.name === 'model-configs');
+    expect(configVolume.config_map.items).toContainEqual({ key: 'omniglue_ensemble__config.pbtxt', path: 'omniglue_ensemble/config.pbtxt' });
+    expect(container.args).toEqual(expect.arrayContaining(['--model-configs', '/opt/omniglue/model_repository', '--contract', '/opt/omniglue/model_repository/model_contract.json']));
+    expect(container.volume_mount).toContainEqual({ name: 'model-repository', mount_path: '/models' });
+  });
+
+  test('passes weight overrides, checksums and TensorRT to the script', () => {
+    const { container } = conversion({
+      conversion: { tensorrtFp16: true, weights: { superpoint: { url: 'file:///models/sp_v6.tgz', sha256: 'b'.repeat(64) } } },
+    });
+    expect(container.args).toEqual(expect.arrayContaining(['--weights-url', 'superpoint=file:///models/sp_v6.tgz', '--weights-sha256', `superpoint=${'b'.repeat(64)}`, '--tensorrt-fp16']));
+  });
+
+  test('every flag the Job passes is one the conversion script accepts', () => {
+    const { container } = conversion({ conversion: { tensorrtFp16: true, weights: { dinov2: { url: 'file:///x', sha256: 'c'.repeat(64) } } } });
+    const help = spawnSync(PYTHON, [path.resolve(__dirname, '..', 'scripts', 'convert_models_to_onnx.py'), '--help'], { encoding: 'utf8' });
+    expect(help.status).toBe(0);
+    const flags = container.args.filter((arg: string) => arg.startsWith('--'));
+    for (const flag of flags) expect(help.stdout).toContain(flag);
+  });
+
+  test('every file a ConfigMap ships exists in the repository', () => {
+    const stack = synthesize().stacks.serving;
+    const job: ModelConversionJob = stack.conversionJob;
+    expect(job.modelConfigs.models.map((model) => model.name)).toContain('omniglue_ensemble');
+    for (const model of job.modelConfigs.models) expect(fs.existsSync(path.join(model.directory, 'config.pbtxt'))).toBe(true);
+  });
+
+  test('rejects a timeout that is not a whole number of minutes', () => {
+    const stack = new TerraformStack(Testing.app() as App, 'test');
+    const config = parseConfig({});
+    const namespace = new ServingNamespace(stack, 'ns', { name: 'omniglue' });
+    const modelRepository = new ModelRepository(stack, 'repo', { namespace });
+    expect(() => new ModelConversionJob(stack, 'job', { modelRepository, gpuScheduling: new GpuScheduling(config.gpu), timeoutMinutes: 0.5 })).toThrow(/timeoutMinutes \(0.5\) must be a whole number of minutes/);
+  });
+});

@@ -225,7 +225,7 @@ export class KServeV2Client {
       const cause = isErrorLike(err) && err.cause !== undefined ? reasonOf(err.cause) : reasonOf(err);
       throw new MatchClientError(`cannot reach Triton at ${this.base} (${what}: ${cause})`, ExitCode.Unreachable,
         `is the server running? For the in-cluster service, forward it first: ` +
-          `kubectl -n <namespace> port-forward svc/<triton-service> 8000:8000`);
+          `kubectl --namespace omniglue port-forward service/omniglue-triton 8000:8000 (or the port-forward-command output of the omniglue-serving stack)`);
     }
   }
 

@@ -71,7 +71,7 @@ export const pinnedImage = () =>
     .min(1, { error: 'must not be empty' })
     .refine((image) => !/\s/.test(image), { error: 'must not contain whitespace' })
     .refine((image) => /@sha256:[0-9a-f]{64}$/.test(image) || /:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/.test(image.split('/').pop() ?? ''), {
-      error: 'must carry a tag or digest, e.g. "python:3.11.14-slim-bookworm" or "repo/image@sha256:<64 hex>"',
+      error: 'must carry a tag or digest, e.g. "python:3.11.11-slim-bookworm" or "repo/image@sha256:<64 hex>"',
     })
     .refine((image) => !/:latest$/i.test(image), { error: 'must be pinned: the "latest" tag changes under you' });
 

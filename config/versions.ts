@@ -12,7 +12,7 @@ export const VERSIONS = {
   /** nvcr.io/nvidia/tritonserver tag; the `-py3` images ship the ONNX Runtime backend with CUDA and TensorRT. */
   tritonImageTag: '26.06-py3',
   /** Image the conversion Job runs in; dependencies are pip-installed from scripts/requirements-conversion.txt. */
-  conversionImage: 'python:3.11.14-slim-bookworm',
+  conversionImage: 'python:3.11.11-slim-bookworm',
 } as const;
 
 export const HELM_REPOSITORIES = {

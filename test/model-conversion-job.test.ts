@@ -58,7 +58,7 @@ describe('ModelConversionJob', () => {
     ['a pinned checksum', { conversion: { weights: { dinov2: { sha256: 'a'.repeat(64) } } } }],
     ['another weights URL', { conversion: { weights: { omniglue: { url: 'file:///models/og_export.zip' } } } }],
     ['TensorRT FP16', { conversion: { tensorrtFp16: true } }],
-    ['another image', { conversion: { image: 'python:3.11.13-slim-bookworm' } }],
+    ['another image', { conversion: { image: 'python:3.11.10-slim-bookworm' } }],
   ])('%s makes a new Job', (_name, input) => {
     expect(conversion(input).version).not.toBe(conversion().version);
   });
@@ -138,5 +138,13 @@ describe('ModelConversionJob', () => {
     const namespace = new ServingNamespace(stack, 'ns', { name: 'omniglue' });
     const modelRepository = new ModelRepository(stack, 'repo', { namespace });
     expect(() => new ModelConversionJob(stack, 'job', { modelRepository, gpuScheduling: new GpuScheduling(config.gpu), timeoutMinutes: 0.5 })).toThrow(/timeoutMinutes \(0.5\) must be a whole number of minutes/);
+  });
+});
+
+describe('conversion image', () => {
+  test('the prebuilt image of scripts/Dockerfile.conversion starts from the default conversion image', () => {
+    const dockerfile = fs.readFileSync(path.resolve(__dirname, '..', 'scripts', 'Dockerfile.conversion'), 'utf8');
+    const { VERSIONS } = jest.requireActual('../config/versions');
+    expect(dockerfile).toMatch(new RegExp(`^FROM ${VERSIONS.conversionImage.replace(/\./g, '\\.')}$`, 'm'));
   });
 });

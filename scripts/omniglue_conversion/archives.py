@@ -1,0 +1,95 @@
+"""Safe extraction of the SavedModel archives (sp_v6.tgz, og_export.zip).
+
+The archives come from the internet (or from whatever an operator put on the
+volume), so members that would escape the target directory or create links
+are refused instead of trusted.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tarfile
+import uuid
+import zipfile
+from pathlib import Path, PurePosixPath
+
+from .errors import ExportError
+
+
+def _check_member_name(archive: Path, name: str) -> None:
+    pure = PurePosixPath(name.replace("\\", "/"))
+    if pure.is_absolute() or ".." in pure.parts:
+        raise ExportError(f"refusing to extract {archive}: member {name!r} points outside the archive")
+
+
+def _extract_tar(archive: Path, dest: Path) -> None:
+    with tarfile.open(archive, "r:*") as tar:
+        for member in tar.getmembers():
+            _check_member_name(archive, member.name)
+            if not (member.isfile() or member.isdir()):
+                raise ExportError(
+                    f"refusing to extract {archive}: member {member.name!r} is a link or device"
+                )
+        for member in tar.getmembers():
+            target = dest / member.name
+            if member.isdir():
+                target.mkdir(parents=True, exist_ok=True)
+                continue
+            target.parent.mkdir(parents=True, exist_ok=True)
+            source = tar.extractfile(member)
+            assert source is not None
+            with source, open(target, "wb") as out:
+                shutil.copyfileobj(source, out, 1 << 20)
+
+
+def _extract_zip(archive: Path, dest: Path) -> None:
+    with zipfile.ZipFile(archive) as zf:
+        for info in zf.infolist():
+            _check_member_name(archive, info.filename)
+            # Unix symlinks are stored with S_IFLNK in the upper 16 bits.
+            if (info.external_attr >> 16) & 0o170000 == 0o120000:
+                raise ExportError(f"refusing to extract {archive}: member {info.filename!r} is a symlink")
+        for info in zf.infolist():
+            target = dest / info.filename
+            if info.is_dir():
+                target.mkdir(parents=True, exist_ok=True)
+                continue
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with zf.open(info) as source, open(target, "wb") as out:
+                shutil.copyfileobj(source, out, 1 << 20)
+
+
+def extract_archive(archive: Path, sha256: str, dest_root: Path) -> Path:
+    """Extracts once per archive content (keyed by its sha256) and returns the directory."""
+    dest = dest_root / f"extracted-{sha256[:16]}"
+    if dest.is_dir():
+        return dest
+    staging = dest_root / f".extracting-{uuid.uuid4().hex[:8]}"
+    staging.mkdir(parents=True)
+    try:
+        if tarfile.is_tarfile(archive):
+            _extract_tar(archive, staging)
+        elif zipfile.is_zipfile(archive):
+            _extract_zip(archive, staging)
+        else:
+            raise ExportError(f"{archive} is neither a tar nor a zip archive")
+        os.replace(staging, dest)
+    except (tarfile.TarError, zipfile.BadZipFile, OSError) as exc:
+        raise ExportError(f"cannot extract {archive}: {exc}") from exc
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging, ignore_errors=True)
+    return dest
+
+
+def find_saved_model(root: Path, what: str) -> Path:
+    """The single directory under `root` that holds a saved_model.pb."""
+    found = sorted({p.parent for p in root.rglob("saved_model.pb")})
+    if len(found) != 1:
+        listing = ", ".join(str(p) for p in found) or "none"
+        raise ExportError(
+            f"expected exactly one TensorFlow SavedModel (saved_model.pb) in the {what} archive "
+            f"extracted at {root}, found {listing}"
+        )
+    return found[0]

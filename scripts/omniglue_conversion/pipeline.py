@@ -1,0 +1,220 @@
+"""The Job's stages in order: weights, exports, glue, validation, sample run, publish.
+
+Every heavy step is a field of `Steps`, so tests run the whole orchestration
+with fakes (no TensorFlow, PyTorch weights or onnxruntime needed).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import importlib.metadata
+import platform
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+import numpy as np
+
+from .contract import Contract, ModelSpec, load_contract, validate_models
+from .ensemble import SessionFactory, load_rgb, onnxruntime_sessions, run_ensemble
+from .errors import ConversionError, ExportError, SampleInferenceError, UsageError
+from .logs import StageLogger
+from .model_config import DEFAULT_TRT_WORKSPACE_BYTES
+from .publish import clean_stale_staging, publish_lock, publish_repository, verify_published, version_dir
+from .weights import FetchedWeight, WeightSource, fetch_weight, remove_partial_downloads, sha256_file
+
+# The reference demo keeps matches above this confidence; the sample check counts those.
+SAMPLE_CONFIDENCE = 0.02
+NETWORK_EXPORTS = ("superpoint", "dinov2", "omniglue")
+
+
+@dataclass(frozen=True)
+class Options:
+    model_configs: Path
+    contract: Path
+    output_root: Path
+    version: str
+    work_dir: Path
+    sample_image0: Path
+    sample_image1: Path
+    sources: Mapping[str, WeightSource]
+    min_sample_matches: int = 10
+    keypoint_count: int = 1024
+    tensorrt_fp16: bool = False
+    trt_workspace_bytes: int = DEFAULT_TRT_WORKSPACE_BYTES
+
+
+def _default_export(name: str) -> Callable[[FetchedWeight, ModelSpec, Path, StageLogger], Path]:
+    def export(weight: FetchedWeight, spec: ModelSpec, out_dir: Path, log: StageLogger) -> Path:
+        if name == "superpoint":
+            from .export_superpoint import export_superpoint
+
+            return export_superpoint(weight, spec, out_dir, log)
+        if name == "omniglue":
+            from .export_matcher import export_matcher
+
+            return export_matcher(weight, spec, out_dir, log)
+        from .export_dinov2 import export_dinov2
+
+        return export_dinov2(weight.path, out_dir, log)
+
+    return export
+
+
+def _default_glue(out_dir: Path, keypoint_count: int) -> Mapping[str, Path]:
+    try:
+        from .glue_graphs import build_glue_models
+    except ImportError as exc:
+        raise ExportError(f"the glue graph builder (omniglue_conversion.glue_graphs) cannot be imported: {exc}") from exc
+    return build_glue_models(out_dir, keypoint_count=keypoint_count)
+
+
+@dataclass
+class Steps:
+    fetch: Callable[[WeightSource, Path, StageLogger], FetchedWeight] = fetch_weight
+    exports: Mapping[str, Callable[[FetchedWeight, ModelSpec, Path, StageLogger], Path]] = field(
+        default_factory=lambda: {name: _default_export(name) for name in NETWORK_EXPORTS}
+    )
+    build_glue: Callable[[Path, int], Mapping[str, Path]] = _default_glue
+    sessions: Callable[[Mapping[str, Path]], SessionFactory] = onnxruntime_sessions
+
+
+def tool_versions() -> dict[str, str]:
+    """Installed versions, read from package metadata (importing TensorFlow just for this costs seconds)."""
+    versions = {"python": platform.python_version()}
+    for label, distributions in (
+        ("onnx", ("onnx",)),
+        ("onnxruntime", ("onnxruntime", "onnxruntime-gpu")),
+        ("tensorflow", ("tensorflow-cpu", "tensorflow")),
+        ("tf2onnx", ("tf2onnx",)),
+        ("torch", ("torch",)),
+        ("numpy", ("numpy",)),
+        ("pillow", ("pillow", "Pillow")),
+    ):
+        for distribution in distributions:
+            try:
+                versions[label] = importlib.metadata.version(distribution)
+                break
+            except importlib.metadata.PackageNotFoundError:
+                continue
+    return versions
+
+
+def _sample_inference(contract: Contract, models: Mapping[str, Path], options: Options, steps: Steps, log: StageLogger) -> dict[str, Any]:
+    image0, image1 = load_rgb(options.sample_image0), load_rgb(options.sample_image1)
+    names = [t.name for t in contract.ensemble_spec.inputs]
+    if len(names) != 2:
+        raise SampleInferenceError(f"the sample check feeds two images, the ensemble has inputs {names}")
+    outputs = run_ensemble(contract, dict(zip(names, (image0, image1))), steps.sessions(models), log)
+    confidences = outputs.get("match_confidences")
+    if confidences is None:
+        raise SampleInferenceError(f"the ensemble has no match_confidences output ({sorted(outputs)})")
+    total = int(confidences.shape[0])
+    confident = int(np.count_nonzero(confidences > SAMPLE_CONFIDENCE))
+    result = {"matches": total, "matches_above_0_02": confident}
+    if confident < options.min_sample_matches:
+        raise SampleInferenceError(
+            f"the sample pair gave {confident} matches with confidence > {SAMPLE_CONFIDENCE} "
+            f"({total} in total); at least {options.min_sample_matches} are required "
+            f"({options.sample_image0}, {options.sample_image1})",
+            hint="the reference implementation finds about 45 on its demo pair; far fewer means a "
+            "broken conversion (wrong weights, preprocessing or tensor order)",
+        )
+    return result
+
+
+def _converting(what: str, action: Callable[[], Any]) -> Any:
+    """Runs an export, reporting exporter exceptions (torch, onnx, ValueError, ...) as ExportError."""
+    try:
+        return action()
+    except ConversionError:
+        raise
+    except Exception as exc:  # exporters raise many unrelated types
+        raise ExportError(f"conversion of {what} failed: {type(exc).__name__}: {exc}") from exc
+
+
+def run(options: Options, log: StageLogger, steps: Steps | None = None) -> Path:
+    """Publishes `options.version` (or finds it published); returns its directory."""
+    steps = steps or Steps()
+    final = version_dir(options.output_root, options.version)
+    ok, _ = verify_published(final)
+    if ok:
+        log.event("publish", "already-published", version=options.version, path=str(final))
+        return final
+
+    with publish_lock(options.output_root, log):
+        ok, reason = verify_published(final)
+        if ok:  # another Job finished it while this one waited for the lock
+            log.event("publish", "already-published", version=options.version, path=str(final))
+            return final
+        if final.exists():
+            log.warning("publish", "invalid-existing-version", version=options.version, reason=reason)
+        clean_stale_staging(options.output_root, log)
+
+        with log.stage("contract", path=str(options.contract)) as info:
+            contract = load_contract(options.contract)
+            missing = [n for n in sorted(contract.models) if not (options.model_configs / n / "config.pbtxt").is_file()]
+            if missing:
+                raise UsageError(
+                    f"--model-configs {options.model_configs} lacks <model>/config.pbtxt for {missing}"
+                )
+            info["models"] = len(contract.models)
+            info["steps"] = len(contract.steps)
+
+        cache_dir = options.work_dir / "weights"
+        remove_partial_downloads(cache_dir)
+        weights: dict[str, FetchedWeight] = {}
+        for name, source in options.sources.items():
+            with log.stage("weights", weight=name, url=source.url) as info:
+                weights[name] = steps.fetch(source, cache_dir, log)
+                info.update(sha256=weights[name].sha256, cached=weights[name].from_cache, verified=weights[name].verified)
+
+        # Under the lock no other Job builds, so anything in build/ is left over from a failed run.
+        shutil.rmtree(options.work_dir / "build", ignore_errors=True)
+        build_dir = options.work_dir / "build" / options.version
+        build_dir.mkdir(parents=True)
+        models: dict[str, Path] = {}
+        for name in NETWORK_EXPORTS:
+            if name not in contract.models:
+                raise ExportError(f"the contract has no model {name!r}; models: {sorted(contract.models)}")
+            with log.stage("export", model=name) as info:
+                models[name] = _converting(name, lambda: steps.exports[name](weights[name], contract.models[name], build_dir / name, log))
+                info["bytes"] = models[name].stat().st_size
+
+        with log.stage("glue", keypoint_count=options.keypoint_count) as info:
+            glue = dict(_converting("glue graphs", lambda: steps.build_glue(build_dir / "glue", options.keypoint_count)))
+            clash = sorted(set(glue) & set(models))
+            if clash:
+                raise ExportError(f"the glue builder returned network models {clash}")
+            models.update(glue)
+            info["models"] = sorted(glue)
+
+        with log.stage("validate", models=len(models)):
+            validate_models(contract, models)
+
+        with log.stage("sample-inference", image0=str(options.sample_image0), image1=str(options.sample_image1)) as info:
+            sample = _sample_inference(contract, models, options, steps, log)
+            info.update(sample)
+
+        manifest = {
+            "created_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+            "ensemble": contract.ensemble,
+            "contract_sha256": sha256_file(options.contract),
+            "keypoint_count": options.keypoint_count,
+            "tensorrt_fp16": options.tensorrt_fp16,
+            "sample_inference": sample,
+            "tools": tool_versions(),
+            "weights": {
+                name: {"url": w.url, "sha256": w.sha256, "bytes": w.size_bytes, "pinned": w.verified}
+                for name, w in weights.items()
+            },
+        }
+        with log.stage("publish", version=options.version) as info:
+            final = publish_repository(
+                options.output_root, options.version, contract, models, options.model_configs, manifest, log,
+                tensorrt_fp16=options.tensorrt_fp16, trt_workspace_bytes=options.trt_workspace_bytes,
+            )
+            info["path"] = str(final)
+        shutil.rmtree(build_dir, ignore_errors=True)
+    return final

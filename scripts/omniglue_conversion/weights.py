@@ -1,0 +1,238 @@
+"""Pinned weight sources, a download cache on the Job's volume, and checksums.
+
+None of the three upstream projects publishes checksums, so the Job records the
+sha256 of what it downloaded (manifest.json) and verifies it whenever the
+operator pins one with `--weights-sha256 NAME=HEX`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+from .errors import ChecksumError, DownloadError, UsageError
+from .logs import StageLogger
+
+WEIGHT_NAMES = ("superpoint", "dinov2", "omniglue")
+
+# rpautrat/SuperPoint keeps sp_v6.tgz in git; a commit pin (not `master`) keeps
+# the bytes stable. This commit carries the README of the PyTorch-port era, after
+# the last change to pretrained_models/sp_v6.tgz (the current, MIT-licensed v6).
+SUPERPOINT_COMMIT = "d8ebb9040fac489e23dd0b6f136976c329eed3ba"
+
+DEFAULT_WEIGHT_URLS: Mapping[str, str] = {
+    "superpoint": (
+        "https://raw.githubusercontent.com/rpautrat/SuperPoint/"
+        f"{SUPERPOINT_COMMIT}/pretrained_models/sp_v6.tgz"
+    ),
+    "dinov2": "https://dl.fbaipublicfiles.com/dinov2/dinov2_vitb14/dinov2_vitb14_pretrain.pth",
+    "omniglue": "https://storage.googleapis.com/omniglue/og_export.zip",
+}
+
+_CHUNK_BYTES = 1 << 20
+_RETRYABLE_HTTP = {408, 425, 429, 500, 502, 503, 504}
+
+Opener = Callable[..., Any]
+
+
+@dataclass(frozen=True)
+class WeightSource:
+    name: str
+    url: str
+    expected_sha256: str | None
+
+
+@dataclass(frozen=True)
+class FetchedWeight:
+    name: str
+    url: str
+    path: Path
+    sha256: str
+    size_bytes: int
+    verified: bool
+    from_cache: bool
+
+
+def parse_assignments(values: list[str] | None, flag: str) -> dict[str, str]:
+    """Parses repeated `NAME=VALUE` flags; NAME must be one of WEIGHT_NAMES."""
+    result: dict[str, str] = {}
+    for raw in values or []:
+        name, sep, value = raw.partition("=")
+        name = name.strip()
+        if not sep or not value:
+            raise UsageError(f"{flag} expects NAME=VALUE, got {raw!r}")
+        if name not in WEIGHT_NAMES:
+            raise UsageError(
+                f"{flag}: unknown weight name {name!r}; allowed: {', '.join(WEIGHT_NAMES)}"
+            )
+        if name in result:
+            raise UsageError(f"{flag} given twice for {name!r}")
+        result[name] = value.strip()
+    return result
+
+
+def resolve_sources(
+    url_overrides: Mapping[str, str], sha_pins: Mapping[str, str]
+) -> dict[str, WeightSource]:
+    sources: dict[str, WeightSource] = {}
+    for name in WEIGHT_NAMES:
+        url = url_overrides.get(name, DEFAULT_WEIGHT_URLS[name])
+        scheme = urllib.parse.urlsplit(url).scheme
+        if scheme not in ("https", "http", "file"):
+            raise UsageError(
+                f"--weights-url {name}={url}: unsupported scheme {scheme!r}; use https:// or file://"
+            )
+        pin = sha_pins.get(name)
+        if pin is not None:
+            pin = pin.lower()
+            if len(pin) != 64 or any(c not in "0123456789abcdef" for c in pin):
+                raise UsageError(
+                    f"--weights-sha256 {name}={sha_pins[name]}: expected 64 hexadecimal characters"
+                )
+        sources[name] = WeightSource(name=name, url=url, expected_sha256=pin)
+    return sources
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(_CHUNK_BYTES), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def cache_path(source: WeightSource, cache_dir: Path) -> Path:
+    # Keyed by the URL, so an overridden URL never reuses a file fetched from another.
+    url_key = hashlib.sha256(source.url.encode("utf-8")).hexdigest()[:16]
+    basename = os.path.basename(urllib.parse.urlsplit(source.url).path) or "download"
+    return cache_dir / f"{source.name}-{url_key}" / basename
+
+
+def _network_hint(source: WeightSource) -> str:
+    return (
+        "the Job could not read the weights. In a cluster without direct internet access, "
+        "set HTTPS_PROXY/NO_PROXY in the Job's environment, or copy the file onto the volume "
+        f"and pass --weights-url {source.name}=file:///path/to/{os.path.basename(source.url)} "
+        "(an internal https:// mirror works too)"
+    )
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, urllib.error.HTTPError):
+        return f"HTTP {exc.code} {exc.reason}"
+    if isinstance(exc, urllib.error.URLError):
+        reason = exc.reason
+        return str(reason) if not isinstance(reason, str) else reason
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _retryable(exc: BaseException) -> bool:
+    if isinstance(exc, urllib.error.HTTPError):
+        return exc.code in _RETRYABLE_HTTP
+    reason = exc.reason if isinstance(exc, urllib.error.URLError) else exc
+    # Timeouts, resets and DNS hiccups are worth another try; a missing local
+    # file or a refused permission is not.
+    return isinstance(reason, OSError) and not isinstance(
+        reason, (FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError)
+    )
+
+
+def _download(source: WeightSource, target: Path, opener: Opener, timeout_s: float) -> tuple[str, int]:
+    """Streams the URL into a temp file beside `target`, then renames it into place."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(f"{target.name}.part-{uuid.uuid4().hex[:8]}")
+    digest = hashlib.sha256()
+    size = 0
+    try:
+        with opener(source.url, timeout=timeout_s) as response, open(partial, "wb") as out:
+            for chunk in iter(lambda: response.read(_CHUNK_BYTES), b""):
+                digest.update(chunk)
+                out.write(chunk)
+                size += len(chunk)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(partial, target)
+    finally:
+        if partial.exists():
+            partial.unlink()
+    return digest.hexdigest(), size
+
+
+def fetch_weight(
+    source: WeightSource,
+    cache_dir: Path,
+    log: StageLogger,
+    *,
+    opener: Opener = urllib.request.urlopen,
+    attempts: int = 3,
+    timeout_s: float = 60.0,
+    backoff_s: float = 2.0,
+) -> FetchedWeight:
+    """Returns the cached file when present (re-hashed), else downloads it."""
+    target = cache_path(source, cache_dir)
+    if target.is_file():
+        actual = sha256_file(target)
+        if source.expected_sha256 is None or actual == source.expected_sha256:
+            log.event("weights", "cache-hit", weight=source.name, path=str(target), sha256=actual)
+            return FetchedWeight(
+                source.name, source.url, target, actual, target.stat().st_size,
+                verified=source.expected_sha256 is not None, from_cache=True,
+            )
+        # A cached file that contradicts the pin is downloaded once more: the pin
+        # may be new (upstream changed) or the cache may be damaged.
+        log.warning(
+            "weights", "cache-mismatch", weight=source.name, path=str(target),
+            expected_sha256=source.expected_sha256, actual_sha256=actual,
+        )
+        target.unlink()
+
+    attempt = 1
+    while True:
+        try:
+            actual, size = _download(source, target, opener, timeout_s)
+            break
+        except (urllib.error.URLError, OSError, ValueError) as exc:
+            if attempt < attempts and _retryable(exc):
+                log.warning(
+                    "weights", "retry", weight=source.name, url=source.url,
+                    attempt=attempt, reason=_describe(exc),
+                )
+                time.sleep(backoff_s * attempt)
+                attempt += 1
+                continue
+            raise DownloadError(
+                f"download of the {source.name} weights failed: {source.url}: {_describe(exc)}",
+                hint=_network_hint(source),
+            ) from exc
+
+    log.event("weights", "downloaded", weight=source.name, url=source.url, bytes=size, sha256=actual)
+    if source.expected_sha256 is not None and actual != source.expected_sha256:
+        raise ChecksumError(
+            f"checksum mismatch for the {source.name} weights: expected sha256 "
+            f"{source.expected_sha256}, got {actual} (file {target}, from {source.url})",
+            hint="the upstream file changed or the download is corrupt; compare it with the "
+            "manifest.json of the last good version before updating --weights-sha256",
+        )
+    return FetchedWeight(
+        source.name, source.url, target, actual, size,
+        verified=source.expected_sha256 is not None, from_cache=False,
+    )
+
+
+def remove_partial_downloads(cache_dir: Path) -> None:
+    """Deletes `.part-*` files a killed Job left behind."""
+    if not cache_dir.is_dir():
+        return
+    for partial in cache_dir.glob("*/*.part-*"):
+        try:
+            partial.unlink()
+        except FileNotFoundError:
+            pass

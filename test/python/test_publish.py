@@ -1,0 +1,184 @@
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+from google.protobuf import descriptor_pb2, descriptor_pool, text_format
+
+try:
+    from google.protobuf.message_factory import GetMessageClass
+except ImportError:  # protobuf < 4.22
+    from google.protobuf.message_factory import MessageFactory
+
+    def GetMessageClass(descriptor):  # noqa: N802 - mirrors the protobuf name
+        return MessageFactory().GetPrototype(descriptor)
+
+from conftest import REPO_ROOT, run_tsx, write_models
+from omniglue_conversion import publish
+from omniglue_conversion.errors import PublishError, UsageError
+from omniglue_conversion.model_config import TENSORRT_MODELS, append_tensorrt_fp16, top_level_fields
+from omniglue_conversion.publish import (
+    check_version,
+    clean_stale_staging,
+    publish_repository,
+    verify_published,
+)
+
+
+@pytest.fixture()
+def models(tmp_path, contract):
+    return write_models(contract, tmp_path / "build")
+
+
+def _publish(tmp_path, contract, models, log, **kwargs):
+    return publish_repository(
+        tmp_path / "out", "v1", contract, models, REPO_ROOT / "model_repository", {"note": "test"}, log,
+        trt_workspace_bytes=1 << 30, **kwargs,
+    )
+
+
+def test_publishes_a_complete_verified_repository(tmp_path, contract, models, log):
+    final = _publish(tmp_path, contract, models, log)
+    assert final == tmp_path / "out" / "versions" / "v1"
+    assert sorted(p.name for p in final.iterdir()) == sorted([*contract.models, "manifest.json"])
+    for name in contract.onnx_models:
+        assert (final / name / "1" / "model.onnx").read_bytes() == models[name].read_bytes()
+    assert list((final / "omniglue_ensemble" / "1").iterdir()) == []
+    manifest = json.loads((final / "manifest.json").read_text())
+    assert manifest["version"] == "v1" and manifest["note"] == "test"
+    assert "superpoint/config.pbtxt" in manifest["files"]
+    assert verify_published(final) == (True, "ok")
+    assert not list((tmp_path / "out").glob(".staging-*"))
+
+
+def test_a_failure_mid_publish_leaves_no_version_and_no_staging(tmp_path, contract, models, log, monkeypatch):
+    def crash(*_args, **_kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(publish, "_write_manifest", crash)
+    with pytest.raises(PublishError, match="disk full"):
+        _publish(tmp_path, contract, models, log)
+    assert not (tmp_path / "out" / "versions" / "v1").exists()
+    assert not list((tmp_path / "out").glob(".staging-*"))
+
+
+def test_staging_left_by_a_killed_job_is_removed_by_the_next_run(tmp_path, contract, models, log, monkeypatch):
+    def killed(*_args, **_kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(publish, "_write_manifest", killed)
+    monkeypatch.setattr(publish.shutil, "rmtree", lambda *a, **k: None)  # a SIGKILL skips all cleanup
+    with pytest.raises(KeyboardInterrupt):
+        _publish(tmp_path, contract, models, log)
+    assert len(list((tmp_path / "out").glob(".staging-v1-*"))) == 1
+    assert not (tmp_path / "out" / "versions" / "v1").exists()
+
+    monkeypatch.undo()
+    assert clean_stale_staging(tmp_path / "out", log)
+    _publish(tmp_path, contract, models, log)
+    assert not list((tmp_path / "out").glob(".staging-*"))
+    assert verify_published(tmp_path / "out" / "versions" / "v1")[0]
+
+
+def test_tampered_version_fails_verification(tmp_path, contract, models, log):
+    final = _publish(tmp_path, contract, models, log)
+    (final / "dinov2" / "1" / "model.onnx").write_bytes(b"truncated")
+    ok, reason = verify_published(final)
+    assert not ok and "dinov2/1/model.onnx does not match its sha256" in reason
+
+
+def test_republishing_over_an_invalid_version_keeps_the_old_one_aside(tmp_path, contract, models, log):
+    final = _publish(tmp_path, contract, models, log)
+    (final / "manifest.json").unlink()
+    _publish(tmp_path, contract, models, log)
+    assert verify_published(final)[0]
+    assert len(list((tmp_path / "out").glob(".rejected-v1-*"))) == 1
+
+
+def test_config_name_must_match_its_directory(tmp_path, contract, models, log):
+    configs = tmp_path / "configs"
+    shutil.copytree(REPO_ROOT / "model_repository", configs)
+    path = configs / "dinov2" / "config.pbtxt"
+    path.write_text(path.read_text().replace('name: "dinov2"', 'name: "dino"'))
+    with pytest.raises(PublishError, match="declares name 'dino', but its directory is 'dinov2'"):
+        publish_repository(tmp_path / "out", "v1", contract, models, configs, {}, log, trt_workspace_bytes=1)
+
+
+def test_version_names_are_restricted():
+    assert check_version("3f9a2c1d-17") == "3f9a2c1d-17"
+    for bad in ("", "../x", "a/b", ".hidden", "x" * 129):
+        with pytest.raises(UsageError):
+            check_version(bad)
+
+
+def _optimization_type():
+    """The relevant corner of Triton's model_config.proto, enough to parse the block."""
+    fdp = descriptor_pb2.FileDescriptorProto(name="trt_test.proto", package="t", syntax="proto3")
+    entry = fdp.message_type.add(name="Accelerator")
+    entry.field.add(name="name", number=1, type=9, label=1)
+    params = entry.nested_type.add(name="ParametersEntry")
+    params.options.map_entry = True
+    params.field.add(name="key", number=1, type=9, label=1)
+    params.field.add(name="value", number=2, type=9, label=1)
+    entry.field.add(name="parameters", number=2, type=11, label=3, type_name=".t.Accelerator.ParametersEntry")
+    accelerators = fdp.message_type.add(name="ExecutionAccelerators")
+    accelerators.field.add(name="gpu_execution_accelerator", number=1, type=11, label=3, type_name=".t.Accelerator")
+    policy = fdp.message_type.add(name="Policy")
+    policy.field.add(name="execution_accelerators", number=4, type=11, label=1, type_name=".t.ExecutionAccelerators")
+    root = fdp.message_type.add(name="Root")
+    root.field.add(name="optimization", number=12, type=11, label=1, type_name=".t.Policy")
+    pool = descriptor_pool.DescriptorPool()
+    pool.Add(fdp)
+    return GetMessageClass(pool.FindMessageTypeByName("t.Root"))
+
+
+def test_tensorrt_block_is_added_to_the_three_networks_only_and_parses(tmp_path, contract, models, log):
+    final = _publish(tmp_path, contract, models, log, tensorrt_fp16=True)
+    root_type = _optimization_type()
+    for name in contract.models:
+        text = (final / name / "config.pbtxt").read_text()
+        original = (REPO_ROOT / "model_repository" / name / "config.pbtxt").read_text()
+        if name not in TENSORRT_MODELS:
+            assert text == original
+            continue
+        assert text.startswith(original.rstrip("\n"))
+        fields = [f for f in top_level_fields(text) if f.name == "optimization"]
+        assert len(fields) == 1
+        message = text_format.Parse(text[fields[0].start:fields[0].end], root_type())
+        (accelerator,) = message.optimization.execution_accelerators.gpu_execution_accelerator
+        assert accelerator.name == "tensorrt"
+        assert dict(accelerator.parameters) == {"precision_mode": "FP16", "max_workspace_size_bytes": str(1 << 30)}
+
+
+def test_tensorrt_configs_parse_against_the_stacks_triton_schema(tmp_path, contract, models, log):
+    final = _publish(tmp_path, contract, models, log, tensorrt_fp16=True)
+    script = (
+        "import * as fs from 'fs'; import * as protobuf from 'protobufjs';"
+        "import * as textformat from 'protobufjs/ext/textformat';"
+        "const t = protobuf.loadSync('lib/triton-model-config.proto').lookupType('inference.ModelConfig');"
+        "const out: Record<string, unknown> = {};"
+        "for (const m of ['superpoint', 'dinov2', 'omniglue', 'dinov2_preprocess']) {"
+        "  const msg = textformat.fromText(t, fs.readFileSync(`${process.argv[1]}/${m}/config.pbtxt`, 'utf8'));"
+        "  out[m] = (t.toObject(msg, { defaults: false }) as any).optimization ?? null; }"
+        "console.log(JSON.stringify(out));"
+    )
+    if not (REPO_ROOT / "lib" / "triton-model-config.proto").is_file():
+        pytest.skip("lib/triton-model-config.proto is not available")
+    completed = run_tsx(["-e", script, str(final)])
+    assert completed.returncode == 0, completed.stderr
+    parsed = json.loads(completed.stdout)
+    assert parsed["dinov2_preprocess"] is None
+    for name in TENSORRT_MODELS:
+        (accelerator,) = parsed[name]["executionAccelerators"]["gpuExecutionAccelerator"]
+        assert accelerator["name"] == "tensorrt"
+        assert accelerator["parameters"]["precision_mode"] == "FP16"
+
+
+def test_tensorrt_block_extends_an_existing_optimization_block():
+    text = 'name: "m"\noptimization { graph { level: 1 } }\n'
+    result = append_tensorrt_fp16(text, "m")
+    assert [f.name for f in top_level_fields(result)] == ["name", "optimization"]
+    assert "graph { level: 1 }" in result and 'name : "tensorrt"' in result
+    with pytest.raises(PublishError, match="already declares execution_accelerators"):
+        append_tensorrt_fp16(result, "m")

@@ -12,4 +12,6 @@ module.exports = {
   },
   setupFilesAfterEnv: ['<rootDir>/test/setup.ts'],
   testTimeout: 60000,
+  // Several suites wait on child processes (python, the client's HTTP server): two workers overlap them on 2 cores.
+  maxWorkers: 2,
 };

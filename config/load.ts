@@ -3,8 +3,9 @@ import * as path from 'path';
 import { z } from 'zod';
 import { configSchema, OmniglueConfig } from './schema';
 import { quantityToNumber } from './validators';
+import { REPOSITORY_ROOT } from '../lib/paths';
 
-export const DEFAULT_CONFIG_FILE = path.resolve(__dirname, '..', 'omniglue.config.json');
+export const DEFAULT_CONFIG_FILE = path.join(REPOSITORY_ROOT, 'omniglue.config.json');
 
 /** A configuration problem, reported before anything is synthesized. */
 export class ConfigError extends Error {

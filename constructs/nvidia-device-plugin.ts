@@ -5,8 +5,9 @@ import { HELM_REPOSITORIES, VERSIONS } from '../config/versions';
 import { GpuScheduling } from '../lib/gpu-scheduling';
 import { helmValues } from '../lib/helm-values';
 import { HelmRelease } from '../lib/provider-classes';
+import { REPOSITORY_ROOT } from '../lib/paths';
 
-const BASE_VALUES_FILE = path.resolve(__dirname, '..', 'charts', 'nvidia-device-plugin', 'values.yaml');
+const BASE_VALUES_FILE = path.join(REPOSITORY_ROOT, 'charts', 'nvidia-device-plugin', 'values.yaml');
 
 export interface NvidiaDevicePluginProps {
   /** Where GPU pods may run: the plugin must tolerate the same taint the workloads tolerate. */

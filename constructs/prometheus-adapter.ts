@@ -6,8 +6,9 @@ import { helmValues } from '../lib/helm-values';
 import { HelmRelease } from '../lib/provider-classes';
 import { TRITON_CUSTOM_METRICS, TritonCustomMetrics } from '../lib/triton-metrics';
 import { PrometheusMonitoring } from './prometheus-monitoring';
+import { REPOSITORY_ROOT } from '../lib/paths';
 
-const BASE_VALUES_FILE = path.resolve(__dirname, '..', 'charts', 'prometheus-adapter', 'values.yaml');
+const BASE_VALUES_FILE = path.join(REPOSITORY_ROOT, 'charts', 'prometheus-adapter', 'values.yaml');
 
 export interface PrometheusAdapterProps {
   /** Namespace of the adapter. @default 'monitoring' */

@@ -6,8 +6,9 @@ import { PART_OF } from '../lib/labels';
 import { helmValues } from '../lib/helm-values';
 import { HelmRelease } from '../lib/provider-classes';
 import { TRITON_SCRAPE_JOB } from '../lib/triton-metrics';
+import { REPOSITORY_ROOT } from '../lib/paths';
 
-const BASE_VALUES_FILE = path.resolve(__dirname, '..', 'charts', 'kube-prometheus-stack', 'values.yaml');
+const BASE_VALUES_FILE = path.join(REPOSITORY_ROOT, 'charts', 'kube-prometheus-stack', 'values.yaml');
 const RELEASE_NAME = 'kube-prometheus-stack';
 
 export interface PrometheusMonitoringProps {

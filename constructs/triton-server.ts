@@ -233,7 +233,7 @@ export class TritonServer extends Construct {
     if (!enableModelControlApi) {
       // A random per-pod key, never written anywhere: the admin APIs stay closed without a secret in the configuration.
       flags.push(`--http-restricted-api=${ADMIN_APIS}:omniglue-admin-key=$ADMIN_KEY`, `--grpc-restricted-protocol=${ADMIN_APIS}:omniglue-admin-key=$ADMIN_KEY`);
-      return `ADMIN_KEY=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \\n') && exec tritonserver ${flags.join(' ')}`;
+      return `ADMIN_KEY=$(head -c 32 /dev/urandom | od -An -tx1 | tr -dc 0-9a-f) && exec tritonserver ${flags.join(' ')}`;
     }
     return `exec tritonserver ${flags.join(' ')}`;
   }

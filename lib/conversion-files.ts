@@ -2,10 +2,10 @@ import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
 import { buildModelContract, LoadedModelRepository } from './triton-model-config';
+import { REPOSITORY_ROOT } from './paths';
 
-const REPO_ROOT = path.resolve(__dirname, '..');
-export const SCRIPTS_DIR = path.join(REPO_ROOT, 'scripts');
-export const SAMPLE_IMAGES = [path.join(REPO_ROOT, 'assets', 'demo1.jpg'), path.join(REPO_ROOT, 'assets', 'demo2.jpg')] as const;
+export const SCRIPTS_DIR = path.join(REPOSITORY_ROOT, 'scripts');
+export const SAMPLE_IMAGES = [path.join(REPOSITORY_ROOT, 'assets', 'demo1.jpg'), path.join(REPOSITORY_ROOT, 'assets', 'demo2.jpg')] as const;
 
 /** One file the conversion Job needs, with the path it gets inside the pod. */
 export interface ShippedFile {

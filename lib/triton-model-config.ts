@@ -2,11 +2,12 @@ import * as fs from 'fs';
 import * as path from 'path';
 import * as protobuf from 'protobufjs';
 import * as textformat from 'protobufjs/ext/textformat';
+import { REPOSITORY_ROOT } from './paths';
 
 /** Absolute path of this repository's Triton model repository. */
-export const MODEL_REPOSITORY_DIR = path.resolve(__dirname, '..', 'model_repository');
+export const MODEL_REPOSITORY_DIR = path.join(REPOSITORY_ROOT, 'model_repository');
 
-const SCHEMA_PATH = path.join(__dirname, 'triton-model-config.proto');
+const SCHEMA_PATH = path.join(REPOSITORY_ROOT, 'lib', 'triton-model-config.proto');
 
 export interface TensorSpec {
   name: string;

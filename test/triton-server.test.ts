@@ -1,3 +1,4 @@
+import { execFileSync } from 'child_process';
 import { App, Testing, TerraformStack } from 'cdktf';
 import { parseConfig } from '../config/load';
 import { GpuAutoscaler } from '../constructs/gpu-autoscaler';
@@ -73,6 +74,14 @@ describe('TritonServer', () => {
   test('closes the model-repository and other admin APIs unless asked to open them', () => {
     expect(triton().container.args[0]).toMatch(/--http-restricted-api=model-repository,model-config,shared-memory,trace,logging:omniglue-admin-key=\$ADMIN_KEY/);
     expect(triton({ triton: { enableModelControlApi: true } }).container.args[0]).not.toContain('restricted');
+  });
+
+  test('the admin key is a fresh 64-hex-digit value in every pod', () => {
+    const command = triton().container.args[0].replace('exec tritonserver', 'echo');
+    const run = () => execFileSync('/bin/sh', ['-c', command], { encoding: 'utf8' }).match(/omniglue-admin-key=(\S+)/)?.[1];
+    const [first, second] = [run(), run()];
+    expect(first).toMatch(/^[0-9a-f]{64}$/);
+    expect(second).not.toBe(first);
   });
 
   test('mounts the model repository read-only and sizes a memory-backed /dev/shm', () => {

@@ -23,8 +23,22 @@ function parse(json: string): SynthesizedStack {
   return { json, resource: document.resource ?? {}, output: document.output ?? {} };
 }
 
-/** Synthesizes both stacks for a configuration, with validations run as `cdktf synth` runs them. */
+const cache = new Map<string, Synthesized>();
+
+/**
+ * Synthesizes both stacks for a configuration, with validations run as `cdktf synth` runs them. Results are
+ * cached per configuration within a test file: tests only read them, and synthesis dominates the suite's time.
+ */
 export function synthesize(input: OmniglueConfigInput = {}): Synthesized {
+  const key = JSON.stringify(input);
+  const cached = cache.get(key);
+  if (cached !== undefined) return cached;
+  const synthesized = synthesizeUncached(input);
+  cache.set(key, synthesized);
+  return synthesized;
+}
+
+function synthesizeUncached(input: OmniglueConfigInput): Synthesized {
   const config = parseConfig(input, 'test configuration');
   const app = Testing.app();
   const stacks = createStacks(app as App, config);

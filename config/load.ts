@@ -97,6 +97,12 @@ export function crossCheck(config: OmniglueConfig): string[] {
       'monitoring.installKubePrometheusStack is false, so prometheus-adapter needs monitoring.existingPrometheusUrl (e.g. "http://prometheus-operated.monitoring.svc:9090")',
     );
   }
+  if (monitoring.installAlertRules && !monitoring.installKubePrometheusStack && monitoring.existingPrometheusUrl === undefined) {
+    problems.push(
+      'monitoring.installAlertRules needs a Prometheus Operator to evaluate its PrometheusRule: keep monitoring.installKubePrometheusStack, ' +
+        'or set monitoring.existingPrometheusUrl for your own operator-managed Prometheus, or set installAlertRules to false',
+    );
+  }
   if (quantityToNumber(conversion.memoryLimit) < quantityToNumber(conversion.memoryRequest)) {
     problems.push(
       `conversion.memoryLimit (${conversion.memoryLimit}) must be at least conversion.memoryRequest (${conversion.memoryRequest})`,

@@ -128,6 +128,8 @@ export const configSchema = z.strictObject({
     existingPrometheusUrl: httpUrl().optional(),
     /** Installs prometheus-adapter with the GPU-utilization rules. */
     installPrometheusAdapter: z.boolean().default(true),
+    /** Installs the alerting rules (a PrometheusRule; needs the Prometheus Operator's CRDs). */
+    installAlertRules: z.boolean().default(true),
     scrapeIntervalSeconds: positiveInt().default(5),
     adapterRelistIntervalSeconds: positiveInt().default(6),
   }),

@@ -88,6 +88,9 @@ const DEPENDENCIES_DIR = '/deps';
  * Terraform waits for it, so Triton only rolls out onto a repository that passed.
  */
 export class ModelConversionJob extends Construct {
+  /** Every conversion Job's name starts with this, followed by the version. */
+  static readonly NAME_PREFIX = 'omniglue-convert-';
+
   /** Content hash of everything that determines the converted models; names the Job and the published directory. */
   readonly version: string;
   /** Path of the published repository inside pods that mount the volume at ModelRepository.MOUNT_PATH. */
@@ -166,7 +169,7 @@ export class ModelConversionJob extends Construct {
 
     this.job = new JobV1(this, 'job', {
       metadata: {
-        name: `omniglue-convert-${this.version}`,
+        name: `${ModelConversionJob.NAME_PREFIX}${this.version}`,
         namespace,
         labels: { ...labels, 'omniglue.dev/model-version': this.version },
       },

@@ -1,6 +1,7 @@
 import { Construct } from 'constructs';
 import { TerraformOutput, TerraformStack } from 'cdktf';
 import { OmniglueConfig } from '../config/schema';
+import { AlertRules } from '../constructs/alert-rules';
 import { ClusterProviders } from '../constructs/cluster-providers';
 import { GpuAutoscaler } from '../constructs/gpu-autoscaler';
 import { ModelConversionJob } from '../constructs/model-conversion-job';
@@ -43,7 +44,7 @@ export class OmniglueServingStack extends TerraformStack {
     this.providers = new ClusterProviders(this, 'providers', {
       kubeconfigPath: config.kubernetes.configPath,
       kubeconfigContext: config.kubernetes.configContext,
-      helm: false,
+      helm: config.monitoring.installAlertRules,
     });
     this.gpuScheduling = new GpuScheduling(config.gpu);
     this.namespace = new ServingNamespace(this, 'namespace', { name: config.namespace });
@@ -96,6 +97,14 @@ export class OmniglueServingStack extends TerraformStack {
         gpuUtilizationTargetPercent: config.autoscaling.gpuUtilizationTargetPercent,
         queueToComputeRatioTarget: config.autoscaling.queueToComputeRatio.enabled ? config.autoscaling.queueToComputeRatio.target : null,
         scaleDownStabilizationSeconds: config.autoscaling.scaleDownStabilizationSeconds,
+      });
+    }
+
+    if (config.monitoring.installAlertRules) {
+      new AlertRules(this, 'alert-rules', {
+        server: this.server,
+        conversionJob: this.conversionJob,
+        monitoringNamespace: config.monitoring.namespace,
       });
     }
 

@@ -55,7 +55,10 @@ describe('providers', () => {
     const platform = JSON.parse(synthesized.platform.json);
     const serving = JSON.parse(synthesized.serving.json);
     expect(platform.provider).toEqual({ helm: [{ kubernetes: { config_path: '/etc/kube/config', config_context: 'gpu-prod' } }] });
-    expect(serving.provider).toEqual({ kubernetes: [{ config_path: '/etc/kube/config', config_context: 'gpu-prod' }] });
+    expect(serving.provider).toEqual({
+      kubernetes: [{ config_path: '/etc/kube/config', config_context: 'gpu-prod' }],
+      helm: [{ kubernetes: { config_path: '/etc/kube/config', config_context: 'gpu-prod' } }],
+    });
   });
 
   test('state is kept at the repository root through a machine-independent relative path', () => {

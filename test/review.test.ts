@@ -224,3 +224,11 @@ describe('npm run review', () => {
     expect(io.stderr).toContain('Usage: npm run review');
   });
 });
+
+describe('chart-version check', () => {
+  test('does not ask a local chart (a path) for a version', () => {
+    const { checkChartVersionPinned } = jest.requireActual('../scripts/review/checks');
+    const summary = { stack: 's', helmReleases: [{ name: 'local', chart: '../../../charts/x' }, { name: 'remote', chart: 'x' }] };
+    expect(checkChartVersionPinned(summary).map((finding: any) => finding.message)).toEqual([expect.stringContaining('`remote`')]);
+  });
+});

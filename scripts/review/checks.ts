@@ -27,9 +27,15 @@ function finding(summary: StackSummary, check: string, message: string): Finding
   return { check, stack: summary.stack, message };
 }
 
+/** A local chart (a path) is pinned by the repository that holds it; only charts from a repository need a version. */
+function isLocalChart(chart: string): boolean {
+  return chart.startsWith('./') || chart.startsWith('../') || chart.startsWith('/');
+}
+
 /** A chart without a version (or with a range) installs whatever is newest on the day of the apply. */
 export const checkChartVersionPinned: Check = (summary) =>
   summary.helmReleases
+    .filter((release) => !isLocalChart(release.chart))
     .filter((release) => release.version === undefined || !/^v?\d+\.\d+\.\d+([-+][\w.-]+)?$/.test(release.version))
     .map((release) =>
       finding(summary, 'chart-version', `Helm release \`${release.name}\` (chart \`${release.chart}\`) has ${release.version === undefined ? 'no version' : `version \`${release.version}\``}: pin an exact chart version`),

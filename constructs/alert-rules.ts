@@ -1,0 +1,73 @@
+import * as path from 'path';
+import { Construct } from 'constructs';
+import { helmValues } from '../lib/helm-values';
+import { REPOSITORY_ROOT } from '../lib/paths';
+import { HelmRelease } from '../lib/provider-classes';
+import { TRITON_SCRAPE_JOB } from '../lib/triton-metrics';
+import { ModelConversionJob } from './model-conversion-job';
+import { TritonServer } from './triton-server';
+
+/** The local chart, relative to where Terraform runs (cdktf.out/stacks/<stack>), so the path is the same on every machine. */
+const CHART_PATH = path.posix.join('..', '..', '..', 'charts', 'omniglue-alerts');
+export const ALERT_CHART_DIR = path.join(REPOSITORY_ROOT, 'charts', 'omniglue-alerts');
+
+export interface AlertRulesProps {
+  /** The server the rules watch (namespace, Deployment and HPA names). */
+  readonly server: TritonServer;
+  /** The conversion Job whose failures the rules report (its name prefix). */
+  readonly conversionJob: ModelConversionJob;
+  /** Namespace of the Prometheus Operator that evaluates the rules. */
+  readonly monitoringNamespace: string;
+  /**
+   * Queue-to-compute ratio above which requests count as saturated.
+   * @default 5
+   */
+  readonly queueToComputeRatioThreshold?: number;
+  /**
+   * Share of failed ensemble requests that raises an alert.
+   * @default 0.01
+   */
+  readonly failureRatioThreshold?: number;
+}
+
+/**
+ * Alerting rules (a PrometheusRule from this repository's chart charts/omniglue-alerts): scrape target down, GPU
+ * metric missing (the HPA would be blind), no ready replica, failing or queueing requests, autoscaler at its
+ * maximum, failed model conversion. A CRD object goes through Helm, not kubernetes_manifest, which would need the
+ * CRD at plan time.
+ */
+export class AlertRules extends Construct {
+  readonly queueToComputeRatioThreshold: number;
+  readonly failureRatioThreshold: number;
+  readonly release: HelmRelease;
+
+  constructor(scope: Construct, id: string, props: AlertRulesProps) {
+    super(scope, id);
+    this.queueToComputeRatioThreshold = props.queueToComputeRatioThreshold ?? 5;
+    this.failureRatioThreshold = props.failureRatioThreshold ?? 0.01;
+    if (!(this.failureRatioThreshold > 0 && this.failureRatioThreshold < 1)) {
+      throw new Error(`failureRatioThreshold (${this.failureRatioThreshold}) must be between 0 and 1 (a share of requests)`);
+    }
+    if (!(this.queueToComputeRatioThreshold > 0)) {
+      throw new Error(`queueToComputeRatioThreshold (${this.queueToComputeRatioThreshold}) must be greater than 0`);
+    }
+    this.release = new HelmRelease(this, 'release', {
+      name: 'omniglue-alerts',
+      chart: CHART_PATH,
+      namespace: props.monitoringNamespace,
+      values: [
+        helmValues({
+          servingNamespace: props.server.namespaceName,
+          deploymentName: props.server.name,
+          scrapeJob: TRITON_SCRAPE_JOB,
+          conversionJobPrefix: ModelConversionJob.NAME_PREFIX,
+          thresholds: { queueToComputeRatio: this.queueToComputeRatioThreshold, failureRatio: this.failureRatioThreshold },
+        }),
+      ],
+      wait: true,
+      atomic: true,
+      timeout: 300,
+      maxHistory: 5,
+    });
+  }
+}

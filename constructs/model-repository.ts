@@ -10,8 +10,8 @@ export interface ModelRepositoryProps {
   /** Namespace the claim lives in. */
   readonly namespace: ServingNamespace;
   /**
-   * Size of the volume: the weights cache (~0.5 GB), the converted models (~0.5 GB a version) and headroom for
-   * two versions side by side during a rollout.
+   * Size of the volume: the weights cache (~0.5 GB), the three newest converted versions the Job keeps
+   * (~0.4 GB each) and headroom for the export's intermediate files.
    * @default '50Gi'
    */
   readonly size?: string;

@@ -48,6 +48,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="add ONNX Runtime's TensorRT FP16 accelerator to superpoint, dinov2 and omniglue")
     p.add_argument("--tensorrt-workspace-bytes", type=int, default=DEFAULT_TRT_WORKSPACE_BYTES)
     p.add_argument("--keypoint-count", type=int, default=1024)
+    p.add_argument("--keep-versions", type=int, default=3,
+                   help="published versions to keep on the volume, newest first (0 keeps all; default 3)")
     return p
 
 
@@ -64,6 +66,8 @@ def _options(args: argparse.Namespace) -> Options:
         raise UsageError(f"--model-configs {args.model_configs}: no such directory")
     if args.min_sample_matches < 0:
         raise UsageError(f"--min-sample-matches must be >= 0, got {args.min_sample_matches}")
+    if args.keep_versions < 0:
+        raise UsageError(f"--keep-versions must be >= 0, got {args.keep_versions}")
     if args.keypoint_count <= 0:
         raise UsageError(f"--keypoint-count must be positive, got {args.keypoint_count}")
     sources = resolve_sources(
@@ -83,6 +87,7 @@ def _options(args: argparse.Namespace) -> Options:
         keypoint_count=args.keypoint_count,
         tensorrt_fp16=args.tensorrt_fp16,
         trt_workspace_bytes=args.tensorrt_workspace_bytes,
+        keep_versions=args.keep_versions,
     )
 
 

@@ -21,7 +21,7 @@ from .ensemble import SessionFactory, load_rgb, onnxruntime_sessions, run_ensemb
 from .errors import ConversionError, ExportError, SampleInferenceError, UsageError
 from .logs import StageLogger
 from .model_config import DEFAULT_TRT_WORKSPACE_BYTES
-from .publish import clean_stale_staging, publish_lock, publish_repository, verify_published, version_dir
+from .publish import clean_stale_staging, prune_old_versions, publish_lock, publish_repository, verify_published, version_dir
 from .weights import FetchedWeight, WeightSource, fetch_weight, remove_partial_downloads, sha256_file
 
 # The reference demo keeps matches above this confidence; the sample check counts those.
@@ -43,6 +43,7 @@ class Options:
     keypoint_count: int = 1024
     tensorrt_fp16: bool = False
     trt_workspace_bytes: int = DEFAULT_TRT_WORKSPACE_BYTES
+    keep_versions: int = 3
 
 
 def _default_export(name: str) -> Callable[[FetchedWeight, ModelSpec, Path, StageLogger], Path]:
@@ -216,5 +217,6 @@ def run(options: Options, log: StageLogger, steps: Steps | None = None) -> Path:
                 tensorrt_fp16=options.tensorrt_fp16, trt_workspace_bytes=options.trt_workspace_bytes,
             )
             info["path"] = str(final)
+        prune_old_versions(options.output_root, options.keep_versions, options.version, log)
         shutil.rmtree(build_dir, ignore_errors=True)
     return final

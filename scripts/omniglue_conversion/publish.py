@@ -207,3 +207,32 @@ def publish_repository(
         if staging.exists():
             shutil.rmtree(staging, ignore_errors=True)
     return final
+
+
+def prune_old_versions(output_root: Path, keep: int, current: str, log: StageLogger) -> list[str]:
+    """Removes all but the `keep` newest published versions (call under the lock).
+
+    Pods of the previous rollout may still serve an older version while the new one
+    rolls out, so the newest few always stay; `current` is never removed. keep=0
+    keeps everything.
+    """
+    if keep <= 0:
+        return []
+    versions_root = output_root / "versions"
+    if not versions_root.is_dir():
+        return []
+    published = sorted(
+        (path for path in versions_root.iterdir() if path.is_dir()),
+        key=lambda path: path.stat().st_mtime,
+        reverse=True,
+    )
+    removed = []
+    for path in published[keep:]:
+        if path.name == current:
+            continue
+        shutil.rmtree(path, ignore_errors=True)
+        removed.append(path.name)
+    if removed:
+        log.event("publish", "old-versions-removed", versions=removed, kept=keep)
+    return removed
+

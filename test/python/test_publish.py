@@ -21,6 +21,7 @@ from omniglue_conversion.model_config import TENSORRT_MODELS, append_tensorrt_fp
 from omniglue_conversion.publish import (
     check_version,
     clean_stale_staging,
+    prune_old_versions,
     publish_repository,
     verify_published,
 )
@@ -182,3 +183,15 @@ def test_tensorrt_block_extends_an_existing_optimization_block():
     assert "graph { level: 1 }" in result and 'name : "tensorrt"' in result
     with pytest.raises(PublishError, match="already declares execution_accelerators"):
         append_tensorrt_fp16(result, "m")
+
+
+def test_old_versions_are_pruned_newest_first_and_the_current_one_is_kept(tmp_path, log):
+    import os
+
+    versions = tmp_path / "out" / "versions"
+    for age, name in enumerate(["v5", "v4", "v3", "v2", "v1"]):
+        (versions / name).mkdir(parents=True)
+        os.utime(versions / name, (1_000_000 - age * 100, 1_000_000 - age * 100))
+    assert prune_old_versions(tmp_path / "out", 3, "v1", log) == ["v2"]
+    assert sorted(p.name for p in versions.iterdir()) == ["v1", "v3", "v4", "v5"]
+    assert prune_old_versions(tmp_path / "out", 0, "v5", log) == []

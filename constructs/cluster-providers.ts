@@ -38,6 +38,12 @@ export class ClusterProviders extends Construct {
     this.kubeconfigContext = props.kubeconfigContext;
     const connection = { configPath: this.kubeconfigPath, configContext: this.kubeconfigContext };
     if (props.kubernetes ?? true) this.kubernetes = new KubernetesProvider(this, 'kubernetes', connection);
-    if (props.helm ?? true) this.helm = new HelmProvider(this, 'helm', { kubernetes: connection });
+    if (props.helm ?? true) {
+      this.helm = new HelmProvider(this, 'helm', {});
+      // helm provider 3.x made `kubernetes` a nested attribute (`kubernetes = {...}`), but the generated bindings
+      // still render it as a block, which `cdktf synth --hcl` then writes and Terraform rejects. An override is
+      // written as an attribute in both JSON and HCL.
+      this.helm.addOverride('kubernetes', { config_path: this.kubeconfigPath, config_context: this.kubeconfigContext });
+    }
   }
 }

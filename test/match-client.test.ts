@@ -267,6 +267,16 @@ describe('exit codes', () => {
     expect(server.requests).toEqual([]);
   });
 
+  test('an image smaller than one DINOv2 patch -> 3, before any request', async () => {
+    const server = await fake();
+    const tiny = join(tmp, 'tiny.png');
+    await sharp({ create: { width: 13, height: 40, channels: 3, background: '#808080' } }).png().toFile(tiny);
+    const c = capture();
+    expect(await main(['--url', server.url, '--image0', tiny, '--image1', DEMO2], c.io)).toBe(ExitCode.Image);
+    expect(c.stderr()).toContain(`image '${tiny}' is 13x40; the ensemble needs at least 14x14`);
+    expect(server.requests).toEqual([]);
+  });
+
   test('missing image file -> 3', async () => {
     const c = capture();
     const missing = join(tmp, 'nope.png');

@@ -1,11 +1,11 @@
 /**
- * Image decoding for the ensemble's `image0`/`image1` inputs: UINT8 [H, W, 3] RGB, at least 32x32.
+ * Image decoding for the ensemble's `image0`/`image1` inputs: UINT8 [H, W, 3] RGB, at least 14x14.
  */
 import sharp from 'sharp';
 import { ExitCode, MatchClientError, reasonOf } from './errors';
 
-/** The ensemble's smallest accepted input side (docs/ensemble-design.md). */
-export const MIN_SIDE = 32;
+/** The ensemble's smallest input side: one DINOv2 patch (docs/model-repository.md, "Input limits"). */
+export const MIN_SIDE = 14;
 
 export interface RgbImage {
   /** Path as given on the command line (reported back in the JSON output). */

@@ -43,6 +43,10 @@ function formatIssue(issue: z.core.$ZodIssue): string {
   if (issue.code === 'unrecognized_keys') {
     return `${setting}: unknown setting(s) ${issue.keys.map((key) => `'${key}'`).join(', ')}; check the spelling against the configuration reference in README.md`;
   }
+  if (issue.code === 'invalid_key') {
+    // A record key failed its own check; its message is the one that says what is allowed.
+    return `${setting}: ${issue.issues[0]?.message ?? issue.message}${describeReceived(issue.input)}`;
+  }
   if (issue.code === 'invalid_type') {
     const expected = issue.expected === 'int' ? 'a whole number' : `of type ${issue.expected}`;
     return `${setting}: must be ${expected}${describeReceived(issue.input)}`;
@@ -102,6 +106,17 @@ export function crossCheck(config: OmniglueConfig): string[] {
       'monitoring.installAlertRules needs a Prometheus Operator to evaluate its PrometheusRule: keep monitoring.installKubePrometheusStack, ' +
         'or set monitoring.existingPrometheusUrl for your own operator-managed Prometheus, or set installAlertRules to false',
     );
+  }
+  if (conversion.useGpu && !conversion.dependenciesPreinstalled) {
+    problems.push(
+      'conversion.useGpu needs conversion.dependenciesPreinstalled with an image that has onnxruntime-gpu ' +
+        '(docker build --build-arg ONNXRUNTIME_PACKAGE=onnxruntime-gpu==1.19.2 -f scripts/Dockerfile.conversion scripts): ' +
+        'the default pip requirements are CPU builds and would hold a GPU without using it',
+    );
+  }
+  const reservedEnvironment = Object.keys(conversion.extraEnv).filter((name) => ['HOME', 'PYTHONPATH', 'PYTHONUNBUFFERED', 'PYTHONDONTWRITEBYTECODE'].includes(name));
+  if (reservedEnvironment.length > 0) {
+    problems.push(`conversion.extraEnv may not set ${reservedEnvironment.join(', ')}: the Job sets them itself`);
   }
   if (quantityToNumber(conversion.memoryLimit) < quantityToNumber(conversion.memoryRequest)) {
     problems.push(

@@ -46,9 +46,12 @@ export const configSchema = z.strictObject({
   }),
 
   gpu: section({
-    /** Node label every GPU node carries (set by GPU feature discovery, or by hand). */
+    /**
+     * Node label every GPU node carries. The default is set by node-feature-discovery (installed with GPU
+     * feature discovery, and by the GPU Operator) on nodes with an NVIDIA PCI device (vendor 10de).
+     */
     nodeLabel: section({
-      key: labelName().default('nvidia.com/gpu.present'),
+      key: labelName().default('feature.node.kubernetes.io/pci-10de.present'),
       value: labelValue().default('true'),
     }),
     /** Taint GPU nodes carry; workloads tolerate it with operator Exists, whatever its value. */
@@ -130,6 +133,7 @@ export const configSchema = z.strictObject({
     installPrometheusAdapter: z.boolean().default(true),
     /** Installs the alerting rules (a PrometheusRule; needs the Prometheus Operator's CRDs). */
     installAlertRules: z.boolean().default(true),
+    /** How often Prometheus scrapes Triton (the installed one is configured with it; set your own's for an existing one). */
     scrapeIntervalSeconds: positiveInt().default(5),
     adapterRelistIntervalSeconds: positiveInt().default(6),
   }),
@@ -137,7 +141,7 @@ export const configSchema = z.strictObject({
   addons: section({
     /** Installs the NVIDIA device plugin; switch off where the GPU Operator already runs it. */
     nvidiaDevicePlugin: z.boolean().default(true),
-    /** Runs GPU feature discovery with the plugin, which labels GPU nodes (nvidia.com/gpu.present, .product). */
+    /** Runs GPU feature discovery and node-feature-discovery with the plugin; they label GPU nodes (pci-10de.present, nvidia.com/gpu.product). */
     gpuFeatureDiscovery: z.boolean().default(true),
     /** Namespace of the device plugin. */
     nvidiaDevicePluginNamespace: dnsLabel().default('nvidia-device-plugin'),
@@ -153,7 +157,10 @@ export const configSchema = z.strictObject({
     image: pinnedImage().default(VERSIONS.conversionImage),
     /** The image already contains scripts/requirements-conversion.txt (air-gapped clusters); skips pip. */
     dependenciesPreinstalled: z.boolean().default(false),
-    /** Runs the conversion on a GPU node (faster DINOv2 export, TensorRT checks); off runs it on CPU. */
+    /**
+     * Runs the conversion on a GPU node with one GPU; with an image that has onnxruntime-gpu
+     * (scripts/Dockerfile.conversion), the sample run then uses ONNX Runtime's CUDA provider, as Triton does.
+     */
     useGpu: z.boolean().default(false),
     /** Deadline of the whole Job, downloads included. */
     timeoutMinutes: positiveInt().default(60),
@@ -161,6 +168,13 @@ export const configSchema = z.strictObject({
     cpuRequest: quantity('2').default('2'),
     memoryRequest: quantity('8Gi').default('8Gi'),
     memoryLimit: quantity('16Gi').default('16Gi'),
+    /** Environment variables for the conversion containers, e.g. HTTPS_PROXY and NO_PROXY behind a proxy. */
+    extraEnv: z
+      .record(
+        z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { error: 'must be an environment variable name (letters, digits, "_")' }),
+        z.string(),
+      )
+      .default({}),
     /** Appends TensorRT FP16 acceleration to the superpoint, dinov2 and omniglue configs. */
     tensorrtFp16: z.boolean().default(false),
     /** Minimum matches the sample pair must give before the repository is published. */

@@ -2,7 +2,7 @@ import { Construct } from 'constructs';
 import { VERSIONS } from '../config/versions';
 import { contentHash, conversionScriptFiles, modelConfigFiles, sampleImageFiles, ShippedFile } from '../lib/conversion-files';
 import { GPU_RESOURCE, GpuScheduling, gpuPodPlacement } from '../lib/gpu-scheduling';
-import { commonLabels } from '../lib/labels';
+import { commonLabels, selectorLabels } from '../lib/labels';
 import { hardenedContainerSecurityContext, hardenedPodSecurityContext } from '../lib/pod-hardening';
 import { ConfigMapV1, JobV1, ServiceAccountV1 } from '../lib/provider-classes';
 import { LoadedModelRepository, loadModelRepository, MODEL_REPOSITORY_DIR } from '../lib/triton-model-config';
@@ -73,6 +73,11 @@ export interface ModelConversionJobProps {
    */
   readonly tensorrtFp16?: boolean;
   /**
+   * Extra environment variables of both containers (e.g. HTTPS_PROXY, NO_PROXY).
+   * @default {}
+   */
+  readonly extraEnv?: Record<string, string>;
+  /**
    * Matches the demo pair must give before the repository is published.
    * @default 10
    */
@@ -91,8 +96,10 @@ export class ModelConversionJob extends Construct {
   /** Every conversion Job's name starts with this, followed by the version. */
   static readonly NAME_PREFIX = 'omniglue-convert-';
 
-  /** Content hash of everything that determines the converted models; names the Job and the published directory. */
+  /** Content hash of everything that determines the converted models; names the published directory. */
   readonly version: string;
+  /** The Job's name: the model version plus a hash of the pod settings, since a Job's pod template is immutable. */
+  readonly jobName: string;
   /** Path of the published repository inside pods that mount the volume at ModelRepository.MOUNT_PATH. */
   readonly publishedRepositoryPath: string;
   readonly image: string;
@@ -124,6 +131,16 @@ export class ModelConversionJob extends Construct {
     const modelArguments = this.conversionArguments(props.weights ?? {}, tensorrtFp16, minSampleMatches);
     this.version = contentHash([...scripts, ...configs, ...samples], { image: this.image, modelArguments });
     this.publishedRepositoryPath = `${ModelRepository.MOUNT_PATH}/versions/${this.version}`;
+    const extraEnv = props.extraEnv ?? {};
+    const sharesSingleNodeVolume = !props.modelRepository.mountableFromSeveralNodes;
+    // Changing how the Job runs (resources, placement, environment) must not change the model version, which
+    // would roll Triton for nothing, but it cannot update a Job in place either: it gets a new Job name.
+    const podSettingsHash = contentHash([], {
+      dependenciesPreinstalled, useGpu: this.useGpu, backoffLimit, timeoutMinutes: this.timeoutMinutes, resources, extraEnv,
+      sharesSingleNodeVolume, toleration: props.gpuScheduling.toleration, nodeLabels: props.gpuScheduling.requiredNodeLabels,
+      runtimeClassName: props.gpuScheduling.runtimeClassName,
+    }).slice(0, 6);
+    this.jobName = `${ModelConversionJob.NAME_PREFIX}${this.version}-${podSettingsHash}`;
 
     const configMap = (name: string, files: ShippedFile[], binary: boolean) =>
       new ConfigMapV1(this, name, {
@@ -147,6 +164,7 @@ export class ModelConversionJob extends Construct {
       { name: 'PYTHONUNBUFFERED', value: '1' },
       { name: 'PYTHONDONTWRITEBYTECODE', value: '1' },
       { name: 'PYTHONPATH', value: DEPENDENCIES_DIR },
+      ...Object.entries(extraEnv).map(([name, value]) => ({ name, value })),
     ];
     const containerResources = {
       requests: { cpu: resources.cpuRequest, memory: resources.memoryRequest },
@@ -169,7 +187,7 @@ export class ModelConversionJob extends Construct {
 
     this.job = new JobV1(this, 'job', {
       metadata: {
-        name: `${ModelConversionJob.NAME_PREFIX}${this.version}`,
+        name: this.jobName,
         namespace,
         labels: { ...labels, 'omniglue.dev/model-version': this.version },
       },
@@ -184,6 +202,7 @@ export class ModelConversionJob extends Construct {
             automountServiceAccountToken: false,
             securityContext: hardenedPodSecurityContext(),
             ...(this.useGpu ? gpuPodPlacement(props.gpuScheduling) : {}),
+            ...(sharesSingleNodeVolume && !this.useGpu ? this.besideTriton(props.gpuScheduling) : {}),
             initContainer: dependenciesPreinstalled ? [] : [installDependencies],
             container: [
               {
@@ -229,6 +248,29 @@ export class ModelConversionJob extends Construct {
       // The provider's default create timeout is 1 minute; downloads and conversion take far longer.
       timeouts: { create: `${this.timeoutMinutes + 10}m`, update: `${this.timeoutMinutes + 10}m` },
     });
+  }
+
+  /**
+   * A ReadWriteOnce volume is attached to one node at a time, and Triton holds it while a new version converts:
+   * the Job may go onto the GPU nodes and prefers the node Triton runs on, else it waits on a Multi-Attach error.
+   */
+  private besideTriton(gpuScheduling: GpuScheduling) {
+    return {
+      toleration: [{ ...gpuScheduling.toleration }],
+      affinity: {
+        podAffinity: {
+          preferredDuringSchedulingIgnoredDuringExecution: [
+            {
+              weight: 100,
+              podAffinityTerm: {
+                topologyKey: 'kubernetes.io/hostname',
+                labelSelector: [{ matchLabels: selectorLabels('triton', 'inference-server') }],
+              },
+            },
+          ],
+        },
+      },
+    };
   }
 
   private conversionArguments(weights: Partial<Record<WeightName, WeightSource>>, tensorrtFp16: boolean, minSampleMatches: number): string[] {

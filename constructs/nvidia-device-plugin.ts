@@ -23,9 +23,10 @@ export interface NvidiaDevicePluginProps {
    */
   readonly chartVersion?: string;
   /**
-   * Runs GPU feature discovery (and its node-feature-discovery dependency), which labels GPU nodes with
-   * `nvidia.com/gpu.present=true` and `nvidia.com/gpu.product`. Without it, label GPU nodes by hand:
-   * the chart's default affinity only schedules the plugin on labelled nodes.
+   * Runs GPU feature discovery and its node-feature-discovery dependency, which label GPU nodes with
+   * `feature.node.kubernetes.io/pci-10de.present=true` (the label workloads require by default) and
+   * `nvidia.com/gpu.product`. Without it, label GPU nodes by hand: the chart's default affinity only schedules
+   * the plugin on nodes with that label or `nvidia.com/gpu.present=true`.
    * @default true
    */
   readonly gpuFeatureDiscovery?: boolean;

@@ -24,6 +24,11 @@ export interface PrometheusAdapterProps {
    * @default 6
    */
   readonly relistIntervalSeconds?: number;
+  /**
+   * How often Prometheus scrapes Triton; rate windows span three scrapes so they always hold two samples.
+   * @default - the installed Prometheus's interval, else 5
+   */
+  readonly scrapeIntervalSeconds?: number;
 }
 
 /** One prometheus-adapter rule, in the chart's `rules.custom` shape. */
@@ -47,6 +52,8 @@ export class PrometheusAdapter extends Construct {
   /** The metric names the rules serve, for the HPA. */
   readonly metrics: TritonCustomMetrics = TRITON_CUSTOM_METRICS;
   readonly rules: AdapterRule[];
+  /** Window of the queue-ratio rate: three scrape intervals, at least 15 s. */
+  readonly rateWindowSeconds: number;
   readonly release: HelmRelease;
 
   constructor(scope: Construct, id: string, props: PrometheusAdapterProps) {
@@ -55,6 +62,8 @@ export class PrometheusAdapter extends Construct {
     this.chartVersion = props.chartVersion ?? VERSIONS.prometheusAdapterChart;
     this.relistIntervalSeconds = props.relistIntervalSeconds ?? 6;
     this.prometheusUrl = typeof props.prometheus === 'string' ? props.prometheus : props.prometheus.prometheusUrl;
+    const scrapeIntervalSeconds = props.scrapeIntervalSeconds ?? (typeof props.prometheus === 'string' ? 5 : props.prometheus.scrapeIntervalSeconds);
+    this.rateWindowSeconds = Math.max(15, 3 * scrapeIntervalSeconds);
     const url = new URL(this.prometheusUrl);
     const port = url.port !== '' ? Number(url.port) : url.protocol === 'https:' ? 443 : 80;
 
@@ -73,8 +82,8 @@ export class PrometheusAdapter extends Construct {
         name: { matches: '^nv_inference_queue_duration_us$', as: this.metrics.queueToComputeRatio },
         // Summed over the ensemble's composing models: Triton reports queue time on them, not on the ensemble.
         metricsQuery:
-          'sum by (<<.GroupBy>>) (rate(nv_inference_queue_duration_us{<<.LabelMatchers>>}[15s])) / ' +
-          'clamp_min(sum by (<<.GroupBy>>) (rate(nv_inference_compute_infer_duration_us{<<.LabelMatchers>>}[15s])), 1)',
+          `sum by (<<.GroupBy>>) (rate(nv_inference_queue_duration_us{<<.LabelMatchers>>}[${this.rateWindowSeconds}s])) / ` +
+          `clamp_min(sum by (<<.GroupBy>>) (rate(nv_inference_compute_infer_duration_us{<<.LabelMatchers>>}[${this.rateWindowSeconds}s])), 1)`,
       },
     ];
 

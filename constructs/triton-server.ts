@@ -135,6 +135,7 @@ export class TritonServer extends Construct {
       failureThreshold,
       timeoutSeconds: 5,
     });
+    const rolloutTimeout = `${(Math.ceil(this.startupTimeoutSeconds / 60) + 10) * this.maxReplicas}m`;
     const gpuLimits: Record<string, string> = this.gpusPerReplica > 0 ? { [GPU_RESOURCE]: String(this.gpusPerReplica) } : {};
 
     this.deployment = new DeploymentV1(this, 'deployment', {
@@ -205,7 +206,8 @@ export class TritonServer extends Construct {
         },
       },
       waitForRollout: true,
-      timeouts: { create: `${Math.ceil(this.startupTimeoutSeconds / 60) + 10}m`, update: `${Math.ceil(this.startupTimeoutSeconds / 60) + 10}m` },
+      // Pods are replaced one at a time (maxSurge 1), each with image pull and model load: the wait scales with the replicas.
+      timeouts: { create: rolloutTimeout, update: rolloutTimeout },
       dependsOn: [conversionJob.job],
       // The autoscaler owns the replica count; without this every apply would reset it to minReplicas.
       lifecycle: autoscaled ? { ignoreChanges: ['spec[0].replicas'] } : undefined,

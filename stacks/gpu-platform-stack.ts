@@ -60,6 +60,7 @@ export class GpuPlatformStack extends TerraformStack {
         chartVersion: config.chartVersions.prometheusAdapter,
         prometheus,
         relistIntervalSeconds: monitoring.adapterRelistIntervalSeconds,
+        scrapeIntervalSeconds: monitoring.scrapeIntervalSeconds,
       });
     }
     this.customMetrics = this.adapter?.metrics ?? TRITON_CUSTOM_METRICS;

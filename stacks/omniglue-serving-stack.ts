@@ -65,6 +65,7 @@ export class OmniglueServingStack extends TerraformStack {
       resources: { cpuRequest: conversion.cpuRequest, memoryRequest: conversion.memoryRequest, memoryLimit: conversion.memoryLimit },
       weights: conversion.weights,
       tensorrtFp16: conversion.tensorrtFp16,
+      extraEnv: conversion.extraEnv,
       minSampleMatches: conversion.minSampleMatches,
     });
     this.server = new TritonServer(this, 'triton', {

@@ -51,6 +51,13 @@ describe('alerting rules chart', () => {
     expect(rules.find((rule: any) => rule.alert === 'OmniglueModelConversionFailed').expr).toContain('job_name=~"omniglue-convert-.*"');
   });
 
+  test('carries a digest of the chart, so a template change upgrades the release', () => {
+    const { documents, release } = renderWithStackValues();
+    const digest = documents[0].metadata.annotations['omniglue.dev/chart-digest'];
+    expect(digest).toMatch(/^[0-9a-f]{16}$/);
+    expect(release.values[0]).toContain(`chartDigest: ${digest}`);
+  });
+
   test('keeps Prometheus templating for the alert text intact', () => {
     const { documents } = renderWithStackValues();
     const target = documents[0].spec.groups[0].rules[0];

@@ -65,6 +65,13 @@ describe('metrics pipeline', () => {
     expect(adapter.rules.default).toBe(false);
   });
 
+  test('the queue-ratio rate window spans three scrapes, so it always holds two samples', () => {
+    expect(setup().adapter.rules.custom[1].metricsQuery).toContain('[15s]');
+    const slow = setup({ monitoring: { scrapeIntervalSeconds: 30 } });
+    expect(slow.adapter.rules.custom[1].metricsQuery).toContain('[90s]');
+    expect(slow.adapter.rules.custom[1].metricsQuery).not.toContain('[15s]');
+  });
+
   test('the rules are namespace-agnostic', () => {
     const { adapter } = setup({ namespace: 'vision' });
     expect(JSON.stringify(adapter.rules)).not.toMatch(/vision|omniglue"/);
@@ -100,10 +107,12 @@ describe('metrics pipeline', () => {
     expect(JSON.stringify(synthesized.platform.resource)).not.toMatch(/kind: ServiceMonitor/);
   });
 
-  test('the scale-up reaction fits in 30 s: 2 s Triton sampling, one scrape, the HPA sync, no averaging window', () => {
-    const { adapter, prometheus, hpa } = setup();
-    const tritonSamplingSeconds = 2;
-    const hpaSyncSeconds = 15;
+  test('the scale-up reaction fits in 30 s: Triton sampling, one scrape, the HPA sync, no averaging window', () => {
+    const { adapter, prometheus, hpa, synthesized } = setup();
+    const tritonArgs = findResource(synthesized.serving, 'kubernetes_deployment_v1', 'triton').spec.template.spec.container[0].args[0];
+    const tritonSamplingSeconds = Number(/--metrics-interval-ms=(\d+)/.exec(tritonArgs)?.[1]) / 1000;
+    expect(tritonSamplingSeconds).toBeGreaterThan(0);
+    const hpaSyncSeconds = 15; // kube-controller-manager's --horizontal-pod-autoscaler-sync-period default
     const scrapeSeconds = parseInt(prometheus.prometheus.prometheusSpec.additionalScrapeConfigs[0].scrape_interval, 10);
     expect(adapter.rules.custom[0].metricsQuery).not.toMatch(/\[\d+[smh]\]/);
     expect(hpa.spec.behavior.scale_up[0].stabilization_window_seconds).toBe(0);

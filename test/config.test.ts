@@ -68,6 +68,9 @@ describe('bad configurations stop synth with a message naming the setting', () =
     ['two Prometheus choices at once', { monitoring: { existingPrometheusUrl: 'http://prometheus.monitoring.svc:9090' } }, /monitoring\.existingPrometheusUrl is set while monitoring\.installKubePrometheusStack is true/],
     ['no Prometheus for the adapter', { monitoring: { installKubePrometheusStack: false } }, /prometheus-adapter needs monitoring\.existingPrometheusUrl/],
     ['a checksum that is not sha256', { conversion: { weights: { dinov2: { sha256: 'abc' } } } }, /conversion\.weights\.dinov2\.sha256: must be 64 lower-case hex characters/],
+    ['a GPU for the conversion without an onnxruntime-gpu image', { conversion: { useGpu: true } }, /conversion\.useGpu needs conversion\.dependenciesPreinstalled with an image that has onnxruntime-gpu/],
+    ['an environment variable name with a dash', { conversion: { extraEnv: { 'HTTPS-PROXY': 'x' } } }, /conversion\.extraEnv\.HTTPS-PROXY: must be an environment variable name|conversion\.extraEnv: must be an environment variable name/],
+    ['an environment variable the Job sets itself', { conversion: { extraEnv: { PYTHONPATH: '/x' } } }, /conversion\.extraEnv may not set PYTHONPATH/],
     ['a setting of the wrong type', { triton: { replicas: { max: '4' } } }, /triton\.replicas\.max: must be of type number \(received "4"\)/],
   ];
 

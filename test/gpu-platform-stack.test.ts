@@ -26,6 +26,10 @@ describe('GpuPlatformStack', () => {
 
   test('runs GPU feature discovery by default so GPU nodes get labelled', () => {
     expect(devicePluginValues().values.gfd).toEqual({ enabled: true });
+    // GFD pulls in node-feature-discovery, whose PCI labeller (vendor field, the chart's default) sets the label
+    // GPU workloads require; the stack must not replace that NFD configuration.
+    expect(devicePluginValues().values.nfd.worker).not.toHaveProperty('config');
+    expect(synthesize().config.gpu.nodeLabel).toEqual({ key: 'feature.node.kubernetes.io/pci-10de.present', value: 'true' });
     expect(devicePluginValues({ addons: { gpuFeatureDiscovery: false } }).values.gfd).toEqual({ enabled: false });
   });
 

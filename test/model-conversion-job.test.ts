@@ -47,7 +47,29 @@ describe('ModelConversionJob', () => {
   test('is named after the content hash of what it converts', () => {
     const { job, version } = conversion();
     expect(version).toMatch(/^[0-9a-f]{12}$/);
-    expect(job.metadata.name).toBe(`omniglue-convert-${version}`);
+    expect(job.metadata.name).toMatch(new RegExp(`^omniglue-convert-${version}-[0-9a-f]{6}$`));
+  });
+
+  test('changing how the Job runs gives it a new name (its pod template is immutable) but keeps the model version', () => {
+    const changed = conversion({ conversion: { memoryLimit: '20Gi', extraEnv: { HTTPS_PROXY: 'http://proxy:3128' } } });
+    expect(changed.version).toBe(conversion().version);
+    expect(changed.job.metadata.name).not.toBe(conversion().job.metadata.name);
+  });
+
+  test('passes extra environment variables, e.g. a proxy, to both containers', () => {
+    const { pod } = conversion({ conversion: { extraEnv: { HTTPS_PROXY: 'http://proxy:3128', NO_PROXY: '.svc' } } });
+    for (const container of [...pod.init_container, ...pod.container]) {
+      expect(container.env).toEqual(expect.arrayContaining([{ name: 'HTTPS_PROXY', value: 'http://proxy:3128' }, { name: 'NO_PROXY', value: '.svc' }]));
+    }
+  });
+
+  test('on a ReadWriteOnce volume it may run on GPU nodes and prefers the node Triton holds the volume on', () => {
+    const { pod } = conversion({ modelRepository: { accessMode: 'ReadWriteOnce' }, triton: { replicas: { min: 1, max: 1 } } });
+    expect(pod.toleration).toEqual([{ key: 'nvidia.com/gpu', operator: 'Exists', effect: 'NoSchedule' }]);
+    const [preferred] = pod.affinity.pod_affinity.preferred_during_scheduling_ignored_during_execution;
+    expect(preferred.pod_affinity_term.topology_key).toBe('kubernetes.io/hostname');
+    const triton = findResource(synthesize({ modelRepository: { accessMode: 'ReadWriteOnce' }, triton: { replicas: { min: 1, max: 1 } } }).serving, 'kubernetes_deployment_v1', 'triton');
+    expect(triton.spec.selector.match_labels).toEqual(preferred.pod_affinity_term.label_selector[0].match_labels);
   });
 
   test('an unchanged conversion keeps its name, so nothing re-runs', () => {
@@ -88,7 +110,7 @@ describe('ModelConversionJob', () => {
   });
 
   test('with useGpu it requests a GPU and tolerates the GPU taint', () => {
-    const { pod, container } = conversion({ conversion: { useGpu: true } });
+    const { pod, container } = conversion({ conversion: { useGpu: true, dependenciesPreinstalled: true, image: 'registry.internal/omniglue/conversion-gpu:0.1.0' } });
     expect(container.resources.limits['nvidia.com/gpu']).toBe('1');
     expect(pod.toleration).toEqual([{ key: 'nvidia.com/gpu', operator: 'Exists', effect: 'NoSchedule' }]);
   });

@@ -64,7 +64,7 @@ describe('summary of the default stacks', () => {
       gpuRequest: '1',
       gpuLimit: '1',
       tolerations: ['nvidia.com/gpu Exists:NoSchedule'],
-      nodeAffinity: ['nvidia.com/gpu.present In [true]'],
+      nodeAffinity: ['feature.node.kubernetes.io/pci-10de.present In [true]'],
       runtimeClass: undefined,
     });
     // The conversion Job runs on CPU by default, init container included.
@@ -73,7 +73,7 @@ describe('summary of the default stacks', () => {
 
   test('shows replicas, rollout, probes and the HPA with both metrics', () => {
     const [deployment] = serving.deployments;
-    expect(deployment).toMatchObject({ name: 'omniglue-triton', namespace: 'omniglue', replicas: 2, replicasIgnored: true, createTimeout: '25m' });
+    expect(deployment).toMatchObject({ name: 'omniglue-triton', namespace: 'omniglue', replicas: 2, replicasIgnored: true, createTimeout: '100m' });
     expect(deployment.probes.find((p) => p.kind === 'startup')).toMatchObject({ periodSeconds: 10, failureThreshold: 90, budgetSeconds: 900 });
     const [hpa] = serving.autoscalers;
     expect(hpa).toMatchObject({ minReplicas: 2, maxReplicas: 4, targetKind: 'Deployment', targetName: 'omniglue-triton' });

@@ -19,6 +19,9 @@ const ONNX_MODELS = [
   'superpoint_preprocess',
 ];
 
+// Models the ensemble runs once per image: two instances each, so image0's and image1's chains overlap.
+const PER_IMAGE_MODELS = ['superpoint_preprocess', 'superpoint', 'superpoint_keypoints', 'dinov2_preprocess', 'dinov2', 'dinov2_keypoint_sampler'];
+
 const tempDirs: string[] = [];
 
 function copyRepository(): string {
@@ -53,11 +56,11 @@ describe('loadModelRepository', () => {
     expect(repo.root).toBe(MODEL_REPOSITORY_DIR);
   });
 
-  test.each(ONNX_MODELS)('%s runs on ONNX Runtime on one GPU instance without batching', (name) => {
+  test.each(ONNX_MODELS)('%s runs on ONNX Runtime on GPU instances without batching', (name) => {
     const model = repo.model(name);
     expect(model.platform).toBe('onnxruntime_onnx');
     expect(model.maxBatchSize).toBe(0);
-    expect(model.instanceGroups).toEqual([{ kind: 'KIND_GPU', count: 1 }]);
+    expect(model.instanceGroups).toEqual([{ kind: 'KIND_GPU', count: PER_IMAGE_MODELS.includes(name) ? 2 : 1 }]);
     expect(model.configText).toMatch(/^default_model_filename: "model\.onnx"$/m);
     expect(model.configText).not.toMatch(/optimization/);
     expect(model.directory).toBe(path.join(MODEL_REPOSITORY_DIR, name));
@@ -82,6 +85,17 @@ describe('loadModelRepository', () => {
       inputMap: { soft_assignment: 'soft_assignment', keypoints0: 'keypoints0', keypoints1: 'keypoints1', scores0: 'scores0', scores1: 'scores1' },
       outputMap: { matches_kp0: 'matches_kp0', matches_kp1: 'matches_kp1', match_confidences: 'match_confidences' },
     });
+  });
+
+  test('gives every model at least one GPU instance per ensemble step that uses it', () => {
+    const stepsPerModel = new Map<string, number>();
+    for (const step of repo.ensemble.steps) stepsPerModel.set(step.modelName, (stepsPerModel.get(step.modelName) ?? 0) + 1);
+    // The six per-image models are exactly the ones used by more than one step (once per image).
+    expect([...stepsPerModel].filter(([, steps]) => steps > 1).map(([name]) => name).sort()).toEqual([...PER_IMAGE_MODELS].sort());
+    for (const [name, steps] of stepsPerModel) {
+      const gpuInstances = repo.model(name).instanceGroups.filter((g) => g.kind === 'KIND_GPU').reduce((sum, g) => sum + g.count, 0);
+      expect({ name, gpuInstances: Math.min(gpuInstances, steps) }).toEqual({ name, gpuInstances: steps });
+    }
   });
 
   test('fixes the keypoint count at 1024 after keypoint extraction', () => {

@@ -38,7 +38,7 @@ describe('TritonServer', () => {
     const { pod } = triton();
     expect(pod.toleration).toEqual([{ key: 'nvidia.com/gpu', operator: 'Exists', effect: 'NoSchedule' }]);
     expect(pod.affinity.node_affinity.required_during_scheduling_ignored_during_execution.node_selector_term[0].match_expressions).toEqual([
-      { key: 'nvidia.com/gpu.present', operator: 'In', values: ['true'] },
+      { key: 'feature.node.kubernetes.io/pci-10de.present', operator: 'In', values: ['true'] },
     ]);
   });
 
@@ -58,9 +58,9 @@ describe('TritonServer', () => {
     expect(container.args[0]).toContain(`--model-repository=/models/versions/${version}`);
   });
 
-  test('a new model version changes the pod template; an unchanged one does not', () => {
+  test('a new model version changes the pod template; settings that do not change the models do not', () => {
     const annotation = (input: object) => triton(input).deployment.spec.template.metadata.annotations['omniglue.dev/model-version'];
-    expect(annotation({})).toBe(annotation({}));
+    expect(annotation({ triton: { replicas: { max: 6 } }, conversion: { memoryLimit: '20Gi', backoffLimit: 4 } })).toBe(annotation({}));
     expect(annotation({ conversion: { tensorrtFp16: true } })).not.toBe(annotation({}));
   });
 
@@ -132,8 +132,9 @@ describe('TritonServer', () => {
     expect(triton({ autoscaling: { enabled: false } }).deployment).not.toHaveProperty('lifecycle');
   });
 
-  test('waits for the rollout longer than the model-load budget', () => {
-    expect(triton().deployment.timeouts).toEqual({ create: '25m', update: '25m' });
+  test('waits for a rollout that replaces every replica in turn, each with its model-load budget', () => {
+    expect(triton().deployment.timeouts).toEqual({ create: '100m', update: '100m' });
+    expect(triton({ triton: { replicas: { min: 1, max: 1 } } }).deployment.timeouts).toEqual({ create: '25m', update: '25m' });
   });
 
   test('fails when the startup budget is shorter than the model load', () => {

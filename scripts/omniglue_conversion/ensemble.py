@@ -132,19 +132,47 @@ def run_ensemble(
     return outputs
 
 
-def onnxruntime_sessions(model_paths: Mapping[str, Path]) -> SessionFactory:
-    """One CPU session per model, shared by the steps that run it twice."""
+CUDA_PROVIDER = "CUDAExecutionProvider"
+CPU_PROVIDER = "CPUExecutionProvider"
+
+
+def session_providers(available: Sequence[str]) -> list[str]:
+    """CUDA then CPU where this onnxruntime offers CUDA (onnxruntime-gpu), else CPU.
+
+    The CUDA provider is the one Triton's onnxruntime backend runs the models
+    with on a GPU, so a Job on a GPU node (the stack's `conversion.useGpu`)
+    tries them the way the server will.
+    """
+    return [CUDA_PROVIDER, CPU_PROVIDER] if CUDA_PROVIDER in available else [CPU_PROVIDER]
+
+
+def onnxruntime_sessions(model_paths: Mapping[str, Path], log: StageLogger | None = None) -> SessionFactory:
+    """One session per model, shared by the steps that run it twice.
+
+    Each session's providers are logged; when CUDA was asked for and the session
+    did not get it (onnxruntime falls back to CPU when the CUDA libraries or the
+    GPU are missing) a warning says so.
+    """
     import onnxruntime  # imported here: only the Job's environment has it
 
+    requested = session_providers(onnxruntime.get_available_providers())
     cache: dict[str, Session] = {}
 
     def session_for(model_name: str) -> Session:
         if model_name not in cache:
             if model_name not in model_paths:
                 raise SampleInferenceError(f"no ONNX file for ensemble step {model_name!r}")
-            cache[model_name] = onnxruntime.InferenceSession(
-                str(model_paths[model_name]), providers=["CPUExecutionProvider"]
-            )
+            session = onnxruntime.InferenceSession(str(model_paths[model_name]), providers=requested)
+            got = list(session.get_providers())
+            if log is not None:
+                log.event("sample-inference", "session", model=model_name, requested=requested, providers=got)
+                if CUDA_PROVIDER in requested and CUDA_PROVIDER not in got:
+                    log.warning(
+                        "sample-inference", "cuda-unavailable", model=model_name, providers=got,
+                        hint="onnxruntime-gpu fell back to CPU: the CUDA 12/cuDNN 9 libraries or the GPU "
+                        "are missing (docs/conversion.md, GPU sample run)",
+                    )
+            cache[model_name] = session
         return cache[model_name]
 
     return session_for

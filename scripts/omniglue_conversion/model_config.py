@@ -108,15 +108,35 @@ def config_model_name(text: str) -> str | None:
     return None
 
 
+# TensorRT builds an engine per session (minutes for DINOv2); the cache keeps them across
+# sessions and model reloads. The Triton pod mounts a writable emptyDir at /tmp.
+TRT_ENGINE_CACHE_PATH = "/tmp/trt-engine-cache"
+
+
+def tensorrt_parameters(workspace_bytes: int) -> dict[str, str]:
+    """Keys as documented in triton-inference-server/onnxruntime_backend's README
+    ("ONNX Runtime with TensorRT optimization"), which maps them to the TensorRT
+    provider's trt_fp16_enable, trt_max_workspace_size, trt_engine_cache_*."""
+    return {
+        "precision_mode": "FP16",
+        "max_workspace_size_bytes": str(workspace_bytes),
+        "trt_engine_cache_enable": "true",
+        "trt_engine_cache_path": TRT_ENGINE_CACHE_PATH,
+    }
+
+
 def tensorrt_accelerators(workspace_bytes: int) -> str:
+    parameters = "".join(
+        f'        parameters {{ key: "{key}" value: "{value}" }}\n'
+        for key, value in tensorrt_parameters(workspace_bytes).items()
+    )
     return (
         "execution_accelerators {\n"
         "    gpu_execution_accelerator : [\n"
         "      {\n"
         '        name : "tensorrt"\n'
-        '        parameters { key: "precision_mode" value: "FP16" }\n'
-        f'        parameters {{ key: "max_workspace_size_bytes" value: "{workspace_bytes}" }}\n'
-        "      }\n"
+        + parameters
+        + "      }\n"
         "    ]\n"
         "  }"
     )

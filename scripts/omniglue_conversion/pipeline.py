@@ -21,7 +21,10 @@ from .ensemble import SessionFactory, load_rgb, onnxruntime_sessions, run_ensemb
 from .errors import ConversionError, ExportError, SampleInferenceError, UsageError
 from .logs import StageLogger
 from .model_config import DEFAULT_TRT_WORKSPACE_BYTES
-from .publish import clean_stale_staging, prune_old_versions, publish_lock, publish_repository, verify_published, version_dir
+from .publish import (
+    check_writable, clean_stale_staging, prune_old_versions, publish_lock, publish_repository, verify_published,
+    version_dir,
+)
 from .weights import FetchedWeight, WeightSource, fetch_weight, remove_partial_downloads, sha256_file
 
 # The reference demo keeps matches above this confidence; the sample check counts those.
@@ -78,7 +81,7 @@ class Steps:
         default_factory=lambda: {name: _default_export(name) for name in NETWORK_EXPORTS}
     )
     build_glue: Callable[[Path, int], Mapping[str, Path]] = _default_glue
-    sessions: Callable[[Mapping[str, Path]], SessionFactory] = onnxruntime_sessions
+    sessions: Callable[[Mapping[str, Path], StageLogger], SessionFactory] = onnxruntime_sessions
 
 
 def tool_versions() -> dict[str, str]:
@@ -107,7 +110,7 @@ def _sample_inference(contract: Contract, models: Mapping[str, Path], options: O
     names = [t.name for t in contract.ensemble_spec.inputs]
     if len(names) != 2:
         raise SampleInferenceError(f"the sample check feeds two images, the ensemble has inputs {names}")
-    outputs = run_ensemble(contract, dict(zip(names, (image0, image1))), steps.sessions(models), log)
+    outputs = run_ensemble(contract, dict(zip(names, (image0, image1))), steps.sessions(models, log), log)
     confidences = outputs.get("match_confidences")
     if confidences is None:
         raise SampleInferenceError(f"the ensemble has no match_confidences output ({sorted(outputs)})")
@@ -144,6 +147,10 @@ def run(options: Options, log: StageLogger, steps: Steps | None = None) -> Path:
         log.event("publish", "already-published", version=options.version, path=str(final))
         return final
 
+    # Before the lock: its file is the first thing written, and a root-owned volume
+    # should fail with the fix, not with a traceback.
+    check_writable(options.output_root, "--output-root")
+    check_writable(options.work_dir, "--work-dir")
     with publish_lock(options.output_root, log):
         ok, reason = verify_published(final)
         if ok:  # another Job finished it while this one waited for the lock

@@ -17,6 +17,8 @@ import json
 import os
 import re
 import shutil
+import stat
+import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -85,6 +87,57 @@ def verify_published(path: Path) -> tuple[bool, str]:
         if sha256_file(file_path) != entry.get("sha256"):
             return False, f"{file_path} does not match its sha256 in the manifest"
     return True, "ok"
+
+
+VOLUME_PERMISSION_FIX = (
+    "make the volume writable for uid 1000: an EFS access point with uid/gid 1000, an NFS export "
+    "without root-squash owned by 1000, or a StorageClass that honours fsGroup"
+)
+
+
+def _probe_write(directory: Path) -> None:
+    """Creates and removes a file in `directory`; raises OSError when that is not allowed."""
+    fd, name = tempfile.mkstemp(prefix=".write-probe-", dir=directory)
+    try:
+        os.close(fd)
+    finally:
+        os.unlink(name)
+
+
+def _owner_and_mode(path: Path) -> str:
+    """`path` (or its nearest existing parent)'s owner and mode, for the operator."""
+    probe = path
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    try:
+        st = probe.stat()
+    except OSError as exc:
+        return f"{probe}: cannot stat ({exc.strerror or exc})"
+    where = "" if probe == path else f" (nearest existing parent {probe})"
+    return f"owned by uid {st.st_uid} gid {st.st_gid}, mode {stat.S_IMODE(st.st_mode):04o}{where}"
+
+
+def check_writable(path: Path, flag: str) -> None:
+    """Creates `path` if needed and proves a file can be created and removed in it.
+
+    The Job runs as uid 1000 and relies on the pod's fsGroup to own the volume;
+    NFS, EFS and Filestore volumes ignore fsGroup, so a root-owned export fails
+    here with a message instead of a traceback halfway through the Job.
+    """
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        _probe_write(path)
+    except OSError as exc:
+        detail = exc.strerror or str(exc)
+        message = (
+            f"{flag} {path} is not writable ({detail}); the Job runs as uid {os.getuid()} gid {os.getgid()}, "
+            f"the directory is {_owner_and_mode(path)}"
+        )
+        if exc.errno == errno.EROFS:
+            raise PublishError(message, hint="the volume is mounted read-only; mount it read-write") from exc
+        if isinstance(exc, PermissionError):
+            raise PublishError(message, hint=VOLUME_PERMISSION_FIX) from exc
+        raise PublishError(message) from exc
 
 
 @contextlib.contextmanager

@@ -28,7 +28,7 @@ function finding(summary: StackSummary, check: string, message: string): Finding
 }
 
 /** A local chart (a path) is pinned by the repository that holds it; only charts from a repository need a version. */
-function isLocalChart(chart: string): boolean {
+export function isLocalChart(chart: string): boolean {
   return chart.startsWith('./') || chart.startsWith('../') || chart.startsWith('/');
 }
 

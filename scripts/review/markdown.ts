@@ -4,6 +4,7 @@
  * Output depends only on the summaries (no time, no paths), so it can be snapshotted and diffed.
  */
 import { Finding, StackSummary } from './summarize';
+import { isLocalChart } from './checks';
 
 /** Keeps a cell on one line and its pipes from splitting the row. */
 function cell(value: string | number | boolean | undefined): string {
@@ -56,7 +57,7 @@ export function renderStack(summary: StackSummary): string[] {
         ? []
         : table(
             ['Release', 'Namespace', 'Chart', 'Version', 'Repository', 'wait', 'atomic', 'timeout'],
-            summary.helmReleases.map((r) => [r.name, r.namespace, r.chart, r.version ?? '**unpinned**', r.repository, r.wait, r.atomic, `${r.timeoutSeconds}s`]),
+            summary.helmReleases.map((r) => [r.name, r.namespace, r.chart, r.version ?? (isLocalChart(r.chart) ? 'local chart' : '**unpinned**'), r.repository, r.wait, r.atomic, `${r.timeoutSeconds}s`]),
           ),
     ),
     ...section(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import subprocess
 import sys
 
@@ -51,7 +52,7 @@ class Fakes:
         return Steps(
             exports={name: self._export(name) for name in NETWORK_EXPORTS},
             build_glue=_default_glue if self.real_glue else self.build_glue,
-            sessions=lambda _paths: self.sessions,
+            sessions=lambda _paths, _log: self.sessions,
         )
 
 
@@ -159,3 +160,21 @@ def test_an_exporter_crash_is_reported_as_a_conversion_failure(tmp_path, contrac
     last = json.loads(stream.getvalue().splitlines()[-1])
     assert last["message"] == "conversion of dinov2 failed: RuntimeError: Unsupported ONNX opset version: 99"
     assert not list((tmp_path / "volume" / "repository").glob(".staging-*"))
+
+
+def test_an_unwritable_volume_fails_before_the_lock_with_the_fix(tmp_path, contract, job, monkeypatch):
+    from omniglue_conversion import publish
+
+    def refuse(directory):
+        raise PermissionError(13, "Permission denied", str(directory))
+
+    monkeypatch.setattr(publish, "_probe_write", refuse)
+    fakes = Fakes(contract)
+    code, records = _run(job, fakes)
+    assert code == 8
+    error = records[-1]
+    assert error["kind"] == "publish"
+    assert "--output-root" in error["message"] and f"uid {os.getuid()} gid {os.getgid()}" in error["message"]
+    assert "make the volume writable for uid 1000" in error["hint"]
+    assert not (tmp_path / "volume" / "repository" / ".publish.lock").exists()
+    assert fakes.export_calls == []

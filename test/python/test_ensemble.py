@@ -1,11 +1,14 @@
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 from conftest import LineageSessions
 from omniglue_conversion.contract import parse_contract
-from omniglue_conversion.ensemble import order_steps, run_ensemble
+from omniglue_conversion.ensemble import onnxruntime_sessions, order_steps, run_ensemble, session_providers
 from omniglue_conversion.errors import SampleInferenceError
 
 
@@ -85,3 +88,69 @@ def test_a_tensor_produced_twice_is_reported():
     ])
     with pytest.raises(SampleInferenceError, match="'y' is produced twice"):
         order_steps(contract)
+
+
+class _FakeOnnxRuntime:
+    """Stands in for the onnxruntime module: records sessions, drops CUDA when told to."""
+
+    def __init__(self, available, cuda_works=True):
+        self.available = available
+        self.cuda_works = cuda_works
+        self.created = []
+
+    def get_available_providers(self):
+        return list(self.available)
+
+    def InferenceSession(self, path, providers):  # noqa: N802 - mirrors onnxruntime
+        runtime = self
+        runtime.created.append((path, list(providers)))
+
+        class Session:
+            def get_providers(self):
+                return [p for p in providers if runtime.cuda_works or p != "CUDAExecutionProvider"]
+
+        return Session()
+
+
+def _sessions_with(monkeypatch, runtime, log):
+    monkeypatch.setitem(sys.modules, "onnxruntime", runtime)
+    return onnxruntime_sessions({"superpoint": Path("/m/superpoint.onnx"), "dinov2": Path("/m/dinov2.onnx")}, log)
+
+
+def test_sessions_use_cuda_then_cpu_when_onnxruntime_offers_cuda(monkeypatch, log):
+    runtime = _FakeOnnxRuntime(["TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider"])
+    session_for = _sessions_with(monkeypatch, runtime, log)
+    assert session_for("superpoint") is session_for("superpoint")
+    session_for("dinov2")
+    assert runtime.created == [
+        ("/m/superpoint.onnx", ["CUDAExecutionProvider", "CPUExecutionProvider"]),
+        ("/m/dinov2.onnx", ["CUDAExecutionProvider", "CPUExecutionProvider"]),
+    ]
+    logged = [r for r in log.records if r["event"] == "session"]
+    assert [(r["model"], r["providers"]) for r in logged] == [
+        ("superpoint", ["CUDAExecutionProvider", "CPUExecutionProvider"]),
+        ("dinov2", ["CUDAExecutionProvider", "CPUExecutionProvider"]),
+    ]
+    assert not [r for r in log.records if r["level"] == "warning"]
+
+
+def test_sessions_use_cpu_only_without_cuda(monkeypatch, log):
+    runtime = _FakeOnnxRuntime(["CPUExecutionProvider"])
+    _sessions_with(monkeypatch, runtime, log)("dinov2")
+    assert runtime.created == [("/m/dinov2.onnx", ["CPUExecutionProvider"])]
+    assert log.records[-1]["providers"] == ["CPUExecutionProvider"]
+    assert session_providers(["AzureExecutionProvider", "CPUExecutionProvider"]) == ["CPUExecutionProvider"]
+
+
+def test_a_session_that_fell_back_from_cuda_to_cpu_is_a_warning(monkeypatch, log):
+    runtime = _FakeOnnxRuntime(["CUDAExecutionProvider", "CPUExecutionProvider"], cuda_works=False)
+    _sessions_with(monkeypatch, runtime, log)("superpoint")
+    warning = log.records[-1]
+    assert warning["level"] == "warning" and warning["event"] == "cuda-unavailable"
+    assert warning["providers"] == ["CPUExecutionProvider"]
+
+
+def test_a_model_without_an_onnx_file_is_reported(monkeypatch, log):
+    session_for = _sessions_with(monkeypatch, _FakeOnnxRuntime(["CPUExecutionProvider"]), log)
+    with pytest.raises(SampleInferenceError, match="no ONNX file for ensemble step 'omniglue'"):
+        session_for("omniglue")

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 
 import pytest
@@ -149,7 +150,12 @@ def test_tensorrt_block_is_added_to_the_three_networks_only_and_parses(tmp_path,
         message = text_format.Parse(text[fields[0].start:fields[0].end], root_type())
         (accelerator,) = message.optimization.execution_accelerators.gpu_execution_accelerator
         assert accelerator.name == "tensorrt"
-        assert dict(accelerator.parameters) == {"precision_mode": "FP16", "max_workspace_size_bytes": str(1 << 30)}
+        assert dict(accelerator.parameters) == {
+            "precision_mode": "FP16",
+            "max_workspace_size_bytes": str(1 << 30),
+            "trt_engine_cache_enable": "true",
+            "trt_engine_cache_path": "/tmp/trt-engine-cache",
+        }
 
 
 def test_tensorrt_configs_parse_against_the_stacks_triton_schema(tmp_path, contract, models, log):
@@ -174,6 +180,8 @@ def test_tensorrt_configs_parse_against_the_stacks_triton_schema(tmp_path, contr
         (accelerator,) = parsed[name]["executionAccelerators"]["gpuExecutionAccelerator"]
         assert accelerator["name"] == "tensorrt"
         assert accelerator["parameters"]["precision_mode"] == "FP16"
+        assert accelerator["parameters"]["trt_engine_cache_enable"] == "true"
+        assert accelerator["parameters"]["trt_engine_cache_path"] == "/tmp/trt-engine-cache"
 
 
 def test_tensorrt_block_extends_an_existing_optimization_block():
@@ -195,3 +203,55 @@ def test_old_versions_are_pruned_newest_first_and_the_current_one_is_kept(tmp_pa
     assert prune_old_versions(tmp_path / "out", 3, "v1", log) == ["v2"]
     assert sorted(p.name for p in versions.iterdir()) == ["v1", "v3", "v4", "v5"]
     assert prune_old_versions(tmp_path / "out", 0, "v5", log) == []
+
+
+def _raise_permission_error(directory):
+    raise PermissionError(13, "Permission denied", str(directory))
+
+
+def test_unwritable_volume_is_reported_with_uid_owner_mode_and_fix(tmp_path, monkeypatch):
+    # Works as root too (CI): root ignores permission bits, so the probe is made to fail.
+    root = tmp_path / "volume"
+    root.mkdir()
+    root.chmod(0o755)
+    monkeypatch.setattr(publish, "_probe_write", _raise_permission_error)
+    with pytest.raises(PublishError) as info:
+        publish.check_writable(root, "--output-root")
+    error = info.value
+    assert f"--output-root {root} is not writable (Permission denied)" in error.message
+    assert f"the Job runs as uid {os.getuid()} gid {os.getgid()}" in error.message
+    st = root.stat()
+    assert f"owned by uid {st.st_uid} gid {st.st_gid}, mode 0755" in error.message
+    assert error.hint == publish.VOLUME_PERMISSION_FIX
+    assert "EFS access point with uid/gid 1000" in error.hint and "honours fsGroup" in error.hint
+
+
+def test_a_directory_that_cannot_be_created_names_its_nearest_parent(tmp_path, monkeypatch):
+    parent = tmp_path / "nfs"
+    parent.mkdir()
+
+    def refuse(self, *args, **kwargs):
+        raise PermissionError(13, "Permission denied", str(self))
+
+    monkeypatch.setattr(publish.Path, "mkdir", refuse)
+    with pytest.raises(PublishError, match=r"nearest existing parent .*nfs\)"):
+        publish.check_writable(parent / "work" / "weights", "--work-dir")
+
+
+@pytest.mark.skipif(hasattr(os, "geteuid") and os.geteuid() == 0, reason="root ignores permission bits")
+def test_a_read_only_directory_fails_the_real_probe(tmp_path):
+    root = tmp_path / "volume"
+    root.mkdir()
+    root.chmod(0o555)
+    try:
+        with pytest.raises(PublishError, match=r"mode 0555") as info:
+            publish.check_writable(root, "--output-root")
+        assert info.value.hint == publish.VOLUME_PERMISSION_FIX
+        assert list(root.iterdir()) == []
+    finally:
+        root.chmod(0o755)
+
+
+def test_a_writable_directory_passes_and_is_left_empty(tmp_path):
+    publish.check_writable(tmp_path / "new" / "root", "--output-root")
+    assert list((tmp_path / "new" / "root").iterdir()) == []

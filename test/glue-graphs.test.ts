@@ -86,7 +86,10 @@ beforeAll(() => {
   buildGlue(path.join(workDir, `k-${SMALL_K}`), SMALL_K);
 });
 
-afterAll(() => {
+afterAll(async () => {
+  // Native sessions hold ONNX Runtime's thread pools; released, they no longer keep the Jest worker alive.
+  await Promise.all([...sessions.values()].map((s) => s.release()));
+  sessions.clear();
   fs.rmSync(workDir, { recursive: true, force: true });
 });
 

@@ -1,29 +1,23 @@
+import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { App } from 'cdktf';
-import { parseConfig } from '../config/load';
-import { createStacks } from '../stacks';
 
 // cdktf is archived; HCL output (`cdktf synth --hcl`, `npm run synth:hcl`) is the way out to plain Terraform.
-// The CLI sets SYNTH_HCL_OUTPUT and the cdktf library renders the HCL (the CLI only reformats it), so this
-// exercises the same rendering in-process.
+// The CLI sets SYNTH_HCL_OUTPUT and the cdktf library renders the HCL (the CLI only reformats it), so running
+// the app with it exercises the same rendering; in a child process, since the renderer keeps the process alive.
 describe('HCL output', () => {
   let output: string;
   const read = (stack: string) => fs.readFileSync(path.join(output, 'stacks', stack, 'cdk.tf'), 'utf8');
 
   beforeAll(() => {
     output = fs.mkdtempSync(path.join(os.tmpdir(), 'omniglue-hcl-'));
-    const previous = process.env.SYNTH_HCL_OUTPUT;
-    process.env.SYNTH_HCL_OUTPUT = 'true';
-    try {
-      const app = new App({ outdir: output });
-      createStacks(app, parseConfig({}));
-      app.synth();
-    } finally {
-      if (previous === undefined) delete process.env.SYNTH_HCL_OUTPUT;
-      else process.env.SYNTH_HCL_OUTPUT = previous;
-    }
+    const root = path.resolve(__dirname, '..');
+    execFileSync(process.execPath, [path.join(root, 'scripts', 'synth-app.mjs')], {
+      cwd: root,
+      env: { ...process.env, SYNTH_HCL_OUTPUT: 'true', CDKTF_OUTDIR: output, OMNIGLUE_CONFIG: path.join(root, 'omniglue.config.json'), OMNIGLUE_ENV: '' },
+      stdio: 'pipe',
+    });
   });
   afterAll(() => fs.rmSync(output, { recursive: true, force: true }));
 

@@ -1,10 +1,12 @@
 import { z } from 'zod';
-import { VERSIONS } from './versions';
+import { HELM_REPOSITORIES, TRITON_IMAGE_REPOSITORY, VERSIONS } from './versions';
 import {
+  chartRepositoryUrl,
   chartVersion,
   dnsLabel,
   dnsSubdomain,
   httpUrl,
+  imageRepository,
   labelName,
   labelValue,
   nonNegativeInt,
@@ -68,13 +70,15 @@ export const configSchema = z.strictObject({
   modelRepository: section({
     /** StorageClass of the model volume; unset uses the cluster default. */
     storageClassName: dnsSubdomain().optional(),
-    /** Size of the model volume: weights cache, ONNX files and two published versions. */
+    /** Size of the model volume: weights cache, ONNX files and the three newest published versions. */
     size: quantity('50Gi').default('50Gi'),
     /** Access mode; more than one replica needs ReadWriteMany. */
     accessMode: accessMode.default('ReadWriteMany'),
   }),
 
   triton: section({
+    /** Where the Triton image is pulled from; point it at an internal mirror in air-gapped clusters. */
+    imageRepository: imageRepository().default(TRITON_IMAGE_REPOSITORY),
     imageTag: pinnedImageTag().default(VERSIONS.tritonImageTag),
     /** GPUs per Triton pod. */
     gpusPerReplica: nonNegativeInt().default(1),
@@ -145,6 +149,12 @@ export const configSchema = z.strictObject({
     gpuFeatureDiscovery: z.boolean().default(true),
     /** Namespace of the device plugin. */
     nvidiaDevicePluginNamespace: dnsLabel().default('nvidia-device-plugin'),
+  }),
+
+  /** Helm chart repositories; point them at internal mirrors in air-gapped clusters. */
+  chartRepositories: section({
+    nvidiaDevicePlugin: chartRepositoryUrl().default(HELM_REPOSITORIES.nvidiaDevicePlugin),
+    prometheusCommunity: chartRepositoryUrl().default(HELM_REPOSITORIES.prometheusCommunity),
   }),
 
   chartVersions: section({

@@ -78,7 +78,22 @@ export const pinnedImage = () =>
 export const chartVersion = () =>
   z.string().regex(SEMVER, { error: 'must be an exact chart version such as "0.18.0" (no ranges, no "latest")' });
 
-export const sha256Hex = () => z.string().regex(SHA256_HEX, { error: 'must be 64 lower-case hex characters (a sha256 digest)' });
+export const sha256Hex = () =>
+  z
+    .string()
+    .regex(SHA256_HEX, { error: 'must be 64 lower-case hex characters (a sha256 digest)' })
+    .refine((digest) => !/^(.)\1{63}$/.test(digest), { error: 'is a placeholder, not a real digest: put the sha256 from the conversion manifest here' });
+
+/** An image repository without tag or digest, e.g. "nvcr.io/nvidia/tritonserver" or an internal mirror. */
+export const imageRepository = () =>
+  z
+    .string()
+    .regex(/^[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(\/[a-z0-9]+([._-][a-z0-9]+)*)*$/, {
+      error: 'must be an image repository without tag or digest, e.g. "nvcr.io/nvidia/tritonserver" or "registry.internal:5000/nvidia/tritonserver"',
+    });
+
+export const chartRepositoryUrl = () =>
+  z.string().refine((value) => /^(https?|oci):\/\/\S+$/.test(value), { error: 'must be an http(s):// or oci:// Helm chart repository URL' });
 
 export const httpUrl = () =>
   z.string().refine((value) => /^(https?|file):\/\/\S+$/.test(value), { error: 'must be an http(s):// or file:// URL' });

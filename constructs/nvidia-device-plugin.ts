@@ -18,6 +18,11 @@ export interface NvidiaDevicePluginProps {
    */
   readonly namespace?: string;
   /**
+   * Helm repository of the chart (an internal mirror in air-gapped clusters).
+   * @default HELM_REPOSITORIES.nvidiaDevicePlugin
+   */
+  readonly chartRepository?: string;
+  /**
    * Chart version (exact).
    * @default VERSIONS.nvidiaDevicePluginChart
    */
@@ -39,12 +44,14 @@ export interface NvidiaDevicePluginProps {
 export class NvidiaDevicePlugin extends Construct {
   readonly namespace: string;
   readonly chartVersion: string;
+  readonly chartRepository: string;
   readonly gpuFeatureDiscovery: boolean;
   readonly release: HelmRelease;
 
   constructor(scope: Construct, id: string, props: NvidiaDevicePluginProps) {
     super(scope, id);
     this.namespace = props.namespace ?? 'nvidia-device-plugin';
+    this.chartRepository = props.chartRepository ?? HELM_REPOSITORIES.nvidiaDevicePlugin;
     this.chartVersion = props.chartVersion ?? VERSIONS.nvidiaDevicePluginChart;
     this.gpuFeatureDiscovery = props.gpuFeatureDiscovery ?? true;
     const { toleration, runtimeClassName } = props.gpuScheduling;
@@ -60,7 +67,7 @@ export class NvidiaDevicePlugin extends Construct {
 
     this.release = new HelmRelease(this, 'release', {
       name: 'nvidia-device-plugin',
-      repository: HELM_REPOSITORIES.nvidiaDevicePlugin,
+      repository: this.chartRepository,
       chart: 'nvidia-device-plugin',
       version: this.chartVersion,
       namespace: this.namespace,

@@ -13,6 +13,8 @@ const BASE_VALUES_FILE = path.join(REPOSITORY_ROOT, 'charts', 'prometheus-adapte
 export interface PrometheusAdapterProps {
   /** Namespace of the adapter. @default 'monitoring' */
   readonly namespace?: string;
+  /** Helm repository of the chart (an internal mirror in air-gapped clusters). @default HELM_REPOSITORIES.prometheusCommunity */
+  readonly chartRepository?: string;
   /** Chart version (exact). @default VERSIONS.prometheusAdapterChart */
   readonly chartVersion?: string;
   /**
@@ -47,6 +49,7 @@ interface AdapterRule {
 export class PrometheusAdapter extends Construct {
   readonly namespace: string;
   readonly chartVersion: string;
+  readonly chartRepository: string;
   readonly relistIntervalSeconds: number;
   readonly prometheusUrl: string;
   /** The metric names the rules serve, for the HPA. */
@@ -59,6 +62,7 @@ export class PrometheusAdapter extends Construct {
   constructor(scope: Construct, id: string, props: PrometheusAdapterProps) {
     super(scope, id);
     this.namespace = props.namespace ?? 'monitoring';
+    this.chartRepository = props.chartRepository ?? HELM_REPOSITORIES.prometheusCommunity;
     this.chartVersion = props.chartVersion ?? VERSIONS.prometheusAdapterChart;
     this.relistIntervalSeconds = props.relistIntervalSeconds ?? 6;
     this.prometheusUrl = typeof props.prometheus === 'string' ? props.prometheus : props.prometheus.prometheusUrl;
@@ -89,7 +93,7 @@ export class PrometheusAdapter extends Construct {
 
     this.release = new HelmRelease(this, 'release', {
       name: 'prometheus-adapter',
-      repository: HELM_REPOSITORIES.prometheusCommunity,
+      repository: this.chartRepository,
       chart: 'prometheus-adapter',
       version: this.chartVersion,
       namespace: this.namespace,

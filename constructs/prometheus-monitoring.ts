@@ -18,6 +18,11 @@ export interface PrometheusMonitoringProps {
    */
   readonly namespace?: string;
   /**
+   * Helm repository of the chart (an internal mirror in air-gapped clusters).
+   * @default HELM_REPOSITORIES.prometheusCommunity
+   */
+  readonly chartRepository?: string;
+  /**
    * Chart version (exact).
    * @default VERSIONS.kubePrometheusStackChart
    */
@@ -37,6 +42,7 @@ export interface PrometheusMonitoringProps {
 export class PrometheusMonitoring extends Construct {
   readonly namespace: string;
   readonly chartVersion: string;
+  readonly chartRepository: string;
   readonly scrapeIntervalSeconds: number;
   /** In-cluster URL of Prometheus, for prometheus-adapter. */
   readonly prometheusUrl: string;
@@ -45,6 +51,7 @@ export class PrometheusMonitoring extends Construct {
   constructor(scope: Construct, id: string, props: PrometheusMonitoringProps = {}) {
     super(scope, id);
     this.namespace = props.namespace ?? 'monitoring';
+    this.chartRepository = props.chartRepository ?? HELM_REPOSITORIES.prometheusCommunity;
     this.chartVersion = props.chartVersion ?? VERSIONS.kubePrometheusStackChart;
     this.scrapeIntervalSeconds = props.scrapeIntervalSeconds ?? 5;
     this.prometheusUrl = `http://${RELEASE_NAME}-prometheus.${this.namespace}.svc:9090`;
@@ -66,7 +73,7 @@ export class PrometheusMonitoring extends Construct {
 
     this.release = new HelmRelease(this, 'release', {
       name: RELEASE_NAME,
-      repository: HELM_REPOSITORIES.prometheusCommunity,
+      repository: this.chartRepository,
       chart: 'kube-prometheus-stack',
       version: this.chartVersion,
       namespace: this.namespace,

@@ -32,7 +32,12 @@ export interface TritonServerProps {
   /** Where GPU pods may run. */
   readonly gpuScheduling: GpuScheduling;
   /**
-   * Tag of nvcr.io/nvidia/tritonserver.
+   * Repository of the Triton image (an internal mirror in air-gapped clusters).
+   * @default 'nvcr.io/nvidia/tritonserver'
+   */
+  readonly imageRepository?: string;
+  /**
+   * Tag of the Triton image.
    * @default VERSIONS.tritonImageTag
    */
   readonly imageTag?: string;
@@ -106,7 +111,7 @@ export class TritonServer extends Construct {
 
   constructor(scope: Construct, id: string, props: TritonServerProps) {
     super(scope, id);
-    this.image = `${TRITON_IMAGE_REPOSITORY}:${props.imageTag ?? VERSIONS.tritonImageTag}`;
+    this.image = `${props.imageRepository ?? TRITON_IMAGE_REPOSITORY}:${props.imageTag ?? VERSIONS.tritonImageTag}`;
     this.gpusPerReplica = props.gpusPerReplica ?? 1;
     this.minReplicas = props.minReplicas ?? 1;
     this.maxReplicas = props.maxReplicas ?? 4;

@@ -4,7 +4,7 @@
 // TypeScript loader hooks every require (measured with `npm run bench`). Nothing is type-checked here:
 // `npm test` runs `tsc --noEmit` once.
 import { buildSync } from 'esbuild';
-import { rmSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import * as path from 'node:path';
@@ -25,8 +25,18 @@ buildSync({
   logLevel: 'warning',
 });
 
-// Run directly (npm run synth), start from an empty output like `cdktf synth` does, so no file of an earlier
-// synth (an old HCL rendering, a removed stack) is left to mislead a review. Under the CLI, it manages the output.
-if (process.env.CDKTF_OUTDIR === undefined) rmSync(path.join(root, 'cdktf.out'), { recursive: true, force: true });
+// Start from empty stack folders, under the CLI too: an earlier synth's files (cdk.tf beside a new cdk.tf.json, a
+// removed stack) would otherwise mislead a review and make Terraform see two configurations in one folder.
+const outdir = process.env.CDKTF_OUTDIR ?? path.join(root, 'cdktf.out');
+rmSync(path.join(outdir, 'stacks'), { recursive: true, force: true });
 
 createRequire(import.meta.url)(bundle);
+
+// Run directly, say what was written and from which configuration; under the CLI, it reports itself.
+if (process.env.CDKTF_OUTDIR === undefined) {
+  const manifest = JSON.parse(readFileSync(path.join(outdir, 'manifest.json'), 'utf8'));
+  const configuration = process.env.OMNIGLUE_CONFIG ?? 'omniglue.config.json';
+  const environment = process.env.OMNIGLUE_ENV ? `, environment ${process.env.OMNIGLUE_ENV}` : '';
+  for (const [name, stack] of Object.entries(manifest.stacks)) console.log(`${name}: ${path.join(path.relative(process.cwd(), outdir), stack.synthesizedStackPath)}`);
+  console.log(`(configuration ${configuration}${environment})`);
+}

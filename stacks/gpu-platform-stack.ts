@@ -42,6 +42,7 @@ export class GpuPlatformStack extends TerraformStack {
         gpuScheduling: this.gpuScheduling,
         namespace: config.addons.nvidiaDevicePluginNamespace,
         chartVersion: config.chartVersions.nvidiaDevicePlugin,
+        chartRepository: config.chartRepositories.nvidiaDevicePlugin,
         gpuFeatureDiscovery: config.addons.gpuFeatureDiscovery,
       });
     }
@@ -50,6 +51,7 @@ export class GpuPlatformStack extends TerraformStack {
       this.monitoring = new PrometheusMonitoring(this, 'prometheus', {
         namespace: monitoring.namespace,
         chartVersion: config.chartVersions.kubePrometheusStack,
+        chartRepository: config.chartRepositories.prometheusCommunity,
         scrapeIntervalSeconds: monitoring.scrapeIntervalSeconds,
       });
     }
@@ -58,6 +60,7 @@ export class GpuPlatformStack extends TerraformStack {
       this.adapter = new PrometheusAdapter(this, 'prometheus-adapter', {
         namespace: monitoring.namespace,
         chartVersion: config.chartVersions.prometheusAdapter,
+        chartRepository: config.chartRepositories.prometheusCommunity,
         prometheus,
         relistIntervalSeconds: monitoring.adapterRelistIntervalSeconds,
         scrapeIntervalSeconds: monitoring.scrapeIntervalSeconds,

@@ -72,6 +72,7 @@ export class OmniglueServingStack extends TerraformStack {
       modelRepository: this.modelRepository,
       conversionJob: this.conversionJob,
       gpuScheduling: this.gpuScheduling,
+      imageRepository: triton.imageRepository,
       imageTag: triton.imageTag,
       gpusPerReplica: triton.gpusPerReplica,
       minReplicas: triton.replicas.min,

@@ -71,6 +71,9 @@ describe('bad configurations stop synth with a message naming the setting', () =
     ['a GPU for the conversion without an onnxruntime-gpu image', { conversion: { useGpu: true } }, /conversion\.useGpu needs conversion\.dependenciesPreinstalled with an image that has onnxruntime-gpu/],
     ['an environment variable name with a dash', { conversion: { extraEnv: { 'HTTPS-PROXY': 'x' } } }, /conversion\.extraEnv\.HTTPS-PROXY: must be an environment variable name|conversion\.extraEnv: must be an environment variable name/],
     ['an environment variable the Job sets itself', { conversion: { extraEnv: { PYTHONPATH: '/x' } } }, /conversion\.extraEnv may not set PYTHONPATH/],
+    ['a placeholder checksum', { conversion: { weights: { dinov2: { sha256: '0'.repeat(64) } } } }, /conversion\.weights\.dinov2\.sha256: is a placeholder, not a real digest/],
+    ['an image repository with a tag', { triton: { imageRepository: 'nvcr.io/nvidia/tritonserver:26.06-py3' } }, /triton\.imageRepository: must be an image repository without tag or digest/],
+    ['a chart repository that is not a URL', { chartRepositories: { prometheusCommunity: 'prometheus-community' } }, /chartRepositories\.prometheusCommunity: must be an http\(s\):\/\/ or oci:\/\/ Helm chart repository URL/],
     ['a setting of the wrong type', { triton: { replicas: { max: '4' } } }, /triton\.replicas\.max: must be of type number \(received "4"\)/],
   ];
 
@@ -82,6 +85,13 @@ describe('bad configurations stop synth with a message naming the setting', () =
     const message = problemsOf({ namespace: 'Bad', modelRepository: { size: '1 Gi' } });
     expect(message).toMatch(/namespace:/);
     expect(message).toMatch(/modelRepository\.size:/);
+  });
+});
+
+describe('JSON Schema for editors', () => {
+  test('omniglue.config.schema.json is generated from the current schema (npm run config-schema)', () => {
+    const committed = JSON.parse(fs.readFileSync(path.resolve(__dirname, '..', 'omniglue.config.schema.json'), 'utf8'));
+    expect(committed).toEqual(jest.requireActual('../config/json-schema').configFileJsonSchema());
   });
 });
 

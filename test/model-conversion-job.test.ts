@@ -77,7 +77,7 @@ describe('ModelConversionJob', () => {
   });
 
   test.each([
-    ['a pinned checksum', { conversion: { weights: { dinov2: { sha256: 'a'.repeat(64) } } } }],
+    ['a pinned checksum', { conversion: { weights: { dinov2: { sha256: 'ca978112ca1bbdcafac231b39a23dc4da786eff8147c4e72b9807785afee48bb' } } } }],
     ['another weights URL', { conversion: { weights: { omniglue: { url: 'file:///models/og_export.zip' } } } }],
     ['TensorRT FP16', { conversion: { tensorrtFp16: true } }],
     ['another image', { conversion: { image: 'python:3.11.10-slim-bookworm' } }],
@@ -134,13 +134,13 @@ describe('ModelConversionJob', () => {
 
   test('passes weight overrides, checksums and TensorRT to the script', () => {
     const { container } = conversion({
-      conversion: { tensorrtFp16: true, weights: { superpoint: { url: 'file:///models/sp_v6.tgz', sha256: 'b'.repeat(64) } } },
+      conversion: { tensorrtFp16: true, weights: { superpoint: { url: 'file:///models/sp_v6.tgz', sha256: '3e23e8160039594a33894f6564e1b1348bbd7a0088d42c4acb73eeaed59c009d' } } },
     });
-    expect(container.args).toEqual(expect.arrayContaining(['--weights-url', 'superpoint=file:///models/sp_v6.tgz', '--weights-sha256', `superpoint=${'b'.repeat(64)}`, '--tensorrt-fp16']));
+    expect(container.args).toEqual(expect.arrayContaining(['--weights-url', 'superpoint=file:///models/sp_v6.tgz', '--weights-sha256', `superpoint=${'3e23e8160039594a33894f6564e1b1348bbd7a0088d42c4acb73eeaed59c009d'}`, '--tensorrt-fp16']));
   });
 
   test('every flag the Job passes is one the conversion script accepts', () => {
-    const { container } = conversion({ conversion: { tensorrtFp16: true, weights: { dinov2: { url: 'file:///x', sha256: 'c'.repeat(64) } } } });
+    const { container } = conversion({ conversion: { tensorrtFp16: true, weights: { dinov2: { url: 'file:///x', sha256: '2e7d2c03a9507ae265ecf5b5356885a53393a2029d241394997265a1a25aefc6' } } } });
     const help = spawnSync(PYTHON, [path.resolve(__dirname, '..', 'scripts', 'convert_models_to_onnx.py'), '--help'], { encoding: 'utf8' });
     expect(help.status).toBe(0);
     const flags = container.args.filter((arg: string) => arg.startsWith('--'));
@@ -160,6 +160,14 @@ describe('ModelConversionJob', () => {
     const namespace = new ServingNamespace(stack, 'ns', { name: 'omniglue' });
     const modelRepository = new ModelRepository(stack, 'repo', { namespace });
     expect(() => new ModelConversionJob(stack, 'job', { modelRepository, gpuScheduling: new GpuScheduling(config.gpu), timeoutMinutes: 0.5 })).toThrow(/timeoutMinutes \(0.5\) must be a whole number of minutes/);
+  });
+});
+
+describe('weight sources', () => {
+  test('the example configuration names the same weight URLs the conversion script pins', () => {
+    const pinned = JSON.parse(spawnSync(PYTHON, [path.resolve(__dirname, '..', 'scripts', 'convert_models_to_onnx.py'), '--print-defaults'], { encoding: 'utf8' }).stdout);
+    const example = JSON.parse(fs.readFileSync(path.resolve(__dirname, '..', 'omniglue.config.example.json'), 'utf8'));
+    expect(Object.fromEntries(Object.entries<any>(example.conversion.weights).map(([name, source]) => [name, source.url]))).toEqual(pinned);
   });
 });
 

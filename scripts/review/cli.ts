@@ -42,8 +42,10 @@ export function findStacks(outDir: string): Map<string, string> {
   const stacks = new Map<string, string>();
   if (fs.existsSync(manifestFile)) {
     const manifest = JSON.parse(fs.readFileSync(manifestFile, 'utf8')) as { stacks?: Record<string, { synthesizedStackPath?: string }> };
+    // The review reads Terraform JSON; after an HCL synth the manifest points at cdk.tf, so look for the JSON beside it.
     for (const [name, entry] of Object.entries(manifest.stacks ?? {})) {
-      stacks.set(name, path.join(outDir, entry.synthesizedStackPath ?? path.join('stacks', name, 'cdk.tf.json')));
+      const synthesized = entry.synthesizedStackPath ?? path.join('stacks', name, 'cdk.tf.json');
+      stacks.set(name, path.join(outDir, path.dirname(synthesized), 'cdk.tf.json'));
     }
   } else if (fs.existsSync(path.join(outDir, 'stacks'))) {
     for (const name of fs.readdirSync(path.join(outDir, 'stacks')).sort()) {
@@ -63,7 +65,14 @@ export function readStacks(outDir: string, only: string[] = []): { name: string;
     if (file === undefined) {
       throw new ReviewError(`stack '${name}' is not in ${outDir} (found: ${[...stacks.keys()].join(', ')}): ${SYNTH_HINT}`);
     }
-    if (!fs.existsSync(file)) throw new ReviewError(`${file} is missing for stack '${name}': ${SYNTH_HINT}`);
+    if (!fs.existsSync(file)) {
+      const hcl = path.join(path.dirname(file), 'cdk.tf');
+      throw new ReviewError(
+        fs.existsSync(hcl)
+          ? `${name} was synthesized as HCL (${hcl}); the review reads Terraform JSON: run \`npm run synth\` first`
+          : `${file} is missing for stack '${name}': ${SYNTH_HINT}`,
+      );
+    }
     return { name, doc: JSON.parse(fs.readFileSync(file, 'utf8')) as TerraformJson };
   });
 }

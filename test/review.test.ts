@@ -218,6 +218,20 @@ describe('npm run review', () => {
     expect(unknown.stderr).toMatch(/stack 'staging' is not in .*run `npm run synth` first/);
   });
 
+  test('explains that an HCL synth must be followed by a JSON synth', () => {
+    const hclOut = fs.mkdtempSync(path.join(os.tmpdir(), 'omniglue-review-hcl-'));
+    try {
+      fs.mkdirSync(path.join(hclOut, 'stacks', 'gpu-platform'), { recursive: true });
+      fs.writeFileSync(path.join(hclOut, 'stacks', 'gpu-platform', 'cdk.tf'), 'terraform {}\n');
+      fs.writeFileSync(path.join(hclOut, 'manifest.json'), JSON.stringify({ stacks: { 'gpu-platform': { synthesizedStackPath: 'stacks/gpu-platform/cdk.tf' } } }));
+      const io = collectingIo();
+      expect(main(['--out-dir', hclOut], io)).toBe(1);
+      expect(io.stderr).toMatch(/gpu-platform was synthesized as HCL .*run `npm run synth` first/);
+    } finally {
+      fs.rmSync(hclOut, { recursive: true, force: true });
+    }
+  });
+
   test('rejects unknown flags with the usage', () => {
     const io = collectingIo();
     expect(main(['--bogus'], io)).toBe(2);

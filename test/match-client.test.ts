@@ -92,6 +92,10 @@ afterEach(async () => {
 });
 
 afterAll(async () => {
+  // fetch's global connection pool keeps idle sockets and their timers; closed, the Jest worker can exit at once.
+  await (globalThis as any)[Symbol.for('undici.globalDispatcher.1')]?.close?.();
+  // libvips keeps decoded images cached; dropping the cache lets the worker tear down quickly.
+  sharp.cache(false);
   await rm(tmp, { recursive: true, force: true });
 });
 

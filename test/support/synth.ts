@@ -42,11 +42,20 @@ function synthesizeUncached(input: OmniglueConfigInput): Synthesized {
   const config = parseConfig(input, 'test configuration');
   const app = Testing.app();
   const stacks = createStacks(app as App, config);
+  // Each stack is synthesized when a test first reads it: most tests look at one of the two.
+  let platform: SynthesizedStack | undefined;
+  let serving: SynthesizedStack | undefined;
   return {
     config,
     stacks,
-    platform: parse(Testing.synth(stacks.platform, true)),
-    serving: parse(Testing.synth(stacks.serving, true)),
+    get platform() {
+      platform ??= parse(Testing.synth(stacks.platform, true));
+      return platform;
+    },
+    get serving() {
+      serving ??= parse(Testing.synth(stacks.serving, true));
+      return serving;
+    },
   };
 }
 

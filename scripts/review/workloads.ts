@@ -216,8 +216,8 @@ export function summarizeJobs(doc: TerraformJson): JobSummary[] {
         namespace,
         backoffLimit: num(spec.backoff_limit),
         activeDeadlineSeconds: num(spec.active_deadline_seconds),
-        // The provider's default is false: Terraform then does not wait for the Job at all.
-        waitForCompletion: bool(resource.wait_for_completion, false),
+        // The provider waits by default (wait_for_completion = true), within a 1-minute create timeout unless set.
+        waitForCompletion: bool(resource.wait_for_completion, true),
         createTimeout: str(one(resource.timeouts).create),
       };
     }),

@@ -1,6 +1,6 @@
 /** HorizontalPodAutoscalers: what they scale, on which metrics, and how fast. */
 
-import { many, metadataOf, num, Obj, one, resolveReferences, resourcesOf, str, TerraformJson, typesOf } from './terraform-json';
+import { kubernetesObjects, many, num, Obj, one, resolveReferences, str, TerraformJson } from './terraform-json';
 
 export interface HpaMetric {
   readonly type: string;
@@ -41,29 +41,25 @@ function describeScalingRules(direction: string, rules: Obj): string {
 }
 
 export function summarizeAutoscalers(doc: TerraformJson): HpaSummary[] {
-  return typesOf(doc, /^kubernetes_horizontal_pod_autoscaler/).flatMap((type) =>
-    resourcesOf(doc, type).map(([logicalName, resource]) => {
-      const { name, namespace } = metadataOf(doc, resource);
-      const spec = one(resource.spec);
-      const target = one(spec.scale_target_ref);
-      const behavior = one(spec.behavior);
-      const legacyTarget = num(spec.target_cpu_utilization_percentage);
-      return {
-        name: name ?? logicalName,
-        namespace,
-        minReplicas: num(spec.min_replicas),
-        maxReplicas: num(spec.max_replicas),
-        targetKind: str(target.kind) ?? '?',
-        targetName: resolveReferences(doc, str(target.name) ?? '?'),
-        metrics: [
-          ...many(spec.metric).map(describeMetric),
-          ...(legacyTarget !== undefined ? [{ type: 'Resource', name: 'cpu', target: `Utilization ${legacyTarget}%` }] : []),
-        ],
-        behavior: [
-          ...many(behavior.scale_up).map((rules) => describeScalingRules('up', rules)),
-          ...many(behavior.scale_down).map((rules) => describeScalingRules('down', rules)),
-        ],
-      };
-    }),
-  );
+  return kubernetesObjects(doc, /^kubernetes_horizontal_pod_autoscaler/).map(({ spec, name, namespace }) => {
+    const target = one(spec.scale_target_ref);
+    const behavior = one(spec.behavior);
+    const legacyTarget = num(spec.target_cpu_utilization_percentage);
+    return {
+      name,
+      namespace,
+      minReplicas: num(spec.min_replicas),
+      maxReplicas: num(spec.max_replicas),
+      targetKind: str(target.kind) ?? '?',
+      targetName: resolveReferences(doc, str(target.name) ?? '?'),
+      metrics: [
+        ...many(spec.metric).map(describeMetric),
+        ...(legacyTarget !== undefined ? [{ type: 'Resource', name: 'cpu', target: `Utilization ${legacyTarget}%` }] : []),
+      ],
+      behavior: [
+        ...many(behavior.scale_up).map((rules) => describeScalingRules('up', rules)),
+        ...many(behavior.scale_down).map((rules) => describeScalingRules('down', rules)),
+      ],
+    };
+  });
 }

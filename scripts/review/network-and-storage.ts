@@ -1,6 +1,6 @@
 /** Who can reach the workloads (Services, NetworkPolicies) and what they store (PersistentVolumeClaims). */
 
-import { labels, many, metadataOf, Obj, one, resolveReferences, resourcesOf, str, TerraformJson, typesOf } from './terraform-json';
+import { kubernetesObjects, labels, many, Obj, one, resolveReferences, str, TerraformJson } from './terraform-json';
 
 export interface PvcSummary {
   readonly name: string;
@@ -25,37 +25,29 @@ export interface NetworkPolicyRule {
 }
 
 export function summarizeVolumeClaims(doc: TerraformJson): PvcSummary[] {
-  return typesOf(doc, /^kubernetes_persistent_volume_claim/).flatMap((type) =>
-    resourcesOf(doc, type).map(([logicalName, resource]) => {
-      const { name, namespace } = metadataOf(doc, resource);
-      const spec = one(resource.spec);
-      return {
-        name: name ?? logicalName,
-        namespace,
-        size: str(one(one(spec.resources).requests).storage),
-        accessModes: Array.isArray(spec.access_modes) ? spec.access_modes.map((mode) => str(mode) ?? '?') : [],
-        storageClass: str(spec.storage_class_name),
-      };
-    }),
-  );
+  return kubernetesObjects(doc, /^kubernetes_persistent_volume_claim/).map(({ spec, name, namespace }) => {
+    return {
+      name,
+      namespace,
+      size: str(one(one(spec.resources).requests).storage),
+      accessModes: Array.isArray(spec.access_modes) ? spec.access_modes.map((mode) => str(mode) ?? '?') : [],
+      storageClass: str(spec.storage_class_name),
+    };
+  });
 }
 
 export function summarizeServices(doc: TerraformJson): ServiceSummary[] {
-  return typesOf(doc, /^kubernetes_service(_v\d+)?$/).flatMap((type) =>
-    resourcesOf(doc, type).map(([logicalName, resource]) => {
-      const { name, namespace } = metadataOf(doc, resource);
-      const spec = one(resource.spec);
-      return {
-        name: name ?? logicalName,
-        namespace,
-        type: str(spec.type) ?? 'ClusterIP',
-        ports: many(spec.port).map((port) => {
-          const target = str(port.target_port);
-          return `${str(port.name) ?? '?'} ${str(port.port) ?? '?'}${target !== undefined ? `→${target}` : ''}/${str(port.protocol) ?? 'TCP'}`;
-        }),
-      };
-    }),
-  );
+  return kubernetesObjects(doc, /^kubernetes_service(_v\d+)?$/).map(({ spec, name, namespace }) => {
+    return {
+      name,
+      namespace,
+      type: str(spec.type) ?? 'ClusterIP',
+      ports: many(spec.port).map((port) => {
+        const target = str(port.target_port);
+        return `${str(port.name) ?? '?'} ${str(port.port) ?? '?'}${target !== undefined ? `→${target}` : ''}/${str(port.protocol) ?? 'TCP'}`;
+      }),
+    };
+  });
 }
 
 function describePeer(doc: TerraformJson, peer: Obj): string {
@@ -71,17 +63,13 @@ function describePeer(doc: TerraformJson, peer: Obj): string {
 
 /** One row per ingress rule: the ports it opens and who may reach them. */
 export function summarizeNetworkPolicies(doc: TerraformJson): NetworkPolicyRule[] {
-  return typesOf(doc, /^kubernetes_network_policy/).flatMap((type) =>
-    resourcesOf(doc, type).flatMap(([logicalName, resource]) => {
-      const policy = metadataOf(doc, resource).name ?? logicalName;
-      const spec = one(resource.spec);
-      const rules = many(spec.ingress);
-      if (rules.length === 0) return [{ policy, ports: 'all', sources: 'none (ingress denied)' }];
-      return rules.map((rule) => {
-        const ports = many(rule.ports).map((p) => `${str(p.port) ?? '*'}/${str(p.protocol) ?? 'TCP'}`);
-        const peers = many(rule.from).map((peer) => describePeer(doc, peer));
-        return { policy, ports: ports.join(', ') || 'all', sources: peers.join('; ') || 'anywhere' };
-      });
-    }),
-  );
+  return kubernetesObjects(doc, /^kubernetes_network_policy/).flatMap(({ spec, name: policy }) => {
+    const rules = many(spec.ingress);
+    if (rules.length === 0) return [{ policy, ports: 'all', sources: 'none (ingress denied)' }];
+    return rules.map((rule) => {
+      const ports = many(rule.ports).map((p) => `${str(p.port) ?? '*'}/${str(p.protocol) ?? 'TCP'}`);
+      const peers = many(rule.from).map((peer) => describePeer(doc, peer));
+      return { policy, ports: ports.join(', ') || 'all', sources: peers.join('; ') || 'anywhere' };
+    });
+  });
 }

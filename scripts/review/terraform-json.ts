@@ -44,6 +44,24 @@ export function resourcesOf(doc: TerraformJson, type: string): [string, Obj][] {
     .filter((entry): entry is [string, Obj] => isObj(entry[1]))
     .sort(([a], [b]) => a.localeCompare(b));
 }
+/** A Kubernetes resource of the stack, with its names resolved (the logical name when metadata has none). */
+export interface KubernetesObject {
+  readonly resource: Obj;
+  readonly spec: Obj;
+  readonly name: string;
+  readonly namespace: string | undefined;
+}
+
+/** Every resource whose type matches, sorted by type then logical name. */
+export function kubernetesObjects(doc: TerraformJson, pattern: RegExp): KubernetesObject[] {
+  return typesOf(doc, pattern).flatMap((type) =>
+    resourcesOf(doc, type).map(([logicalName, resource]) => {
+      const { name, namespace } = metadataOf(doc, resource);
+      return { resource, spec: one(resource.spec), name: name ?? logicalName, namespace };
+    }),
+  );
+}
+
 export function typesOf(doc: TerraformJson, pattern: RegExp): string[] {
   return Object.keys(one(doc.resource))
     .filter((type) => pattern.test(type))

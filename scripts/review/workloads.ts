@@ -1,6 +1,6 @@
 /** Pod-bearing resources: the images and GPU placement of their containers, Deployment rollouts and Jobs. */
 
-import { bool, kindOf, many, metadataOf, num, Obj, one, resourcesOf, str, TerraformJson, typesOf } from './terraform-json';
+import { bool, kindOf, kubernetesObjects, many, metadataOf, num, Obj, one, resourcesOf, str, TerraformJson, typesOf } from './terraform-json';
 
 export const GPU_RESOURCE = 'nvidia.com/gpu';
 
@@ -168,58 +168,50 @@ function describeStrategy(spec: Obj): string {
 }
 
 export function summarizeDeployments(doc: TerraformJson): DeploymentSummary[] {
-  return typesOf(doc, /^kubernetes_deployment(_v\d+)?$/).flatMap((type) =>
-    resourcesOf(doc, type).map(([logicalName, resource]) => {
-      const { name, namespace } = metadataOf(doc, resource);
-      const spec = one(resource.spec);
-      const ignored = one(resource.lifecycle).ignore_changes;
-      const deployment = name ?? logicalName;
-      const probes = many(one(one(spec.template).spec).container).flatMap((container) =>
-        (['startup', 'readiness', 'liveness'] as const).flatMap((kind) =>
-          many(container[`${kind}_probe`]).map((probe) => {
-            // Kubernetes' defaults: every 10 s, 3 failures.
-            const periodSeconds = num(probe.period_seconds) ?? 10;
-            const failureThreshold = num(probe.failure_threshold) ?? 3;
-            return {
-              deployment,
-              container: str(container.name) ?? '?',
-              kind,
-              check: describeProbeCheck(probe),
-              periodSeconds,
-              failureThreshold,
-              budgetSeconds: periodSeconds * failureThreshold,
-            };
-          }),
-        ),
-      );
-      return {
-        name: deployment,
-        namespace,
-        replicas: num(spec.replicas),
-        replicasIgnored: ignored === 'all' || (Array.isArray(ignored) && ignored.some((path) => /^spec(\[0\])?\.replicas$/.test(String(path)))),
-        strategy: describeStrategy(spec),
-        waitForRollout: bool(resource.wait_for_rollout, true),
-        createTimeout: str(one(resource.timeouts).create),
-        probes,
-      };
-    }),
-  );
+  return kubernetesObjects(doc, /^kubernetes_deployment(_v\d+)?$/).map(({ resource, spec, name, namespace }) => {
+    const ignored = one(resource.lifecycle).ignore_changes;
+    const deployment = name;
+    const probes = many(one(one(spec.template).spec).container).flatMap((container) =>
+      (['startup', 'readiness', 'liveness'] as const).flatMap((kind) =>
+        many(container[`${kind}_probe`]).map((probe) => {
+          // Kubernetes' defaults: every 10 s, 3 failures.
+          const periodSeconds = num(probe.period_seconds) ?? 10;
+          const failureThreshold = num(probe.failure_threshold) ?? 3;
+          return {
+            deployment,
+            container: str(container.name) ?? '?',
+            kind,
+            check: describeProbeCheck(probe),
+            periodSeconds,
+            failureThreshold,
+            budgetSeconds: periodSeconds * failureThreshold,
+          };
+        }),
+      ),
+    );
+    return {
+      name: deployment,
+      namespace,
+      replicas: num(spec.replicas),
+      replicasIgnored: ignored === 'all' || (Array.isArray(ignored) && ignored.some((path) => /^spec(\[0\])?\.replicas$/.test(String(path)))),
+      strategy: describeStrategy(spec),
+      waitForRollout: bool(resource.wait_for_rollout, true),
+      createTimeout: str(one(resource.timeouts).create),
+      probes,
+    };
+  });
 }
 
 export function summarizeJobs(doc: TerraformJson): JobSummary[] {
-  return typesOf(doc, /^kubernetes_job(_v\d+)?$/).flatMap((type) =>
-    resourcesOf(doc, type).map(([logicalName, resource]) => {
-      const { name, namespace } = metadataOf(doc, resource);
-      const spec = one(resource.spec);
-      return {
-        name: name ?? logicalName,
-        namespace,
-        backoffLimit: num(spec.backoff_limit),
-        activeDeadlineSeconds: num(spec.active_deadline_seconds),
-        // The provider waits by default (wait_for_completion = true), within a 1-minute create timeout unless set.
-        waitForCompletion: bool(resource.wait_for_completion, true),
-        createTimeout: str(one(resource.timeouts).create),
-      };
-    }),
-  );
+  return kubernetesObjects(doc, /^kubernetes_job(_v\d+)?$/).map(({ resource, spec, name, namespace }) => {
+    return {
+      name,
+      namespace,
+      backoffLimit: num(spec.backoff_limit),
+      activeDeadlineSeconds: num(spec.active_deadline_seconds),
+      // The provider waits by default (wait_for_completion = true), within a 1-minute create timeout unless set.
+      waitForCompletion: bool(resource.wait_for_completion, true),
+      createTimeout: str(one(resource.timeouts).create),
+    };
+  });
 }

@@ -1,5 +1,4 @@
 import { Construct } from 'constructs';
-import { commonLabels } from '../lib/labels';
 import { PodDisruptionBudgetV1 } from '../lib/provider-classes';
 import { TritonServer } from './triton-server';
 
@@ -26,7 +25,7 @@ export class TritonDisruptionBudget extends Construct {
       throw new Error(`maxUnavailable (${this.maxUnavailable}) must be a whole number, at least 1: 0 would block every node drain`);
     }
     this.budget = new PodDisruptionBudgetV1(this, 'budget', {
-      metadata: { name: props.server.name, namespace: props.server.namespace, labels: commonLabels('triton', 'inference-server') },
+      metadata: { name: props.server.name, namespace: props.server.namespace, labels: props.server.labels },
       spec: { maxUnavailable: String(this.maxUnavailable), selector: { matchLabels: props.server.selectorLabels } },
     });
   }

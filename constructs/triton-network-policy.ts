@@ -1,5 +1,4 @@
 import { Construct } from 'constructs';
-import { commonLabels } from '../lib/labels';
 import { NetworkPolicyV1 } from '../lib/provider-classes';
 import { TRITON_PORTS, TritonServer } from './triton-server';
 
@@ -31,7 +30,7 @@ export class TritonNetworkPolicy extends Construct {
       names.map((name) => ({ namespaceSelector: { matchLabels: { [NAMESPACE_NAME_LABEL]: name } } }));
     const tcp = (port: number) => ({ port: String(port), protocol: 'TCP' });
     this.policy = new NetworkPolicyV1(this, 'policy', {
-      metadata: { name: server.name, namespace: server.namespace, labels: commonLabels('triton', 'inference-server') },
+      metadata: { name: server.name, namespace: server.namespace, labels: server.labels },
       spec: {
         podSelector: { matchLabels: server.selectorLabels },
         policyTypes: ['Ingress'],

@@ -1,7 +1,7 @@
 import { Construct } from 'constructs';
 import { TRITON_IMAGE_REPOSITORY, VERSIONS } from '../config/versions';
 import { GPU_RESOURCE, GpuScheduling, gpuPodPlacement } from '../lib/gpu-scheduling';
-import { commonLabels, selectorLabels } from '../lib/labels';
+import { TRITON_LABELS, TRITON_SELECTOR_LABELS } from '../lib/labels';
 import { hardenedContainerSecurityContext, hardenedPodSecurityContext } from '../lib/pod-hardening';
 import { DeploymentV1, ServiceAccountV1 } from '../lib/provider-classes';
 import { quantityToNumber } from '../config/validators';
@@ -105,7 +105,9 @@ export class TritonServer extends Construct {
   readonly shmSizeMiB: number;
   readonly startupTimeoutSeconds: number;
   /** Labels the Service, PodDisruptionBudget and NetworkPolicy select the pods by. */
-  readonly selectorLabels: Record<string, string>;
+  readonly selectorLabels: Record<string, string> = { ...TRITON_SELECTOR_LABELS };
+  /** Labels of the server's objects and of the objects around it. */
+  readonly labels: Record<string, string> = { ...TRITON_LABELS };
   readonly serviceAccount: ServiceAccountV1;
   readonly deployment: DeploymentV1;
 
@@ -126,8 +128,7 @@ export class TritonServer extends Construct {
     const { modelRepository, conversionJob } = props;
     this.namespace = modelRepository.namespace.name;
     this.namespaceName = modelRepository.namespace.literalName;
-    this.selectorLabels = selectorLabels('triton', 'inference-server');
-    const labels = { ...commonLabels('triton', 'inference-server'), 'app.kubernetes.io/version': props.imageTag ?? VERSIONS.tritonImageTag };
+    const labels = { ...this.labels, 'app.kubernetes.io/version': props.imageTag ?? VERSIONS.tritonImageTag };
 
     this.serviceAccount = new ServiceAccountV1(this, 'service-account', {
       metadata: { name: this.name, namespace: this.namespace, labels },

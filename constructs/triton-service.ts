@@ -1,5 +1,4 @@
 import { Construct } from 'constructs';
-import { commonLabels } from '../lib/labels';
 import { ServiceV1 } from '../lib/provider-classes';
 import { TRITON_PORTS, TritonServer } from './triton-server';
 
@@ -22,7 +21,7 @@ export class TritonService extends Construct {
     const { server } = props;
     this.name = server.name;
     this.service = new ServiceV1(this, 'service', {
-      metadata: { name: this.name, namespace: server.namespace, labels: commonLabels('triton', 'inference-server') },
+      metadata: { name: this.name, namespace: server.namespace, labels: server.labels },
       spec: {
         type: 'ClusterIP',
         selector: server.selectorLabels,

@@ -15,3 +15,12 @@ export function commonLabels(name: string, component: string): Record<string, st
 export function selectorLabels(name: string, component: string): Record<string, string> {
   return { 'app.kubernetes.io/name': name, 'app.kubernetes.io/component': component };
 }
+
+/** Labels of Triton's objects (Deployment, Service, PodDisruptionBudget, NetworkPolicy). */
+export const TRITON_LABELS: Readonly<Record<string, string>> = commonLabels('triton', 'inference-server');
+
+/**
+ * Selector of the Triton pods. Defined here rather than in TritonServer because the conversion Job, created
+ * before the server, places itself beside those pods.
+ */
+export const TRITON_SELECTOR_LABELS: Readonly<Record<string, string>> = selectorLabels('triton', 'inference-server');

@@ -3,6 +3,7 @@ import * as path from 'path';
 import { z } from 'zod';
 import { configSchema, OmniglueConfig } from './schema';
 import { quantityToNumber } from './validators';
+import { deepMerge, isPlainObject, Json } from '../lib/deep-merge';
 import { REPOSITORY_ROOT } from '../lib/paths';
 
 export const DEFAULT_CONFIG_FILE = path.join(REPOSITORY_ROOT, 'omniglue.config.json');
@@ -16,20 +17,6 @@ export class ConfigError extends Error {
     super(`Invalid configuration (${source}):\n${problems.map((problem) => `  - ${problem}`).join('\n')}`);
     this.name = 'ConfigError';
   }
-}
-
-type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
-
-function isPlainObject(value: unknown): value is Record<string, Json> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-/** Environment overlays replace arrays and scalars and merge objects key by key. */
-function deepMerge(base: Json, overlay: Json): Json {
-  if (!isPlainObject(base) || !isPlainObject(overlay)) return overlay;
-  const merged: Record<string, Json> = { ...base };
-  for (const [key, value] of Object.entries(overlay)) merged[key] = key in base ? deepMerge(base[key], value) : value;
-  return merged;
 }
 
 function describeReceived(input: unknown): string {

@@ -1,7 +1,6 @@
-import * as crypto from 'crypto';
-import * as fs from 'fs';
 import * as path from 'path';
 import { Construct } from 'constructs';
+import { contentHash, filesUnder } from '../lib/content-hash';
 import { helmValues } from '../lib/helm-values';
 import { REPOSITORY_ROOT } from '../lib/paths';
 import { HelmRelease } from '../lib/provider-classes';
@@ -12,20 +11,6 @@ import { TritonServer } from './triton-server';
 /** The local chart, relative to where Terraform runs (cdktf.out/stacks/<stack>), so the path is the same on every machine. */
 const CHART_PATH = path.posix.join('..', '..', '..', 'charts', 'omniglue-alerts');
 export const ALERT_CHART_DIR = path.join(REPOSITORY_ROOT, 'charts', 'omniglue-alerts');
-
-/** Digest of the chart's files: helm_release only diffs values and version, so a template edit must change a value. */
-function chartDigest(directory: string): string {
-  const hash = crypto.createHash('sha256');
-  const walk = (current: string): void => {
-    for (const entry of fs.readdirSync(current, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
-      const full = path.join(current, entry.name);
-      if (entry.isDirectory()) walk(full);
-      else hash.update(path.relative(directory, full)).update('\0').update(fs.readFileSync(full)).update('\0');
-    }
-  };
-  walk(directory);
-  return hash.digest('hex').slice(0, 16);
-}
 
 export interface AlertRulesProps {
   /** The server the rules watch (namespace, Deployment and HPA names). */
@@ -78,7 +63,8 @@ export class AlertRules extends Construct {
           scrapeJob: TRITON_SCRAPE_JOB,
           conversionJobPrefix: ModelConversionJob.NAME_PREFIX,
           thresholds: { queueToComputeRatio: this.queueToComputeRatioThreshold, failureRatio: this.failureRatioThreshold },
-          chartDigest: chartDigest(ALERT_CHART_DIR),
+          // helm_release diffs only values and version: a digest of the chart makes a template edit an upgrade.
+          chartDigest: contentHash(filesUnder(ALERT_CHART_DIR), {}, 16),
         }),
       ],
       wait: true,

@@ -1,8 +1,9 @@
 import { Construct } from 'constructs';
 import { VERSIONS } from '../config/versions';
-import { contentHash, conversionScriptFiles, modelConfigFiles, sampleImageFiles, ShippedFile } from '../lib/conversion-files';
+import { contentHash } from '../lib/content-hash';
+import { conversionScriptFiles, modelConfigFiles, sampleImageFiles, ShippedFile } from '../lib/conversion-files';
 import { GPU_RESOURCE, GpuScheduling, gpuPodPlacement } from '../lib/gpu-scheduling';
-import { commonLabels, selectorLabels } from '../lib/labels';
+import { commonLabels, TRITON_SELECTOR_LABELS } from '../lib/labels';
 import { hardenedContainerSecurityContext, hardenedPodSecurityContext } from '../lib/pod-hardening';
 import { ConfigMapV1, JobV1, ServiceAccountV1 } from '../lib/provider-classes';
 import { LoadedModelRepository, loadModelRepository, MODEL_REPOSITORY_DIR } from '../lib/triton-model-config';
@@ -139,7 +140,7 @@ export class ModelConversionJob extends Construct {
       dependenciesPreinstalled, useGpu: this.useGpu, backoffLimit, timeoutMinutes: this.timeoutMinutes, resources, extraEnv,
       sharesSingleNodeVolume, toleration: props.gpuScheduling.toleration, nodeLabels: props.gpuScheduling.requiredNodeLabels,
       runtimeClassName: props.gpuScheduling.runtimeClassName,
-    }).slice(0, 6);
+    }, 6);
     this.jobName = `${ModelConversionJob.NAME_PREFIX}${this.version}-${podSettingsHash}`;
 
     const configMap = (name: string, files: ShippedFile[], binary: boolean) =>
@@ -264,7 +265,7 @@ export class ModelConversionJob extends Construct {
               weight: 100,
               podAffinityTerm: {
                 topologyKey: 'kubernetes.io/hostname',
-                labelSelector: [{ matchLabels: selectorLabels('triton', 'inference-server') }],
+                labelSelector: [{ matchLabels: { ...TRITON_SELECTOR_LABELS } }],
               },
             },
           ],

@@ -1,4 +1,3 @@
-import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
 import { buildModelContract, LoadedModelRepository } from './triton-model-config';
@@ -46,14 +45,4 @@ export function modelConfigFiles(repository: LoadedModelRepository): ShippedFile
 /** The demo pair the Job runs the whole pipeline on before it publishes. */
 export function sampleImageFiles(): ShippedFile[] {
   return SAMPLE_IMAGES.map((file) => shipped(path.basename(file), fs.readFileSync(file)));
-}
-
-/** A short, stable digest of everything that determines the converted repository. */
-export function contentHash(files: readonly ShippedFile[], settings: unknown): string {
-  const hash = crypto.createHash('sha256');
-  for (const file of [...files].sort((a, b) => a.key.localeCompare(b.key))) {
-    hash.update(file.key).update('\0').update(file.content).update('\0');
-  }
-  hash.update(JSON.stringify(settings));
-  return hash.digest('hex').slice(0, 12);
 }

@@ -1,5 +1,6 @@
 import { App, Testing } from 'cdktf';
 import { parse as parseYaml } from 'yaml';
+import { deepMerge, Json } from '../../lib/deep-merge';
 import { parseConfig } from '../../config/load';
 import { OmniglueConfig, OmniglueConfigInput } from '../../config/schema';
 import { createStacks, OmniglueStacks } from '../../stacks';
@@ -74,16 +75,7 @@ export function findResource(stack: SynthesizedStack, type: string, namePart: st
   return matches[0][1];
 }
 
-function deepMerge(base: any, overlay: any): any {
-  if (typeof base !== 'object' || base === null || Array.isArray(base) || typeof overlay !== 'object' || overlay === null || Array.isArray(overlay)) {
-    return overlay;
-  }
-  const merged = { ...base };
-  for (const [key, value] of Object.entries(overlay)) merged[key] = key in base ? deepMerge(base[key], value) : value;
-  return merged;
-}
-
 /** A Helm release's values files merged the way Helm merges them (later files win, maps merge key by key). */
 export function releaseValues(release: { values: string[] }): any {
-  return release.values.map((text) => parseYaml(text)).reduce(deepMerge, {});
+  return release.values.map((text) => parseYaml(text) as Json).reduce(deepMerge, {});
 }

@@ -11,10 +11,16 @@ function main(): void {
 try {
   main();
 } catch (error) {
-  // A configuration error is the user's to fix: print it without a stack trace, and synthesize nothing.
-  if (error instanceof ConfigError) {
+  if (!(error instanceof ConfigError)) throw error;
+  // A configuration error is the user's to fix: its message, no stack trace, nothing synthesized.
+  if (process.env.CDKTF_OUTDIR === undefined) {
     console.error(error.message);
     process.exit(1);
   }
-  throw error;
+  // Under the cdktf CLI, anything the app writes is printed twice when the app exits non-zero: live, then again
+  // in the CLI's error block (@cdktf/commons src/util.js `shell`, @cdktf/cli-core src/lib/synth-stack.js). Printed
+  // once to stdout with a clean exit and no manifest (scripts/synth-app.mjs removed it), the CLI fails on its own
+  // with "synthesis failed ... manifest.json was not created" and exits 1.
+  console.log(`${error.message}\nNothing was synthesized.`);
+  process.exit(0);
 }

@@ -1,5 +1,6 @@
 import * as fs from 'fs';
 import * as path from 'path';
+import { parseDocument as parseYamlDocument } from 'yaml';
 import { z } from 'zod';
 import { configSchema, OmniglueConfig } from './schema';
 import { quantityToNumber } from './validators';
@@ -21,7 +22,12 @@ export class ConfigError extends Error {
 
 function describeReceived(input: unknown): string {
   if (input === undefined) return '';
-  const text = JSON.stringify(input);
+  let text: string;
+  try {
+    text = JSON.stringify(input) ?? String(input);
+  } catch {
+    return ' (received a value too deeply nested to show)';
+  }
   return ` (received ${text.length > 80 ? `${text.slice(0, 77)}...` : text})`;
 }
 
@@ -115,6 +121,8 @@ export function crossCheck(config: OmniglueConfig): string[] {
 
 /** Validates raw configuration (already merged for the environment) and fills in the defaults. */
 export function parseConfig(raw: unknown, source = 'inline configuration'): OmniglueConfig {
+  const templateProblems = terraformTemplateProblems(raw as Json);
+  if (templateProblems.length > 0) throw new ConfigError(source, templateProblems);
   const result = configSchema.safeParse(raw, { reportInput: true });
   if (!result.success) throw new ConfigError(source, result.error.issues.map(formatIssue));
   const problems = crossCheck(result.data);
@@ -129,32 +137,104 @@ export interface LoadConfigOptions {
   readonly environment?: string;
 }
 
-/** Reads the configuration file, applies the environment overlay and validates the result. */
+/** Environment names: what OMNIGLUE_ENV may hold and the keys of the file's `environments` map. */
+const ENVIRONMENT_NAME = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
+
+/** Terraform evaluates `${...}` and `%{...}` inside any string of its JSON syntax, so configuration text may not hold them. */
+function terraformTemplateProblems(value: Json, at: string[] = [], depth = 0): string[] {
+  if (depth > 32) return [`${at.join('.')}: nested more than 32 levels deep`];
+  if (typeof value === 'string') {
+    return /[$%]\{/.test(value)
+      ? [`${at.join('.') || '(top level)'}: must not contain "\${" or "%{" (Terraform would evaluate it as an expression)${describeReceived(value)}`]
+      : [];
+  }
+  const entries: [string, Json][] = Array.isArray(value) ? value.map((item, index) => [String(index), item]) : isPlainObject(value) ? Object.entries(value) : [];
+  return entries.flatMap(([key, item]) => terraformTemplateProblems(item, [...at, key], depth + 1));
+}
+
+/** Parses the file's JSON, refusing duplicate keys (JSON.parse silently keeps the last). */
+function parseJsonDocument(text: string, file: string): Json {
+  let document: Json;
+  try {
+    document = JSON.parse(text) as Json;
+  } catch (error) {
+    throw new ConfigError(file, [`not valid JSON: ${(error as Error).message}`]);
+  }
+  // JSON is YAML 1.2, and the yaml parser reports duplicate keys with their line, which JSON.parse cannot.
+  const duplicates = parseYamlDocument(text, { uniqueKeys: true }).errors.filter((error) => error.code === 'DUPLICATE_KEY');
+  if (duplicates.length > 0) {
+    const lines = text.split('\n');
+    throw new ConfigError(
+      file,
+      duplicates.map((error) => {
+        const line = error.linePos?.[0].line;
+        const key = line === undefined ? undefined : /^\s*"((?:[^"\\]|\\.)*)"/.exec(lines[line - 1].slice((error.linePos?.[0].col ?? 1) - 1))?.[1];
+        return `duplicate key${key === undefined ? '' : ` "${key}"`} at line ${line ?? '?'}: JSON parsers keep only the last value; keep one`;
+      }),
+    );
+  }
+  return document;
+}
+
+/** The base with one environment's overlay; the overlay's `state` replaces the base's whole (another backend). */
+function applyOverlay(base: Record<string, Json>, overlay: Json): Json {
+  const merged = deepMerge(base, overlay);
+  if (isPlainObject(overlay) && isPlainObject(merged) && Object.hasOwn(overlay, 'state')) merged.state = overlay.state;
+  return merged;
+}
+
+/** Validates the base and every environment of a configuration document; returns the requested one. */
+export function parseConfigDocument(document: Json, file: string, environment?: string): OmniglueConfig {
+  if (!isPlainObject(document)) throw new ConfigError(file, ['the file must hold a JSON object']);
+  const templateProblems = terraformTemplateProblems(document);
+  if (templateProblems.length > 0) throw new ConfigError(file, templateProblems);
+  const { environments = {}, $schema: _schema, ...base } = document;
+  if (!isPlainObject(environments)) throw new ConfigError(file, ['environments: must be an object of environment name to overlay']);
+  const names = Object.keys(environments);
+  const badNames = names.filter((name) => !ENVIRONMENT_NAME.test(name));
+  if (badNames.length > 0) {
+    throw new ConfigError(
+      file,
+      badNames.map((name) => `environments: '${name}' is not an environment name: use lower-case letters, digits and "-" (at most 63)`),
+    );
+  }
+  if (environment !== undefined && !ENVIRONMENT_NAME.test(environment)) {
+    throw new ConfigError(file, [`OMNIGLUE_ENV '${environment}' is not an environment name: use lower-case letters, digits and "-" (known: ${names.join(', ') || 'none'})`]);
+  }
+  if (environment !== undefined && !Object.hasOwn(environments, environment)) {
+    throw new ConfigError(file, [`environment '${environment}' (OMNIGLUE_ENV) is not defined; known environments: ${names.length > 0 ? names.join(', ') : 'none'}`]);
+  }
+  // Every environment is checked at every synth: a typo in one must not wait until someone deploys it.
+  const problems: string[] = [];
+  let selected: OmniglueConfig | undefined;
+  for (const name of [undefined, ...names]) {
+    try {
+      const config = parseConfig(name === undefined ? base : applyOverlay(base, environments[name]), file);
+      if (name === environment) selected = config;
+    } catch (error) {
+      if (!(error instanceof ConfigError)) throw error;
+      const prefix = name === undefined ? '' : `environments.${name}: `;
+      problems.push(...error.problems.map((problem) => `${prefix}${problem}`));
+    }
+  }
+  if (problems.length > 0 || selected === undefined) {
+    throw new ConfigError(environment === undefined ? file : `${file}, environment '${environment}'`, problems);
+  }
+  return selected;
+}
+
+/** Reads the configuration file, validates it with every environment overlay, and returns the selected one. */
 export function loadConfig(options: LoadConfigOptions = {}): OmniglueConfig {
   const file = options.file ?? process.env.OMNIGLUE_CONFIG ?? DEFAULT_CONFIG_FILE;
   const environment = options.environment ?? (process.env.OMNIGLUE_ENV || undefined);
+  // Messages name the file as the user would type it: relative to where they run synth, when it is below.
+  const relative = path.relative(process.cwd(), file);
+  const shown = relative !== '' && !relative.startsWith('..') && !path.isAbsolute(relative) ? relative : file;
   let document: Json = {};
   if (fs.existsSync(file)) {
-    try {
-      document = JSON.parse(fs.readFileSync(file, 'utf8')) as Json;
-    } catch (error) {
-      throw new ConfigError(file, [`not valid JSON: ${(error as Error).message}`]);
-    }
+    document = parseJsonDocument(fs.readFileSync(file, 'utf8'), shown);
   } else if (options.file !== undefined || process.env.OMNIGLUE_CONFIG !== undefined) {
-    throw new ConfigError(file, ['file not found']);
+    throw new ConfigError(shown, ['file not found']);
   }
-  if (!isPlainObject(document)) throw new ConfigError(file, ['the file must hold a JSON object']);
-  const { environments, $schema: _schema, ...base } = document;
-  let merged: Json = base;
-  if (environment !== undefined) {
-    const overlays = isPlainObject(environments) ? environments : {};
-    if (!(environment in overlays)) {
-      const known = Object.keys(overlays);
-      throw new ConfigError(file, [
-        `environment '${environment}' (OMNIGLUE_ENV) is not defined; known environments: ${known.length > 0 ? known.join(', ') : 'none'}`,
-      ]);
-    }
-    merged = deepMerge(base, overlays[environment]);
-  }
-  return parseConfig(merged, environment === undefined ? file : `${file}, environment '${environment}'`);
+  return parseConfigDocument(document, shown, environment);
 }

@@ -16,6 +16,7 @@ import {
   quantity,
   sha256Hex,
 } from './validators';
+import { stateSchema } from './state';
 
 // Strict objects everywhere: a misspelt key is an error, never a silently ignored setting.
 const section = <T extends z.ZodRawShape>(shape: T) => z.strictObject(shape).prefault({} as never);
@@ -39,6 +40,12 @@ const weightSource = section({
 export const configSchema = z.strictObject({
   /** Namespace of the serving workload. */
   namespace: dnsLabel().default('omniglue'),
+
+  /**
+   * Terraform backend of both stacks' state (one state per stack); an environment overlay's `state` replaces the
+   * base's whole.
+   */
+  state: stateSchema,
 
   kubernetes: section({
     /** Path of the kubeconfig the providers read. */

@@ -12,6 +12,11 @@ export function isPlainObject(value: unknown): value is Record<string, Json> {
 export function deepMerge(base: Json, overlay: Json): Json {
   if (!isPlainObject(base) || !isPlainObject(overlay)) return overlay;
   const merged: Record<string, Json> = { ...base };
-  for (const [key, value] of Object.entries(overlay)) merged[key] = key in base ? deepMerge(base[key], value) : value;
+  for (const [key, value] of Object.entries(overlay)) {
+    // defineProperty, not assignment: a "__proto__" key from JSON must stay a key (that validation then refuses),
+    // never replace the merged object's prototype.
+    const mergedValue = Object.hasOwn(base, key) ? deepMerge(base[key], value) : value;
+    Object.defineProperty(merged, key, { value: mergedValue, enumerable: true, writable: true, configurable: true });
+  }
   return merged;
 }

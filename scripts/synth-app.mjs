@@ -27,8 +27,10 @@ buildSync({
 
 // Start from empty stack folders, under the CLI too: an earlier synth's files (cdk.tf beside a new cdk.tf.json, a
 // removed stack) would otherwise mislead a review and make Terraform see two configurations in one folder.
+// The manifest goes too: a configuration error leaves none, so nothing stale can be deployed (see main.ts).
 const outdir = process.env.CDKTF_OUTDIR ?? path.join(root, 'cdktf.out');
 rmSync(path.join(outdir, 'stacks'), { recursive: true, force: true });
+rmSync(path.join(outdir, 'manifest.json'), { force: true });
 
 createRequire(import.meta.url)(bundle);
 

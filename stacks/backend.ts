@@ -1,10 +1,63 @@
-import { LocalBackend, TerraformStack } from 'cdktf';
+import { AzurermBackend, CloudBackend, GcsBackend, LocalBackend, NamedCloudWorkspace, RemoteBackend, S3Backend, TerraformBackend, TerraformStack } from 'cdktf';
+import { StateConfig } from '../config/state';
+import { KubernetesBackend } from '../lib/kubernetes-backend';
+
+/** How Terraform reaches the cluster; the kubernetes backend reads the same kubeconfig as the providers. */
+export interface ClusterAccess {
+  readonly configPath: string;
+  readonly configContext?: string;
+}
 
 /**
- * Local state at the repository root, written as a path relative to the stack's synthesized directory
- * (cdktf.out/stacks/<stack>), where Terraform runs. cdktf's default is an absolute path of the machine that ran
- * synth, which makes the synthesized files differ between machines. Teams replace this with a remote backend.
+ * The stack's Terraform backend, one state per stack. Every backend gets the stack name in its key, prefix,
+ * Secret or workspace, so the two stacks never share a state. Cross-stack references become
+ * `terraform_remote_state` data sources that cdktf builds from this same backend (getRemoteStateDataSource).
  */
-export function repositoryLocalBackend(stack: TerraformStack, stackName: string): LocalBackend {
-  return new LocalBackend(stack, { path: `../../../terraform.${stackName}.tfstate` });
+export function configureStateBackend(stack: TerraformStack, stackName: string, state: StateConfig, cluster: ClusterAccess): TerraformBackend {
+  switch (state.backend) {
+    case 'local':
+      // Relative to the stack's synthesized directory (cdktf.out/stacks/<stack>), where Terraform runs. cdktf's
+      // default is an absolute path of the machine that ran synth, which would make the output differ per machine.
+      return new LocalBackend(stack, { path: `../../../${state.directory === '.' ? '' : `${state.directory.replace(/\/$/, '')}/`}terraform.${stackName}.tfstate` });
+    case 's3':
+      return new S3Backend(stack, {
+        bucket: state.bucket,
+        region: state.region,
+        key: `${state.keyPrefix}/${stackName}.tfstate`,
+        encrypt: state.encrypt,
+        dynamodbTable: state.dynamodbTable,
+        // S3 native locking (Terraform >= 1.10); cdktf 0.21's typed config predates it, and S3Backend writes every
+        // given key in snake case.
+        ...({ useLockfile: state.useLockfile } as object),
+      });
+    case 'gcs':
+      return new GcsBackend(stack, { bucket: state.bucket, prefix: `${state.prefix}/${stackName}` });
+    case 'azurerm':
+      return new AzurermBackend(stack, {
+        resourceGroupName: state.resourceGroupName,
+        storageAccountName: state.storageAccountName,
+        containerName: state.containerName,
+        key: `${state.keyPrefix}/${stackName}.tfstate`,
+        useAzureadAuth: state.useAzureadAuth,
+      });
+    case 'kubernetes':
+      return new KubernetesBackend(stack, {
+        secret_suffix: `${state.secretSuffixPrefix}-${stackName}`,
+        namespace: state.namespace,
+        config_path: cluster.configPath,
+        ...(cluster.configContext === undefined ? {} : { config_context: cluster.configContext }),
+      });
+    case 'remote':
+      return new RemoteBackend(stack, {
+        hostname: state.hostname,
+        organization: state.organization,
+        workspaces: { name: `${state.workspacePrefix}${stackName}` },
+      });
+    case 'cloud':
+      return new CloudBackend(stack, {
+        hostname: state.hostname,
+        organization: state.organization,
+        workspaces: new NamedCloudWorkspace(`${state.workspacePrefix}${stackName}`, state.project),
+      });
+  }
 }

@@ -6,7 +6,7 @@ import { NvidiaDevicePlugin } from '../constructs/nvidia-device-plugin';
 import { PrometheusAdapter } from '../constructs/prometheus-adapter';
 import { PrometheusMonitoring } from '../constructs/prometheus-monitoring';
 import { GpuScheduling } from '../lib/gpu-scheduling';
-import { repositoryLocalBackend } from './backend';
+import { configureStateBackend } from './backend';
 import { TRITON_CUSTOM_METRICS, TritonCustomMetrics } from '../lib/triton-metrics';
 
 export interface GpuPlatformStackProps {
@@ -24,13 +24,18 @@ export class GpuPlatformStack extends TerraformStack {
   readonly devicePlugin: NvidiaDevicePlugin | undefined;
   readonly monitoring: PrometheusMonitoring | undefined;
   readonly adapter: PrometheusAdapter | undefined;
+  /**
+   * Namespace Prometheus runs in, read from the installed release (a cross-stack reference: the serving stack
+   * reads it from this stack's state), or the configured one for your own Prometheus.
+   */
+  readonly monitoringNamespace: string;
   /** The custom metrics the serving stack's autoscaler scales on. */
   readonly customMetrics: TritonCustomMetrics;
 
   constructor(scope: Construct, id: string, props: GpuPlatformStackProps) {
     super(scope, id);
-    repositoryLocalBackend(this, id);
     const { config } = props;
+    configureStateBackend(this, id, config.state, config.kubernetes);
     this.providers = new ClusterProviders(this, 'providers', {
       kubeconfigPath: config.kubernetes.configPath,
       kubeconfigContext: config.kubernetes.configContext,
@@ -67,5 +72,6 @@ export class GpuPlatformStack extends TerraformStack {
       });
     }
     this.customMetrics = this.adapter?.metrics ?? TRITON_CUSTOM_METRICS;
+    this.monitoringNamespace = this.monitoring?.release.namespace ?? monitoring.namespace;
   }
 }

@@ -17,7 +17,11 @@ export interface OmniglueStacks {
 /** Both stacks, with the serving stack deployed after the platform it runs on. */
 export function createStacks(app: App, config: OmniglueConfig): OmniglueStacks {
   const platform = new GpuPlatformStack(app, STACK_NAMES.platform, { config });
-  const serving = new OmniglueServingStack(app, STACK_NAMES.serving, { config, customMetrics: platform.customMetrics });
+  const serving = new OmniglueServingStack(app, STACK_NAMES.serving, {
+    config,
+    customMetrics: platform.customMetrics,
+    monitoringNamespace: platform.monitoringNamespace,
+  });
   serving.addDependency(platform);
   return { platform, serving };
 }

@@ -12,7 +12,7 @@ import { TritonNetworkPolicy } from '../constructs/triton-network-policy';
 import { TritonServer } from '../constructs/triton-server';
 import { TritonService } from '../constructs/triton-service';
 import { GpuScheduling } from '../lib/gpu-scheduling';
-import { repositoryLocalBackend } from './backend';
+import { configureStateBackend } from './backend';
 import { TRITON_CUSTOM_METRICS, TritonCustomMetrics } from '../lib/triton-metrics';
 
 export interface OmniglueServingStackProps {
@@ -23,6 +23,12 @@ export interface OmniglueServingStackProps {
    * @default TRITON_CUSTOM_METRICS
    */
   readonly customMetrics?: TritonCustomMetrics;
+  /**
+   * Namespace of the Prometheus that scrapes Triton, the only one let through to the metrics port; the platform
+   * stack passes its release's namespace (a cross-stack reference through the state backend).
+   * @default config.monitoring.namespace
+   */
+  readonly monitoringNamespace?: string;
 }
 
 /** The OmniGlue workload: namespace, model repository, conversion Job, Triton and its autoscaling. */
@@ -38,8 +44,8 @@ export class OmniglueServingStack extends TerraformStack {
 
   constructor(scope: Construct, id: string, props: OmniglueServingStackProps) {
     super(scope, id);
-    repositoryLocalBackend(this, id);
     const { config } = props;
+    configureStateBackend(this, id, config.state, config.kubernetes);
     const { triton, conversion } = config;
     this.providers = new ClusterProviders(this, 'providers', {
       kubeconfigPath: config.kubernetes.configPath,
@@ -90,7 +96,7 @@ export class OmniglueServingStack extends TerraformStack {
     new TritonNetworkPolicy(this, 'triton-network-policy', {
       server: this.server,
       clientNamespaces: triton.allowedClientNamespaces,
-      monitoringNamespace: config.monitoring.namespace,
+      monitoringNamespace: props.monitoringNamespace ?? config.monitoring.namespace,
     });
     if (config.autoscaling.enabled) {
       this.autoscaler = new GpuAutoscaler(this, 'triton-autoscaler', {

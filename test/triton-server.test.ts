@@ -199,7 +199,8 @@ describe('Service, PodDisruptionBudget and NetworkPolicy', () => {
     const names = (rule: any) => rule.from.map((f: any) => f.namespace_selector.match_labels['kubernetes.io/metadata.name']);
     expect(names(inference)).toEqual(['gateway', 'omniglue']);
     expect(inference.ports.map((p: any) => p.port)).toEqual(['8000', '8001']);
-    expect(names(metrics)).toEqual(['monitoring']);
+    // The namespace of the platform stack's Prometheus release, read from its state (see test/state-backends.test.ts).
+    expect(names(metrics)).toEqual([expect.stringMatching(/^\$\{data\.terraform_remote_state\.cross-stack-reference-input-gpu-platform\.outputs\.[^}]+namespace\}$/)]);
     expect(metrics.ports.map((p: any) => p.port)).toEqual(['8002']);
   });
 

@@ -8,6 +8,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
+import { resolveCrossStackReferences } from './cross-stack';
 import { renderReview } from './markdown';
 import { runChecks, summarizeStack, TerraformJson } from './summarize';
 
@@ -60,7 +61,7 @@ export function findStacks(outDir: string): Map<string, string> {
 export function readStacks(outDir: string, only: string[] = []): { name: string; doc: TerraformJson }[] {
   const stacks = findStacks(outDir);
   const names = only.length > 0 ? only : [...stacks.keys()];
-  return names.map((name) => {
+  const read = names.map((name) => {
     const file = stacks.get(name);
     if (file === undefined) {
       throw new ReviewError(`stack '${name}' is not in ${outDir} (found: ${[...stacks.keys()].join(', ')}): ${SYNTH_HINT}`);
@@ -75,6 +76,10 @@ export function readStacks(outDir: string, only: string[] = []): { name: string;
     }
     return { name, doc: JSON.parse(fs.readFileSync(file, 'utf8')) as TerraformJson };
   });
+  // Every stack's document, the unchosen ones too, to resolve what the chosen ones take from them.
+  const all = new Map<string, TerraformJson>();
+  for (const [name, file] of stacks) if (fs.existsSync(file)) all.set(name, JSON.parse(fs.readFileSync(file, 'utf8')) as TerraformJson);
+  return read.map(({ name, doc }) => ({ name, doc: resolveCrossStackReferences(doc, all) }));
 }
 
 /** The review of an output directory as Markdown. */

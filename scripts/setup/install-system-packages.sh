@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
-# Installs the Debian packages listed in system-packages.txt that are not installed yet (needs root or sudo).
+# Installs the Debian packages listed in system-packages.txt that are not installed yet (as root, or with sudo).
 set -euo pipefail
 list="$(dirname "$0")/system-packages.txt"
-mapfile -t packages < <(sed -e 's/#.*//' -e 's/[[:space:]]//g' "$list" | grep -v '^$')
+mapfile -t packages < <(sed -e 's/#.*//' "$list" | awk 'NF { print $1 }')
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q 'install ok installed' || missing+=("$package")
 done
 if ((${#missing[@]} == 0)); then
-  echo "system packages: all ${#packages[@]} installed"
+  echo "system packages: all ${#packages[@]} from scripts/setup/system-packages.txt are installed"
   exit 0
 fi
 sudo=()

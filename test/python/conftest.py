@@ -2,15 +2,39 @@
 
 from __future__ import annotations
 
+import importlib.util
+import re
+from pathlib import Path
+
+import pytest
+
+
+def _missing_system_packages() -> list[str]:
+    """Packages of scripts/setup/system-packages.txt whose Python module is absent (see scripts/setup/check.mjs)."""
+    listing = Path(__file__).resolve().parents[2] / "scripts" / "setup" / "system-packages.txt"
+    missing = []
+    for line in listing.read_text().splitlines():
+        fields = re.sub(r"#.*", "", line).split()
+        if len(fields) >= 2 and fields[1].startswith("import:"):
+            try:
+                found = importlib.util.find_spec(fields[1][len("import:"):]) is not None
+            except ImportError:
+                found = False
+            if not found:
+                missing.append(fields[0])
+    return missing
+
+
+if _missing := _missing_system_packages():
+    pytest.exit(f"Missing system package(s) for the tests: {', '.join(_missing)}. Install them with `npm run setup`.", returncode=4)
+
 import io
 import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import onnx
-import pytest
 from onnx import helper, numpy_helper
 
 REPO_ROOT = Path(__file__).resolve().parents[2]

@@ -1,4 +1,6 @@
-import { App, Testing } from 'cdktf';
+import * as fs from 'fs';
+import * as path from 'path';
+import { App, TerraformStack, Testing } from 'cdktf';
 import { parse as parseYaml } from 'yaml';
 import { deepMerge, Json } from '../../lib/deep-merge';
 import { parseConfig } from '../../config/load';
@@ -19,8 +21,16 @@ export interface Synthesized {
   readonly serving: SynthesizedStack;
 }
 
-function parse(json: string): SynthesizedStack {
-  const document = JSON.parse(json);
+/** cdktf's "//" metadata (construct paths, stack name, cdktf version) is not configuration: tests leave it out. */
+function withoutMetadata(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(withoutMetadata);
+  if (typeof value !== 'object' || value === null) return value;
+  return Object.fromEntries(Object.entries(value).filter(([key]) => key !== '//').map(([key, item]) => [key, withoutMetadata(item)]));
+}
+
+function parse(written: string): SynthesizedStack {
+  const document = withoutMetadata(JSON.parse(written)) as any;
+  const json = JSON.stringify(document, null, 2);
   return { json, resource: document.resource ?? {}, output: document.output ?? {} };
 }
 
@@ -41,21 +51,29 @@ export function synthesize(input: OmniglueConfigInput = {}): Synthesized {
 
 function synthesizeUncached(input: OmniglueConfigInput): Synthesized {
   const config = parseConfig(input, 'test configuration');
-  const app = Testing.app();
-  const stacks = createStacks(app as App, config);
-  // Each stack is synthesized when a test first reads it: most tests look at one of the two.
-  let platform: SynthesizedStack | undefined;
-  let serving: SynthesizedStack | undefined;
+  const app = Testing.app() as App;
+  const stacks = createStacks(app, config);
+  // The whole app is synthesized as `cdktf synth` does it, when a test first reads a stack: only an app synth
+  // resolves cross-stack references into outputs and terraform_remote_state data sources (Testing.synth of one
+  // stack leaves the other stack's addresses in place).
+  let written: { platform: SynthesizedStack; serving: SynthesizedStack } | undefined;
+  const read = () => {
+    if (written === undefined) {
+      app.synth();
+      const stackJson = (stack: TerraformStack) => fs.readFileSync(path.join(app.outdir, 'stacks', stack.node.id, 'cdk.tf.json'), 'utf8');
+      written = { platform: parse(stackJson(stacks.platform)), serving: parse(stackJson(stacks.serving)) };
+      fs.rmSync(app.outdir, { recursive: true, force: true });
+    }
+    return written;
+  };
   return {
     config,
     stacks,
     get platform() {
-      platform ??= parse(Testing.synth(stacks.platform, true));
-      return platform;
+      return read().platform;
     },
     get serving() {
-      serving ??= parse(Testing.synth(stacks.serving, true));
-      return serving;
+      return read().serving;
     },
   };
 }

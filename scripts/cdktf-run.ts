@@ -1,0 +1,72 @@
+// npm run deploy | diff | destroy: both stacks through the cdktf CLI, in dependency order (destroy in reverse),
+// offline-safe (CHECKPOINT_DISABLE=1), with OMNIGLUE_ENV and OMNIGLUE_CONFIG inherited and extra arguments passed
+// through (`npm run deploy -- --auto-approve`). The app is synthesized once first, so a configuration error is
+// printed once, by the app, before the CLI starts.
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import * as path from 'node:path';
+
+export const ACTIONS = ['deploy', 'diff', 'destroy'] as const;
+export type Action = (typeof ACTIONS)[number];
+
+interface Manifest {
+  readonly stacks: Record<string, { readonly dependencies?: readonly string[] }>;
+}
+
+/** Stack names with every stack after the stacks it depends on. */
+export function deploymentOrder(manifest: Manifest): string[] {
+  const ordered: string[] = [];
+  const visit = (name: string, trail: string[]): void => {
+    if (ordered.includes(name)) return;
+    if (trail.includes(name)) throw new Error(`stack dependency cycle: ${[...trail, name].join(' -> ')}`);
+    const stack = manifest.stacks[name];
+    if (stack === undefined) throw new Error(`stack '${name}' is a dependency but was not synthesized`);
+    for (const dependency of stack.dependencies ?? []) visit(dependency, [...trail, name]);
+    ordered.push(name);
+  };
+  for (const name of Object.keys(manifest.stacks).sort()) visit(name, []);
+  return ordered;
+}
+
+/**
+ * The cdktf CLI invocations for an action. deploy and destroy take every stack at once (the CLI asks for approval
+ * per stack); `cdktf diff` takes one stack, so it runs per stack. The app was synthesized already: --skip-synth.
+ */
+export function cdktfInvocations(action: Action, manifest: Manifest, extraArgs: readonly string[]): string[][] {
+  const order = deploymentOrder(manifest);
+  switch (action) {
+    case 'deploy':
+      return [['deploy', ...order, '--skip-synth', ...extraArgs]];
+    case 'destroy':
+      return [['destroy', ...[...order].reverse(), '--skip-synth', ...extraArgs]];
+    case 'diff':
+      return order.map((stack) => ['diff', stack, '--skip-synth', ...extraArgs]);
+  }
+}
+
+function main(argv: readonly string[]): number {
+  const [action, ...extraArgs] = argv;
+  if (!ACTIONS.includes(action as Action)) {
+    console.error(`usage: npm run deploy|diff|destroy [-- cdktf options]; got '${action ?? ''}', expected one of ${ACTIONS.join(', ')}`);
+    return 2;
+  }
+  const root = path.resolve(__dirname, '..');
+  const outdir = path.join(root, 'cdktf.out');
+  const env = { ...process.env, CHECKPOINT_DISABLE: '1' };
+  const synth = spawnSync(process.execPath, [path.join(root, 'scripts', 'synth-app.mjs')], { cwd: root, env, stdio: 'inherit' });
+  if (synth.status !== 0) return synth.status ?? 1;
+  const manifest = JSON.parse(readFileSync(path.join(outdir, 'manifest.json'), 'utf8')) as Manifest;
+  const cdktf = process.env.CDKTF_BIN ?? path.join(root, 'node_modules', '.bin', 'cdktf');
+  for (const args of cdktfInvocations(action as Action, manifest, extraArgs)) {
+    console.log(`\n$ cdktf ${args.join(' ')}`);
+    const run = spawnSync(cdktf, args, { cwd: root, env, stdio: 'inherit' });
+    if (run.error !== undefined) {
+      console.error(`cannot run ${cdktf}: ${run.error.message}; run npm ci first`);
+      return 1;
+    }
+    if (run.status !== 0) return run.status ?? 1;
+  }
+  return 0;
+}
+
+if (require.main === module) process.exit(main(process.argv.slice(2)));

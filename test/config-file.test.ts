@@ -1,0 +1,66 @@
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { ConfigError, loadConfig, parseConfig } from '../config/load';
+
+function writeConfig(text: string): string {
+  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'omniglue-config-')), 'omniglue.config.json');
+  fs.writeFileSync(file, text);
+  return file;
+}
+
+function loadError(text: string, environment?: string): string {
+  try {
+    loadConfig({ file: writeConfig(text), environment });
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    return (error as Error).message;
+  }
+  throw new Error('expected the configuration to be rejected');
+}
+
+describe('the configuration file', () => {
+  test('a typo in any environment fails every synth, naming the environment and the setting', () => {
+    const text = JSON.stringify({ environments: { staging: {}, production: { triton: { replicas: { mni: 2 } } } } });
+    expect(loadError(text)).toMatch(/environments\.production: triton\.replicas: unknown setting\(s\) 'mni'/);
+    expect(loadError(text, 'staging')).toMatch(/environments\.production: triton\.replicas: unknown setting/);
+  });
+
+  test('a rule broken only by an overlay names the environment', () => {
+    const text = JSON.stringify({ environments: { tiny: { triton: { replicas: { min: 3, max: 2 } } } } });
+    expect(loadError(text)).toMatch(/environments\.tiny: triton\.replicas\.min \(3\) must be less than or equal to triton\.replicas\.max \(2\)/);
+  });
+
+  test.each(['__proto__', 'toString', 'constructor', 'hasOwnProperty'])('OMNIGLUE_ENV=%s is refused, not treated as an environment', (name) => {
+    expect(loadError(JSON.stringify({ environments: { production: {} } }), name)).toMatch(
+      name === 'constructor' ? /environment 'constructor' \(OMNIGLUE_ENV\) is not defined; known environments: production/ : new RegExp(`OMNIGLUE_ENV '${name}' is not an environment name: use lower-case letters, digits and "-" \\(known: production\\)`),
+    );
+  });
+
+  test('environment keys that are not names are refused, and "__proto__" in a section stays a key that is refused', () => {
+    expect(loadError('{"environments": {"__proto__": {"namespace": "x"}}}')).toMatch(/environments: '__proto__' is not an environment name/);
+    expect(loadError('{"triton": {"__proto__": {"gpusPerReplica": 0}}}')).toMatch(/triton: unknown setting\(s\) '__proto__'/);
+    expect(loadError('{"environments": {"prod": {"triton": {"__proto__": {"gpusPerReplica": 0}}}}}')).toMatch(/environments\.prod: triton: unknown setting\(s\) '__proto__'/);
+  });
+
+  test('duplicate keys are an error naming the line, not a silent last-one-wins', () => {
+    expect(loadError('{\n  "namespace": "a",\n  "namespace": "b"\n}')).toMatch(/duplicate key "namespace" at line 3: JSON parsers keep only the last value; keep one/);
+  });
+
+  test('text that Terraform would evaluate is refused wherever it is', () => {
+    expect(loadError(JSON.stringify({ kubernetes: { configPath: '${file("/etc/passwd")}' } }))).toMatch(
+      /kubernetes\.configPath: must not contain "\$\{" or "%\{" \(Terraform would evaluate it as an expression\)/,
+    );
+    expect(loadError(JSON.stringify({ environments: { prod: { conversion: { extraEnv: { HTTPS_PROXY: 'http://%{x}' } } } } }))).toMatch(/environments\.prod\.conversion\.extraEnv\.HTTPS_PROXY: must not contain/);
+    expect(() => parseConfig({ conversion: { extraEnv: { NO_PROXY: '$HOME ${HOME}' } } })).toThrow(/conversion\.extraEnv\.NO_PROXY: must not contain/);
+  });
+
+  test('deeply nested input is reported, not a stack overflow', () => {
+    const deep = '{"triton": '.repeat(5000) + '{}' + '}'.repeat(5000);
+    expect(loadError(deep)).toMatch(/nested more than 32 levels deep|triton: unknown setting/);
+  });
+
+  test('invalid JSON names the file and the position', () => {
+    expect(loadError('{"namespace": }')).toMatch(/Invalid configuration \(.*omniglue\.config\.json\):\n  - not valid JSON: Unexpected token/);
+  });
+});

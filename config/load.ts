@@ -47,6 +47,11 @@ function formatIssue(issue: z.core.$ZodIssue): string {
   return `${setting}: ${issue.message}${describeReceived(issue.input)}`;
 }
 
+/** Environment variables the conversion Job sets, and those an image's Python must keep. */
+export const RESERVED_JOB_ENVIRONMENT = ['HOME', 'PATH', 'PYTHONPATH', 'PYTHONHOME', 'PYTHONUNBUFFERED', 'PYTHONDONTWRITEBYTECODE', 'LD_LIBRARY_PATH', 'LD_PRELOAD'];
+/** Memory Triton needs besides /dev/shm: the server, three networks' weights and their CUDA/ORT workspaces on the host. */
+export const MIN_TRITON_MEMORY_MIB = 4096;
+
 /** Rules that relate two settings; each names both and suggests the fix. */
 export function crossCheck(config: OmniglueConfig): string[] {
   const problems: string[] = [];
@@ -107,9 +112,27 @@ export function crossCheck(config: OmniglueConfig): string[] {
         'the default pip requirements are CPU builds and would hold a GPU without using it',
     );
   }
-  const reservedEnvironment = Object.keys(conversion.extraEnv).filter((name) => ['HOME', 'PYTHONPATH', 'PYTHONUNBUFFERED', 'PYTHONDONTWRITEBYTECODE'].includes(name));
+  const reservedEnvironment = Object.keys(conversion.extraEnv).filter((name) => RESERVED_JOB_ENVIRONMENT.includes(name));
   if (reservedEnvironment.length > 0) {
-    problems.push(`conversion.extraEnv may not set ${reservedEnvironment.join(', ')}: the Job sets them itself`);
+    problems.push(
+      `conversion.extraEnv may not set ${reservedEnvironment.join(', ')}: the Job sets them itself or the image's Python needs them as they are (reserved: ${RESERVED_JOB_ENVIRONMENT.join(', ')})`,
+    );
+  }
+  const reservedNamespaces = new Map<string, string>([
+    ['default', 'the default namespace holds no Pod Security level of its own; give the workload its own namespace'],
+    [monitoring.namespace, 'it is monitoring.namespace, and the restricted Pod Security level would stop node-exporter there'],
+    [config.addons.nvidiaDevicePluginNamespace, 'it is addons.nvidiaDevicePluginNamespace, whose privileged pods the restricted level would stop'],
+  ]);
+  const namespaceClash = config.namespace.startsWith('kube-') ? 'kube-* namespaces belong to Kubernetes' : reservedNamespaces.get(config.namespace);
+  if (namespaceClash !== undefined) {
+    problems.push(`namespace '${config.namespace}' cannot hold the serving workload: ${namespaceClash}; choose another, e.g. "omniglue"`);
+  }
+  const tritonMemoryMiB = (quantityToNumber(triton.resources.memoryLimit) - triton.shmSizeMiB * 2 ** 20) / 2 ** 20;
+  if (tritonMemoryMiB < MIN_TRITON_MEMORY_MIB && triton.shmSizeMiB * 2 ** 20 < quantityToNumber(triton.resources.memoryLimit)) {
+    problems.push(
+      `triton.shmSizeMiB (${triton.shmSizeMiB}) leaves Triton ${Math.round(tritonMemoryMiB)} MiB of triton.resources.memoryLimit (${triton.resources.memoryLimit}); ` +
+        `it needs at least ${MIN_TRITON_MEMORY_MIB} MiB besides /dev/shm: lower shmSizeMiB or raise memoryLimit`,
+    );
   }
   if (quantityToNumber(conversion.memoryLimit) < quantityToNumber(conversion.memoryRequest)) {
     problems.push(

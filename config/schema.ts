@@ -9,14 +9,22 @@ import {
   imageRepository,
   labelName,
   labelValue,
-  nonNegativeInt,
   pinnedImage,
   pinnedImageTag,
-  positiveInt,
-  quantity,
+  prometheusUrl,
+  ratioQuantity,
+  cpuQuantity,
+  memoryQuantity,
+  intBetween,
   sha256Hex,
 } from './validators';
 import { stateSchema } from './state';
+
+const GiB = 2 ** 30;
+/** Highest replica count accepted; the HPA and the scale-up budget in README are reasoned for this scale. */
+export const MAX_REPLICAS = 64;
+/** SuperPoint keeps at most 1024 keypoints per image (model_repository/superpoint_keypoints), so at most 1024 matches. */
+export const MAX_MATCHES = 1024;
 
 // Strict objects everywhere: a misspelt key is an error, never a silently ignored setting.
 const section = <T extends z.ZodRawShape>(shape: T) => z.strictObject(shape).prefault({} as never);
@@ -78,7 +86,8 @@ export const configSchema = z.strictObject({
     /** StorageClass of the model volume; unset uses the cluster default. */
     storageClassName: dnsSubdomain().optional(),
     /** Size of the model volume: weights cache, ONNX files and the three newest published versions. */
-    size: quantity('50Gi').default('50Gi'),
+    /** At least 5Gi: weights (~0.5 GB), three published versions (~0.4 GB each) and the conversion's scratch. */
+    size: memoryQuantity('50Gi', 5 * GiB, 2 ** 50).default('50Gi'),
     /** Access mode; more than one replica needs ReadWriteMany. */
     accessMode: accessMode.default('ReadWriteMany'),
   }),
@@ -88,26 +97,26 @@ export const configSchema = z.strictObject({
     imageRepository: imageRepository().default(TRITON_IMAGE_REPOSITORY),
     imageTag: pinnedImageTag().default(VERSIONS.tritonImageTag),
     /** GPUs per Triton pod. */
-    gpusPerReplica: nonNegativeInt().default(1),
+    gpusPerReplica: intBetween(0, 16, 'GPUs one node can hold; 0 runs on CPU').default(1),
     // Two replicas by default: with one, every node drain or upgrade is an outage of several minutes (model load).
     replicas: section({
-      min: positiveInt().default(2),
-      max: positiveInt().default(4),
+      min: intBetween(1, MAX_REPLICAS, 'replicas; the ceiling is this project\'s tested scale').default(2),
+      max: intBetween(1, MAX_REPLICAS, 'replicas; the ceiling is this project\'s tested scale').default(4),
     }),
     resources: section({
-      cpuRequest: quantity('4').default('4'),
-      memoryRequest: quantity('16Gi').default('16Gi'),
+      cpuRequest: cpuQuantity('4', 1).default('4'),
+      memoryRequest: memoryQuantity('16Gi', 4 * GiB).default('16Gi'),
       /** Memory limit of the container; the /dev/shm volume counts against it. */
-      memoryLimit: quantity('24Gi').default('24Gi'),
+      memoryLimit: memoryQuantity('24Gi', 4 * GiB).default('24Gi'),
     }),
     /** Size of the memory-backed /dev/shm (ensembles pass tensors through it). */
-    shmSizeMiB: positiveInt().default(2048),
+    shmSizeMiB: intBetween(64, 65536, 'MiB of /dev/shm').default(2048),
     /** How long the startup probe waits for all models to load. */
-    startupTimeoutSeconds: positiveInt().default(900),
+    startupTimeoutSeconds: intBetween(60, 7200, 'seconds').default(900),
     /** Expected model load time on a cold node; the startup budget must exceed it. */
-    expectedModelLoadSeconds: positiveInt().default(300),
+    expectedModelLoadSeconds: intBetween(1, 7200, 'seconds').default(300),
     /** Grace period for in-flight requests on shutdown. */
-    terminationGracePeriodSeconds: positiveInt().default(60),
+    terminationGracePeriodSeconds: intBetween(16, 3600, 'seconds: more than the 10 s preStop sleep plus 5 s to drain requests').default(60),
     /** Namespaces whose pods may call the inference ports (8000/8001); the serving namespace is always allowed. */
     allowedClientNamespaces: z.array(dnsLabel()).default([]),
     /** Exposes the model-repository and model-control APIs; off keeps them restricted to nobody. */
@@ -120,17 +129,17 @@ export const configSchema = z.strictObject({
     gpuUtilizationTargetPercent: z
       .number()
       .int({ error: 'must be a whole number of percent' })
-      .min(1, { error: 'must be between 1 and 100 (percent)' })
-      .max(100, { error: 'must be between 1 and 100 (percent)' })
+      .min(1, { error: 'must be between 1 and 99 (percent): at 100 the target can never be exceeded, so the HPA never scales out' })
+      .max(99, { error: 'must be between 1 and 99 (percent): at 100 the target can never be exceeded, so the HPA never scales out' })
       .default(70),
     /** NVIDIA's queue-to-compute ratio as a second HPA metric. */
     queueToComputeRatio: section({
       enabled: z.boolean().default(true),
       /** Target ratio of queue time to compute time (quantity, 1000m = queueing as long as computing). */
-      target: quantity('1000m').default('1000m'),
+      target: ratioQuantity('1000m').default('1000m'),
     }),
     /** How long the HPA waits before removing pods after load drops. */
-    scaleDownStabilizationSeconds: nonNegativeInt().default(300),
+    scaleDownStabilizationSeconds: intBetween(0, 3600, "the HPA API's range for stabilizationWindowSeconds").default(300),
   }),
 
   monitoring: section({
@@ -139,14 +148,14 @@ export const configSchema = z.strictObject({
     /** Installs kube-prometheus-stack; switch off and set existingPrometheusUrl to use your own Prometheus. */
     installKubePrometheusStack: z.boolean().default(true),
     /** In-cluster URL of an existing Prometheus that already scrapes Triton pods. */
-    existingPrometheusUrl: httpUrl().optional(),
+    existingPrometheusUrl: prometheusUrl().optional(),
     /** Installs prometheus-adapter with the GPU-utilization rules. */
     installPrometheusAdapter: z.boolean().default(true),
     /** Installs the alerting rules (a PrometheusRule; needs the Prometheus Operator's CRDs). */
     installAlertRules: z.boolean().default(true),
     /** How often Prometheus scrapes Triton (the installed one is configured with it; set your own's for an existing one). */
-    scrapeIntervalSeconds: positiveInt().default(5),
-    adapterRelistIntervalSeconds: positiveInt().default(6),
+    scrapeIntervalSeconds: intBetween(1, 300, 'seconds').default(5),
+    adapterRelistIntervalSeconds: intBetween(1, 300, 'seconds').default(6),
   }),
 
   addons: section({
@@ -180,11 +189,12 @@ export const configSchema = z.strictObject({
      */
     useGpu: z.boolean().default(false),
     /** Deadline of the whole Job, downloads included. */
-    timeoutMinutes: positiveInt().default(60),
-    backoffLimit: nonNegativeInt().default(2),
-    cpuRequest: quantity('2').default('2'),
-    memoryRequest: quantity('8Gi').default('8Gi'),
-    memoryLimit: quantity('16Gi').default('16Gi'),
+    timeoutMinutes: intBetween(5, 1440, 'minutes').default(60),
+    backoffLimit: intBetween(0, 10, 'retries').default(2),
+    cpuRequest: cpuQuantity('2', 0.5).default('2'),
+    /** DINOv2 ViT-B export alone needs about 4 GiB. */
+    memoryRequest: memoryQuantity('8Gi', 4 * GiB).default('8Gi'),
+    memoryLimit: memoryQuantity('16Gi', 4 * GiB).default('16Gi'),
     /** Environment variables for the conversion containers, e.g. HTTPS_PROXY and NO_PROXY behind a proxy. */
     extraEnv: z
       .record(
@@ -195,7 +205,7 @@ export const configSchema = z.strictObject({
     /** Appends TensorRT FP16 acceleration to the superpoint, dinov2 and omniglue configs. */
     tensorrtFp16: z.boolean().default(false),
     /** Minimum matches the sample pair must give before the repository is published. */
-    minSampleMatches: nonNegativeInt().default(10),
+    minSampleMatches: intBetween(0, MAX_MATCHES, 'the ensemble returns at most one match per SuperPoint keypoint, 1024').default(10),
     weights: section({
       superpoint: weightSource,
       dinov2: weightSource,

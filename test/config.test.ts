@@ -44,10 +44,10 @@ describe('configuration defaults', () => {
 describe('bad configurations stop synth with a message naming the setting', () => {
   const cases: [string, OmniglueConfigInput | unknown, RegExp][] = [
     ['minReplicas above maxReplicas', { triton: { replicas: { min: 5, max: 2 } } }, /triton\.replicas\.min \(5\) must be less than or equal to triton\.replicas\.max \(2\)/],
-    ['a negative GPU count', { triton: { gpusPerReplica: -1 } }, /triton\.gpusPerReplica: must not be negative \(received -1\)/],
+    ['a negative GPU count', { triton: { gpusPerReplica: -1 } }, /triton\.gpusPerReplica: must be between 0 and 16 \(GPUs one node can hold; 0 runs on CPU\) \(received -1\)/],
     ['a fractional GPU count', { triton: { gpusPerReplica: 0.5 } }, /triton\.gpusPerReplica: must be a whole number/],
-    ['a quantity with a space', { modelRepository: { size: '10 Gi' } }, /modelRepository\.size: must be a Kubernetes quantity.*received "10 Gi"/],
-    ['a quantity with an unknown unit', { triton: { resources: { memoryLimit: '24GB' } } }, /triton\.resources\.memoryLimit: must be a Kubernetes quantity/],
+    ['a quantity with a space', { modelRepository: { size: '10 Gi' } }, /modelRepository\.size: must be bytes with a unit such as '50Gi'.*received "10 Gi"/],
+    ['a quantity with an unknown unit', { triton: { resources: { memoryLimit: '24GB' } } }, /triton\.resources\.memoryLimit: must be bytes with a unit such as '24Gi'/],
     ['an unknown access mode', { modelRepository: { accessMode: 'ReadWriteAll' } }, /modelRepository\.accessMode: must be ReadWriteMany \(several nodes.*or ReadWriteOnce \(single-node clusters\).*received "ReadWriteAll"/],
     ['a namespace that is not a DNS-1123 label', { namespace: 'OmniGlue_Prod' }, /namespace: must be a DNS-1123 label.*received "OmniGlue_Prod"/],
     ['a namespace longer than 63 characters', { namespace: 'a'.repeat(64) }, /namespace: must be at most 63 characters/],
@@ -56,7 +56,7 @@ describe('bad configurations stop synth with a message naming the setting', () =
     ['an unpinned conversion image', { conversion: { image: 'python' } }, /conversion\.image: must carry a tag or digest/],
     ['a conversion image on latest', { conversion: { image: 'python:latest' } }, /conversion\.image: must be pinned/],
     ['ReadWriteOnce storage with several replicas', { modelRepository: { accessMode: 'ReadWriteOnce' }, triton: { replicas: { min: 1, max: 3 } } }, /modelRepository\.accessMode ReadWriteOnce .* triton\.replicas\.max is 3/],
-    ['a GPU utilization target above 100', { autoscaling: { gpuUtilizationTargetPercent: 150 } }, /autoscaling\.gpuUtilizationTargetPercent: must be between 1 and 100/],
+    ['a GPU utilization target above 100', { autoscaling: { gpuUtilizationTargetPercent: 150 } }, /autoscaling\.gpuUtilizationTargetPercent: must be between 1 and 99 \(percent\): at 100 the target can never be exceeded/],
     ['a misspelt setting', { triton: { replica: { min: 1 } } }, /triton: unknown setting\(s\) 'replica'/],
     ['a chart version range', { chartVersions: { nvidiaDevicePlugin: '^0.18' } }, /chartVersions\.nvidiaDevicePlugin: must be an exact chart version/],
     ['a taint effect that does not exist', { gpu: { taint: { effect: 'NoRun' } } }, /gpu\.taint\.effect: must be one of NoSchedule, PreferNoSchedule, NoExecute/],

@@ -143,7 +143,7 @@ function compare(options: CompareOptions, io: Io, hooks: MainHooks): number {
   try {
     const before = readStacks(beforeDir as string).filter(({ name }) => options.only.length === 0 || options.only.includes(name));
     const review = compareSyntheses(before, after);
-    const markdown = renderChangeReview(review, { before: beforeLabel, after: options.base !== undefined ? 'the working tree' : options.outDir });
+    const markdown = renderChangeReview(review, { before: beforeLabel, after: options.outDir });
     if (options.output !== undefined) {
       fs.writeFileSync(options.output, markdown);
       io.err(`review: wrote ${options.output}`);

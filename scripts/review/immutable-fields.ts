@@ -110,6 +110,12 @@ export const REPLACEMENT_RULES: readonly ReplacementRule[] = [
     provider: `${K8S_PROVIDER} kubernetes/resource_kubernetes_deployment_v1.go selector: ForceNew`,
     api: 'https://kubernetes.io/docs/concepts/workloads/controllers/deployment/#label-selector-updates: apps/v1 selector is immutable',
   },
+  // The pod spec a Deployment shares with Pods has two nested ForceNew fields of its own.
+  ...[
+    ['spec.template.spec.volume.azure_file.secret_namespace', 'schema_volume_source.go azure_file secret_namespace'],
+    ['spec.template.spec.affinity.node_affinity.required_during_scheduling_ignored_during_execution.node_selector_term.match_fields', 'schema_affinity_spec.go match_fields'],
+    ['spec.template.spec.affinity.node_affinity.preferred_during_scheduling_ignored_during_execution.preference.match_fields', 'schema_affinity_spec.go match_fields'],
+  ].map(([path, where]): ReplacementRule => ({ types: DEPLOYMENT_TYPES, path, provider: `${K8S_PROVIDER} kubernetes/${where}: ForceNew` })),
   jobSpec('spec.template', `${JOB_API}: template is immutable`),
   jobSpec('spec.selector', `${JOB_API}: selector is immutable`),
   jobSpec('spec.completions', `${JOB_API}: completions is immutable (except with parallelism for Indexed Jobs)`),

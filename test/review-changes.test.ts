@@ -31,7 +31,7 @@ const kindsByAddress = (input: OmniglueConfigInput) =>
 /** A copy of the default serving stack with one resource edited, compared with the original. */
 function doctor(type: string, edit: (resource: any) => void) {
   const [serving] = defaults.filter((s) => s.name === STACK_NAMES.serving);
-  const after: StackDocument = JSON.parse(JSON.stringify(serving));
+  const after: { name: string; doc: any } = JSON.parse(JSON.stringify(serving));
   edit(Object.values(after.doc.resource[type])[0]);
   return compareSyntheses([serving], [after]);
 }

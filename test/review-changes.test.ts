@@ -83,8 +83,11 @@ describe('scenarios', () => {
     expect(review.consequences.every((c) => !c.destructive)).toBe(true);
     const jobRun = review.consequences.find((c) => c.kind === 'job-run');
     expect(jobRun?.address).toMatch(/^kubernetes_job_v1\./);
-    expect(jobRun?.reason).toMatch(/new name, was omniglue-convert-[0-9a-f]{12}-/);
-    expect(jobRun?.reason).toContain('may take up to 60 min (active_deadline_seconds 3600, up to 3 attempts (backoff_limit 2) within it)');
+    expect(jobRun?.reason).toMatch(/new name, was omniglue-convert-/);
+    const { timeoutMinutes, backoffLimit } = synthesize({}).config.conversion;
+    expect(jobRun?.reason).toContain(
+      `may take up to ${timeoutMinutes} min (active_deadline_seconds ${timeoutMinutes * 60}, up to ${backoffLimit + 1} attempts (backoff_limit ${backoffLimit}) within it)`,
+    );
     expect(jobRun?.reason).toContain('terraform apply waits for it up to 70m');
     expect(review.consequences.find((c) => c.kind === 'rollout')?.reason).toMatch(/annotation omniglue\.dev\/model-version: [0-9a-f]{12} → [0-9a-f]{12}/);
   });
@@ -226,6 +229,15 @@ describe('replacement table', () => {
 });
 
 describe('comparison rules', () => {
+  test('a rollout names changed resources and environment per container', () => {
+    const review = doctor('kubernetes_deployment_v1', (deployment) => {
+      const [triton] = deployment.spec.template.spec.container;
+      triton.resources.limits.memory = '32Gi';
+      triton.env.push({ name: 'CUDA_MODULE_LOADING', value: 'LAZY' });
+    });
+    expect(review.consequences.find((c) => c.kind === 'rollout')?.reason).toMatch(/because the pod template changed: environment of container triton: CUDA_MODULE_LOADING; resources of container triton: limits\.memory 24Gi → 32Gi$/);
+  });
+
   test('lifecycle.ignore_changes hides the replica count the HPA owns', () => {
     expect(doctor('kubernetes_deployment_v1', (d) => (d.spec.replicas = '5')).consequences).toEqual([]);
   });

@@ -58,8 +58,19 @@ export function listSome(items: string[], limit = 6): string {
 // ---- pod templates: why the pods roll.
 
 function containerName(resource: Obj, list: string, index: number): string | undefined {
-  const podSpec = one(one(one(resource.spec).template).spec);
-  return str(many(podSpec[list])[index]?.name);
+  return str(many(podSpec(resource)[list])[index]?.name);
+}
+
+/** The variable an `env[i]…` change is about (values are not shown: they may be credentials). */
+function envName(after: Obj, before: Obj, list: string, index: number, below: string): string {
+  const entry = /^\[(\d+)\]/.exec(below);
+  if (entry === null) return 'variables';
+  const pick = (resource: Obj) => str(many(many(podSpec(resource)[list])[index]?.env)[Number(entry[1])]?.name);
+  return pick(after) ?? pick(before) ?? 'variables';
+}
+
+function podSpec(resource: Obj): Obj {
+  return one(one(one(resource.spec).template).spec);
 }
 
 /** Causes of a pod template change: image, arguments, resources, environment, annotations (the model version)… */
@@ -80,7 +91,8 @@ export function templateChangeCauses(changes: FieldChange[], before: Obj, after:
       if (field === 'image') causes.push(`image ${of}: ${beforeAfter(change.before, change.after)}`);
       else if (field === 'args' || field === 'command') causes.push(`${field === 'args' ? 'arguments' : 'command'} ${of}: ${beforeAfter(change.before, change.after)}`);
       else if (field === 'resources') causes.push(`resources ${of}: ${below.replace(/^\./, '')} ${beforeAfter(change.before, change.after)}`);
-      else if (field === 'env' || field === 'env_from') causes.push(`environment ${of}`);
+      else if (field === 'env') causes.push(`environment ${of}: ${envName(after, before, list, Number(index), below)}`);
+      else if (field === 'env_from') causes.push(`environment ${of}`);
       else causes.push(`${field.replace(/_/g, ' ')} ${of}`);
     } else {
       causes.push(`pod ${schemaPath(rest).replace(/^spec\./, '').split('.')[0].replace(/_/g, ' ')}`);

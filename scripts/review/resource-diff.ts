@@ -18,7 +18,7 @@ const META_ARGUMENTS = new Set(['//', 'depends_on', 'lifecycle', 'provider', 'co
  */
 const TERRAFORM_SIDE: Record<string, readonly string[]> = {
   kubernetes: ['timeouts', 'wait_for_rollout', 'wait_until_bound', 'wait_for_completion', 'wait_for_default_service_account', 'wait_for_load_balancer'],
-  helm_release: ['timeout', 'wait', 'wait_for_jobs', 'atomic', 'cleanup_on_fail', 'max_history', 'lint', 'dependency_update', 'disable_openapi_validation'],
+  helm_release: ['timeout', 'wait', 'wait_for_jobs', 'atomic', 'cleanup_on_fail', 'lint'],
 };
 
 /** True when a change only alters how Terraform applies the resource, not the object in the cluster. */

@@ -3,24 +3,51 @@
  * `cdktf synth` wrote, for pasting into a pull request. It reads cdktf.out only (run `npm run synth` first), so
  * it reviews the synthesized Terraform rather than the TypeScript that produced it. See docs/review.md.
  *
+ * With `--against DIR` or `--base REF` it compares instead: what applying this synthesis over an earlier one
+ * does to the cluster (compare.ts), as Markdown and, with `--json FILE`, as JSON.
+ *
  * main(argv, io) returns the exit code instead of exiting, so the tests drive it in-process.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
+import { spawnSync } from 'node:child_process';
 import { resolveCrossStackReferences } from './cross-stack';
+import { AppRun, synthesizeRevision } from './base-revision';
+import { renderChangeReview } from './change-markdown';
+import { compareSyntheses, consequencesJson, hasDestructive } from './compare';
+import { ReviewError } from './errors';
 import { renderReview } from './markdown';
 import { runChecks, summarizeStack, TerraformJson } from './summarize';
 
+export { ReviewError } from './errors';
+
 export const USAGE = `Usage: npm run review -- [--out-dir cdktf.out] [--stack NAME ...] [--output FILE]
+       npm run review -- (--against DIR | --base REF) [--json FILE] [--fail-on destructive] [--out-dir ...] [--stack ...] [--output FILE]
 
-Prints a Markdown review of the synthesized stacks: objects, images, GPU requests, replicas and autoscaling,
-storage, Jobs, Helm releases, Services, network policies, outputs and the ensemble's steps, with warnings first.
+Without --against or --base: a Markdown review of the synthesized stacks: objects, images, GPU requests,
+replicas and autoscaling, storage, Jobs, Helm releases, Services, network policies, outputs and the ensemble's
+steps, with warnings first.
 
-  --out-dir <dir>   cdktf output directory (default cdktf.out)
-  --stack <name>    review only this stack; repeat for several (default: every stack in the manifest)
-  --output <file>   write the Markdown to a file instead of stdout
-  --help            show this text`;
+With --against or --base: what applying the synthesis in --out-dir over an earlier one does to the cluster:
+per resource create, update, replace or delete, and the rollouts, Job runs, Helm upgrades and destructive
+changes that follow, as Markdown for a pull-request comment.
+
+  --out-dir <dir>         cdktf output directory (default cdktf.out)
+  --stack <name>          review only this stack; repeat for several (default: every stack in the manifest)
+  --output <file>         write the Markdown to a file instead of stdout
+  --against <dir>         compare with an earlier cdktf output directory
+  --base <git ref>        synthesize that revision in a temporary git worktree (same configuration file and
+                          OMNIGLUE_ENV) and compare with it
+  --json <file>           also write the consequences as JSON: {"consequences": [{kind, address, stack, destructive, reason}]}
+  --fail-on destructive   exit with 3 when a PVC or namespace is replaced or deleted
+  --help                  show this text
+
+Exit codes: 0 done, 1 a problem to fix (missing synth, unknown ref), 2 bad arguments, 3 --fail-on matched.`;
+
+/** Exit code when --fail-on matches: distinct from errors (1) and usage (2), so CI can tell them apart. */
+export const EXIT_FAIL_ON = 3;
+const FAIL_ON_VALUES = ['destructive'];
 
 const SYNTH_HINT = 'run `npm run synth` first';
 
@@ -30,9 +57,6 @@ export interface Io {
 }
 
 const consoleIo: Io = { out: (text) => process.stdout.write(text), err: (text) => process.stderr.write(`${text}\n`) };
-
-/** A problem the user fixes (missing synth output, bad flag): printed without a stack trace. */
-export class ReviewError extends Error {}
 
 /** Stack name → path of its cdk.tf.json: from manifest.json when cdktf wrote one, else from stacks/. */
 export function findStacks(outDir: string): Map<string, string> {
@@ -88,7 +112,70 @@ export function review(outDir: string, only: string[] = []): string {
   return renderReview(summaries, summaries.flatMap(runChecks));
 }
 
-export function main(argv: string[], io: Io = consoleIo): number {
+/** Test seams for --base: where the repository is and how the base revision is synthesized. */
+export interface MainHooks {
+  readonly repoRoot?: string;
+  readonly runApp?: (worktree: string, env: NodeJS.ProcessEnv) => AppRun;
+}
+
+function repositoryRoot(): string {
+  const result = spawnSync('git', ['rev-parse', '--show-toplevel'], { encoding: 'utf8' });
+  if (result.status !== 0) throw new ReviewError('--base needs a git checkout: run it inside the repository');
+  return result.stdout.trim();
+}
+
+interface CompareOptions {
+  readonly outDir: string;
+  readonly only: string[];
+  readonly against: string | undefined;
+  readonly base: string | undefined;
+  readonly output: string | undefined;
+  readonly json: string | undefined;
+  readonly failOn: string | undefined;
+}
+
+function compare(options: CompareOptions, io: Io, hooks: MainHooks): number {
+  const after = readStacks(options.outDir, options.only);
+  let beforeDir = options.against;
+  let beforeLabel = options.against ?? '';
+  let cleanup = () => {};
+  if (options.base !== undefined) {
+    const repoRoot = hooks.repoRoot ?? repositoryRoot();
+    const configFile = path.resolve(process.env.OMNIGLUE_CONFIG ?? path.join(repoRoot, 'omniglue.config.json'));
+    const synth = synthesizeRevision({ repoRoot, ref: options.base, configFile, environment: process.env.OMNIGLUE_ENV, runApp: hooks.runApp });
+    ({ outDir: beforeDir, label: beforeLabel, cleanup } = synth);
+  }
+  try {
+    const before = readStacks(beforeDir as string).filter(({ name }) => options.only.length === 0 || options.only.includes(name));
+    const review = compareSyntheses(before, after);
+    const markdown = renderChangeReview(review, { before: beforeLabel, after: options.outDir });
+    if (options.output !== undefined) {
+      fs.writeFileSync(options.output, markdown);
+      io.err(`review: wrote ${options.output}`);
+    } else {
+      io.out(markdown);
+    }
+    if (options.json !== undefined) {
+      fs.writeFileSync(options.json, `${JSON.stringify(consequencesJson(review), null, 2)}\n`);
+      io.err(`review: wrote ${options.json}`);
+    }
+    if (options.failOn === 'destructive' && hasDestructive(review)) {
+      const count = review.consequences.filter((c) => c.destructive).length;
+      io.err(`review: ${count} destructive change${count === 1 ? '' : 's'} (--fail-on destructive)`);
+      return EXIT_FAIL_ON;
+    }
+    return 0;
+  } finally {
+    cleanup();
+  }
+}
+
+function usageError(io: Io, message: string): number {
+  io.err(`review: ${message}\n\n${USAGE}`);
+  return 2;
+}
+
+export function main(argv: string[], io: Io = consoleIo, hooks: MainHooks = {}): number {
   let values;
   try {
     ({ values } = parseArgs({
@@ -99,18 +186,37 @@ export function main(argv: string[], io: Io = consoleIo): number {
         'out-dir': { type: 'string', default: 'cdktf.out' },
         stack: { type: 'string', multiple: true },
         output: { type: 'string' },
+        against: { type: 'string' },
+        base: { type: 'string' },
+        json: { type: 'string' },
+        'fail-on': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     }));
   } catch (error) {
-    io.err(`review: ${error instanceof Error ? error.message : String(error)}\n\n${USAGE}`);
-    return 2;
+    return usageError(io, error instanceof Error ? error.message : String(error));
   }
   if (values.help) {
     io.out(`${USAGE}\n`);
     return 0;
   }
+  const comparing = values.against !== undefined || values.base !== undefined;
+  if (values.against !== undefined && values.base !== undefined) return usageError(io, '--against and --base are alternatives: give one');
+  if (!comparing && (values.json !== undefined || values['fail-on'] !== undefined)) {
+    return usageError(io, '--json and --fail-on need --against <dir> or --base <git ref>');
+  }
+  if (values['fail-on'] !== undefined && !FAIL_ON_VALUES.includes(values['fail-on'])) {
+    return usageError(io, `--fail-on ${values['fail-on']}: unknown value; allowed: ${FAIL_ON_VALUES.join(', ')}`);
+  }
   try {
+    if (comparing) {
+      const only = values.stack ?? [];
+      return compare(
+        { outDir: values['out-dir'], only, against: values.against, base: values.base, output: values.output, json: values.json, failOn: values['fail-on'] },
+        io,
+        hooks,
+      );
+    }
     const markdown = review(values['out-dir'], values.stack ?? []);
     if (values.output !== undefined) {
       fs.writeFileSync(values.output, markdown);

@@ -16,3 +16,9 @@ export const TRITON_CUSTOM_METRICS: TritonCustomMetrics = {
   gpuUtilizationPercent: 'triton_gpu_utilization_percent',
   queueToComputeRatio: 'triton_queue_compute_ratio',
 };
+
+/**
+ * The ensemble the clients call. Its own series are special (docs/metrics.md): its compute time is the sum of its
+ * steps' (Triton core `ensemble_scheduler.cc`), and each failed request is counted twice on it.
+ */
+export const TRITON_ENSEMBLE_MODEL = 'omniglue_ensemble';

@@ -22,3 +22,9 @@ export const TRITON_CUSTOM_METRICS: TritonCustomMetrics = {
  * steps' (Triton core `ensemble_scheduler.cc`), and each failed request is counted twice on it.
  */
 export const TRITON_ENSEMBLE_MODEL = 'omniglue_ensemble';
+
+/** The label Grafana's dashboard sidecar selects ConfigMaps by (kube-prometheus-stack's `grafana.sidecar.dashboards`). */
+export const GRAFANA_DASHBOARD_LABEL: Readonly<Record<string, string>> = { grafana_dashboard: '1' };
+
+/** Name of the Triton container's metrics port (:8002), which the scrape job and the PodMonitor select. */
+export const TRITON_METRICS_PORT_NAME = 'metrics';

@@ -67,7 +67,7 @@ describe('AlertRules', () => {
   });
 
   test('needs an operator-managed Prometheus', () => {
-    expect(() => parseConfig({ monitoring: { installKubePrometheusStack: false, installPrometheusAdapter: false } })).toThrow(
+    expect(() => parseConfig({ monitoring: { installKubePrometheusStack: false, prometheusOperator: false, installPrometheusAdapter: false } })).toThrow(
       /monitoring\.installAlertRules needs a Prometheus Operator/,
     );
   });

@@ -63,13 +63,14 @@ function renderRelease(release: { name: string; namespace: string; values: strin
 }
 
 describeWithFixtures(`real upstream charts rendered with the stack's values${FIXTURES === undefined ? ` (${SKIP_REASON})` : ''}`, () => {
-  const synthesized = synthesize();
+  let synthesized: ReturnType<typeof synthesize>;
   const release = (name: string) => findResource(synthesized.platform, 'helm_release', name);
   // Rendered before the tests, not while Jest collects them: a skipped describe still runs its body.
   let stack: any[] = [];
   let adapter: any[] = [];
   let devicePlugin: any[] = [];
   beforeAll(() => {
+    synthesized = synthesize();
     stack = renderRelease(release('prometheus_release'), 'kube-prometheus-stack');
     adapter = renderRelease(release('prometheus-adapter'), 'prometheus-adapter');
     devicePlugin = renderRelease(release('nvidia-device-plugin'), 'nvidia-device-plugin');

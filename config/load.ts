@@ -99,11 +99,28 @@ export function crossCheck(config: OmniglueConfig): string[] {
       'monitoring.installKubePrometheusStack is false, so prometheus-adapter needs monitoring.existingPrometheusUrl (e.g. "http://prometheus-operated.monitoring.svc:9090")',
     );
   }
-  if (monitoring.installAlertRules && !monitoring.installKubePrometheusStack && monitoring.existingPrometheusUrl === undefined) {
+  if (monitoring.installKubePrometheusStack && !monitoring.prometheusOperator) {
     problems.push(
-      'monitoring.installAlertRules needs a Prometheus Operator to evaluate its PrometheusRule: keep monitoring.installKubePrometheusStack, ' +
-        'or set monitoring.existingPrometheusUrl for your own operator-managed Prometheus, or set installAlertRules to false',
+      'monitoring.prometheusOperator is false while monitoring.installKubePrometheusStack is true: kube-prometheus-stack runs the Prometheus Operator; ' +
+        'set prometheusOperator to false only for your own Prometheus without it',
     );
+  }
+  if (monitoring.installAlertRules && !monitoring.prometheusOperator) {
+    problems.push(
+      'monitoring.installAlertRules needs a Prometheus Operator to evaluate its PrometheusRule, but monitoring.prometheusOperator is false: ' +
+        'set installAlertRules to false (the rules are in charts/omniglue-alerts, to load into your Prometheus yourself)',
+    );
+  }
+  const podMonitorLabels = Object.keys(monitoring.podMonitorLabels);
+  if (podMonitorLabels.length > 0 && (monitoring.installKubePrometheusStack || !monitoring.prometheusOperator)) {
+    problems.push(
+      `monitoring.podMonitorLabels (${podMonitorLabels.join(', ')}) label the PodMonitor created for your own operator-managed Prometheus, ` +
+        'but there is none: it needs monitoring.installKubePrometheusStack false and monitoring.prometheusOperator true',
+    );
+  }
+  const ruleLabels = Object.keys(monitoring.ruleLabels);
+  if (ruleLabels.length > 0 && !monitoring.installAlertRules) {
+    problems.push(`monitoring.ruleLabels (${ruleLabels.join(', ')}) label the alerts' PrometheusRule, but monitoring.installAlertRules is false`);
   }
   if (conversion.useGpu && !conversion.dependenciesPreinstalled) {
     problems.push(

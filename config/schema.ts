@@ -153,8 +153,25 @@ export const configSchema = z.strictObject({
     installPrometheusAdapter: z.boolean().default(true),
     /** Installs the alerting rules (a PrometheusRule; needs the Prometheus Operator's CRDs). */
     installAlertRules: z.boolean().default(true),
+    /**
+     * Your own Prometheus (installKubePrometheusStack false) is run by the Prometheus Operator: the serving stack then
+     * creates a PodMonitor for Triton. false: no custom resources; the platform stack outputs the scrape job
+     * (`prometheus-scrape-config`) to paste into your Prometheus configuration.
+     */
+    prometheusOperator: z.boolean().default(true),
+    /** Labels on Triton's PodMonitor, for an operator whose podMonitorSelector requires some (e.g. {"release": "prometheus"}). */
+    podMonitorLabels: z.record(labelName(), labelValue()).default({}),
+    /** Labels on the alerts' PrometheusRule, for an operator whose ruleSelector requires some. */
+    ruleLabels: z.record(labelName(), labelValue()).default({}),
+    grafana: section({
+      /** Installs Grafana with kube-prometheus-stack (admin user `admin`, random password in Secret kube-prometheus-stack-grafana). */
+      enabled: z.boolean().default(true),
+      /** Ships the OmniGlue dashboard as a ConfigMap labelled for Grafana's dashboard sidecar (`grafana_dashboard: "1"`). */
+      dashboard: z.boolean().default(true),
+    }),
     /** How often Prometheus scrapes Triton (the installed one is configured with it; set your own's for an existing one). */
     scrapeIntervalSeconds: intBetween(1, 300, 'seconds').default(5),
+    /** How often prometheus-adapter relists series; a new pod's metric appears after at most this long. */
     adapterRelistIntervalSeconds: intBetween(1, 300, 'seconds').default(6),
   }),
 

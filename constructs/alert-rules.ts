@@ -4,7 +4,7 @@ import { contentHash, filesUnder } from '../lib/content-hash';
 import { helmValues } from '../lib/helm-values';
 import { REPOSITORY_ROOT } from '../lib/paths';
 import { HelmRelease } from '../lib/provider-classes';
-import { TRITON_SCRAPE_JOB } from '../lib/triton-metrics';
+import { TRITON_ENSEMBLE_MODEL, TRITON_SCRAPE_JOB } from '../lib/triton-metrics';
 import { ModelConversionJob } from './model-conversion-job';
 import { TritonServer } from './triton-server';
 
@@ -29,6 +29,12 @@ export interface AlertRulesProps {
    * @default 0.01
    */
   readonly failureRatioThreshold?: number;
+  /**
+   * Extra labels on the PrometheusRule, for a Prometheus whose `ruleSelector` requires some (kube-prometheus-stack's
+   * own selects every rule, see charts/kube-prometheus-stack/values.yaml).
+   * @default {}
+   */
+  readonly ruleLabels?: Record<string, string>;
 }
 
 /**
@@ -40,12 +46,14 @@ export interface AlertRulesProps {
 export class AlertRules extends Construct {
   readonly queueToComputeRatioThreshold: number;
   readonly failureRatioThreshold: number;
+  readonly ruleLabels: Record<string, string>;
   readonly release: HelmRelease;
 
   constructor(scope: Construct, id: string, props: AlertRulesProps) {
     super(scope, id);
     this.queueToComputeRatioThreshold = props.queueToComputeRatioThreshold ?? 5;
     this.failureRatioThreshold = props.failureRatioThreshold ?? 0.01;
+    this.ruleLabels = { ...(props.ruleLabels ?? {}) };
     if (!(this.failureRatioThreshold > 0 && this.failureRatioThreshold < 1)) {
       throw new Error(`failureRatioThreshold (${this.failureRatioThreshold}) must be between 0 and 1 (a share of requests)`);
     }
@@ -62,6 +70,8 @@ export class AlertRules extends Construct {
           deploymentName: props.server.name,
           scrapeJob: TRITON_SCRAPE_JOB,
           conversionJobPrefix: ModelConversionJob.NAME_PREFIX,
+          ensembleModel: TRITON_ENSEMBLE_MODEL,
+          ruleLabels: this.ruleLabels,
           thresholds: { queueToComputeRatio: this.queueToComputeRatioThreshold, failureRatio: this.failureRatioThreshold },
           // helm_release diffs only values and version: a digest of the chart makes a template edit an upgrade.
           chartDigest: contentHash(filesUnder(ALERT_CHART_DIR), {}, 16),

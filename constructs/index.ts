@@ -1,6 +1,7 @@
 export * from './alert-rules';
 export * from './cluster-providers';
 export * from './gpu-autoscaler';
+export * from './grafana-dashboard';
 export * from './model-conversion-job';
 export * from './model-repository';
 export * from './nvidia-device-plugin';
@@ -9,5 +10,6 @@ export * from './prometheus-monitoring';
 export * from './serving-namespace';
 export * from './triton-disruption-budget';
 export * from './triton-network-policy';
+export * from './triton-pod-monitor';
 export * from './triton-server';
 export * from './triton-service';

@@ -4,7 +4,7 @@ import { Construct } from 'constructs';
 import { HELM_REPOSITORIES, VERSIONS } from '../config/versions';
 import { helmValues } from '../lib/helm-values';
 import { HelmRelease } from '../lib/provider-classes';
-import { TRITON_CUSTOM_METRICS, TritonCustomMetrics } from '../lib/triton-metrics';
+import { TRITON_CUSTOM_METRICS, TRITON_ENSEMBLE_MODEL, TritonCustomMetrics } from '../lib/triton-metrics';
 import { PrometheusMonitoring } from './prometheus-monitoring';
 import { REPOSITORY_ROOT } from '../lib/paths';
 
@@ -26,6 +26,12 @@ export interface PrometheusAdapterProps {
    * @default 6
    */
   readonly relistIntervalSeconds?: number;
+  /**
+   * How far back the adapter looks for series when it relists (`--metrics-max-age`). Its own default, the relist
+   * interval, is about one scrape: a single late scrape would drop a pod's metric until the next relist.
+   * @default - three scrape intervals, and at least twice the relist interval
+   */
+  readonly metricsMaxAgeSeconds?: number;
   /**
    * How often Prometheus scrapes Triton; rate windows span three scrapes so they always hold two samples.
    * @default - the installed Prometheus's interval, else 5
@@ -51,6 +57,7 @@ export class PrometheusAdapter extends Construct {
   readonly chartVersion: string;
   readonly chartRepository: string;
   readonly relistIntervalSeconds: number;
+  readonly metricsMaxAgeSeconds: number;
   readonly prometheusUrl: string;
   /** The metric names the rules serve, for the HPA. */
   readonly metrics: TritonCustomMetrics = TRITON_CUSTOM_METRICS;
@@ -68,9 +75,17 @@ export class PrometheusAdapter extends Construct {
     this.prometheusUrl = typeof props.prometheus === 'string' ? props.prometheus : props.prometheus.prometheusUrl;
     const scrapeIntervalSeconds = props.scrapeIntervalSeconds ?? (typeof props.prometheus === 'string' ? 5 : props.prometheus.scrapeIntervalSeconds);
     this.rateWindowSeconds = Math.max(15, 3 * scrapeIntervalSeconds);
+    this.metricsMaxAgeSeconds = props.metricsMaxAgeSeconds ?? Math.max(3 * scrapeIntervalSeconds, 2 * this.relistIntervalSeconds);
+    if (!(this.metricsMaxAgeSeconds > this.relistIntervalSeconds)) {
+      throw new Error(
+        `metricsMaxAgeSeconds (${this.metricsMaxAgeSeconds}) must be longer than relistIntervalSeconds (${this.relistIntervalSeconds}): ` +
+          'a series must outlive one late scrape between two relists',
+      );
+    }
     const url = new URL(this.prometheusUrl);
     const port = url.port !== '' ? Number(url.port) : url.protocol === 'https:' ? 443 : 80;
 
+    const steps = `model!="${TRITON_ENSEMBLE_MODEL}"`;
     const perPod = { overrides: { namespace: { resource: 'namespace' }, pod: { resource: 'pod' } } };
     this.rules = [
       {
@@ -84,10 +99,11 @@ export class PrometheusAdapter extends Construct {
         seriesQuery: 'nv_inference_queue_duration_us{namespace!="",pod!=""}',
         resources: perPod,
         name: { matches: '^nv_inference_queue_duration_us$', as: this.metrics.queueToComputeRatio },
-        // Summed over the ensemble's composing models: Triton reports queue time on them, not on the ensemble.
+        // Composing models only: Triton queues requests on the steps, and reports the ensemble's compute time as the
+        // sum of its steps' (core ensemble_scheduler.cc), so summing the ensemble in would halve the ratio.
         metricsQuery:
-          `sum by (<<.GroupBy>>) (rate(nv_inference_queue_duration_us{<<.LabelMatchers>>}[${this.rateWindowSeconds}s])) / ` +
-          `clamp_min(sum by (<<.GroupBy>>) (rate(nv_inference_compute_infer_duration_us{<<.LabelMatchers>>}[${this.rateWindowSeconds}s])), 1)`,
+          `sum by (<<.GroupBy>>) (rate(nv_inference_queue_duration_us{<<.LabelMatchers>>,${steps}}[${this.rateWindowSeconds}s])) / ` +
+          `clamp_min(sum by (<<.GroupBy>>) (rate(nv_inference_compute_infer_duration_us{<<.LabelMatchers>>,${steps}}[${this.rateWindowSeconds}s])), 1)`,
       },
     ];
 
@@ -103,6 +119,7 @@ export class PrometheusAdapter extends Construct {
         helmValues({
           prometheus: { url: `${url.protocol}//${url.hostname}`, port, path: url.pathname === '/' ? '' : url.pathname },
           metricsRelistInterval: `${this.relistIntervalSeconds}s`,
+          extraArguments: [`--metrics-max-age=${this.metricsMaxAgeSeconds}s`],
           rules: { custom: this.rules },
         }),
       ],

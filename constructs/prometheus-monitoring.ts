@@ -2,10 +2,10 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { Construct } from 'constructs';
 import { HELM_REPOSITORIES, VERSIONS } from '../config/versions';
-import { PART_OF } from '../lib/labels';
 import { helmValues } from '../lib/helm-values';
 import { HelmRelease } from '../lib/provider-classes';
-import { TRITON_SCRAPE_JOB } from '../lib/triton-metrics';
+import { GRAFANA_DASHBOARD_LABEL } from '../lib/triton-metrics';
+import { tritonScrapeJob } from '../lib/triton-scrape-job';
 import { REPOSITORY_ROOT } from '../lib/paths';
 
 const BASE_VALUES_FILE = path.join(REPOSITORY_ROOT, 'charts', 'kube-prometheus-stack', 'values.yaml');
@@ -32,11 +32,18 @@ export interface PrometheusMonitoringProps {
    * @default 5
    */
   readonly scrapeIntervalSeconds?: number;
+  /**
+   * Installs Grafana (the chart's subchart) with its dashboard sidecar, which loads ConfigMaps labelled
+   * GRAFANA_DASHBOARD_LABEL from every namespace. The admin password is random, kept in Secret
+   * `kube-prometheus-stack-grafana` (key `admin-password`).
+   * @default true
+   */
+  readonly grafana?: boolean;
 }
 
 /**
- * kube-prometheus-stack with a scrape job for Triton pods in every namespace. The job is plain Prometheus
- * configuration (additionalScrapeConfigs), not a ServiceMonitor: a CRD object in the same apply as the release
+ * kube-prometheus-stack (Prometheus Operator, Prometheus, Alertmanager, kube-state-metrics, Grafana) with a scrape
+ * job for Triton pods in every namespace. The job is plain Prometheus configuration (additionalScrapeConfigs), not a ServiceMonitor: a CRD object in the same apply as the release
  * that installs its CRD fails at plan time.
  */
 export class PrometheusMonitoring extends Construct {
@@ -44,6 +51,7 @@ export class PrometheusMonitoring extends Construct {
   readonly chartVersion: string;
   readonly chartRepository: string;
   readonly scrapeIntervalSeconds: number;
+  readonly grafana: boolean;
   /** In-cluster URL of Prometheus, for prometheus-adapter. */
   readonly prometheusUrl: string;
   readonly release: HelmRelease;
@@ -54,22 +62,9 @@ export class PrometheusMonitoring extends Construct {
     this.chartRepository = props.chartRepository ?? HELM_REPOSITORIES.prometheusCommunity;
     this.chartVersion = props.chartVersion ?? VERSIONS.kubePrometheusStackChart;
     this.scrapeIntervalSeconds = props.scrapeIntervalSeconds ?? 5;
+    this.grafana = props.grafana ?? true;
+    const [[dashboardLabel, dashboardLabelValue]] = Object.entries(GRAFANA_DASHBOARD_LABEL);
     this.prometheusUrl = `http://${RELEASE_NAME}-prometheus.${this.namespace}.svc:9090`;
-
-    const scrapeJob = {
-      job_name: TRITON_SCRAPE_JOB,
-      scrape_interval: `${this.scrapeIntervalSeconds}s`,
-      scrape_timeout: `${Math.max(this.scrapeIntervalSeconds - 1, 1)}s`,
-      kubernetes_sd_configs: [{ role: 'pod' }],
-      relabel_configs: [
-        { source_labels: ['__meta_kubernetes_pod_label_app_kubernetes_io_name'], regex: 'triton', action: 'keep' },
-        { source_labels: ['__meta_kubernetes_pod_label_app_kubernetes_io_part_of'], regex: PART_OF, action: 'keep' },
-        { source_labels: ['__meta_kubernetes_pod_container_port_name'], regex: 'metrics', action: 'keep' },
-        // The pod's own namespace and name, so prometheus-adapter maps each series to the pod the HPA asks about.
-        { source_labels: ['__meta_kubernetes_namespace'], target_label: 'namespace' },
-        { source_labels: ['__meta_kubernetes_pod_name'], target_label: 'pod' },
-      ],
-    };
 
     this.release = new HelmRelease(this, 'release', {
       name: RELEASE_NAME,
@@ -78,7 +73,17 @@ export class PrometheusMonitoring extends Construct {
       version: this.chartVersion,
       namespace: this.namespace,
       createNamespace: true,
-      values: [fs.readFileSync(BASE_VALUES_FILE, 'utf8'), helmValues({ prometheus: { prometheusSpec: { additionalScrapeConfigs: [scrapeJob] } } })],
+      values: [
+        fs.readFileSync(BASE_VALUES_FILE, 'utf8'),
+        helmValues({
+          prometheus: { prometheusSpec: { additionalScrapeConfigs: [tritonScrapeJob(this.scrapeIntervalSeconds)] } },
+          grafana: {
+            enabled: this.grafana,
+            // Explicit, so the dashboard ConfigMap's label is the one the sidecar selects, whatever the chart's default.
+            sidecar: { dashboards: { enabled: true, label: dashboardLabel, labelValue: dashboardLabelValue } },
+          },
+        }),
+      ],
       wait: true,
       atomic: true,
       timeout: 900,

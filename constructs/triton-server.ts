@@ -4,6 +4,7 @@ import { GPU_RESOURCE, GpuScheduling, gpuPodPlacement } from '../lib/gpu-schedul
 import { TRITON_LABELS, TRITON_SELECTOR_LABELS } from '../lib/labels';
 import { hardenedContainerSecurityContext, hardenedPodSecurityContext } from '../lib/pod-hardening';
 import { DeploymentV1, ServiceAccountV1 } from '../lib/provider-classes';
+import { TRITON_METRICS_PORT_NAME } from '../lib/triton-metrics';
 import { quantityToNumber } from '../config/validators';
 import { ModelConversionJob } from './model-conversion-job';
 import { ModelRepository } from './model-repository';
@@ -185,7 +186,7 @@ export class TritonServer extends Construct {
                 port: [
                   { name: 'http', containerPort: TRITON_PORTS.http, protocol: 'TCP' },
                   { name: 'grpc', containerPort: TRITON_PORTS.grpc, protocol: 'TCP' },
-                  { name: 'metrics', containerPort: TRITON_PORTS.metrics, protocol: 'TCP' },
+                  { name: TRITON_METRICS_PORT_NAME, containerPort: TRITON_PORTS.metrics, protocol: 'TCP' },
                 ],
                 resources: {
                   requests: { cpu: resources.cpuRequest, memory: resources.memoryRequest, ...gpuLimits },

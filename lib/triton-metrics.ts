@@ -16,3 +16,15 @@ export const TRITON_CUSTOM_METRICS: TritonCustomMetrics = {
   gpuUtilizationPercent: 'triton_gpu_utilization_percent',
   queueToComputeRatio: 'triton_queue_compute_ratio',
 };
+
+/**
+ * The ensemble the clients call. Its own series are special (docs/metrics.md): its compute time is the sum of its
+ * steps' (Triton core `ensemble_scheduler.cc`), and each failed request is counted twice on it.
+ */
+export const TRITON_ENSEMBLE_MODEL = 'omniglue_ensemble';
+
+/** The label Grafana's dashboard sidecar selects ConfigMaps by (kube-prometheus-stack's `grafana.sidecar.dashboards`). */
+export const GRAFANA_DASHBOARD_LABEL: Readonly<Record<string, string>> = { grafana_dashboard: '1' };
+
+/** Name of the Triton container's metrics port (:8002), which the scrape job and the PodMonitor select. */
+export const TRITON_METRICS_PORT_NAME = 'metrics';

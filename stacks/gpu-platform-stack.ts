@@ -1,5 +1,5 @@
 import { Construct } from 'constructs';
-import { TerraformStack } from 'cdktf';
+import { TerraformOutput, TerraformStack } from 'cdktf';
 import { OmniglueConfig } from '../config/schema';
 import { ClusterProviders } from '../constructs/cluster-providers';
 import { NvidiaDevicePlugin } from '../constructs/nvidia-device-plugin';
@@ -8,6 +8,8 @@ import { PrometheusMonitoring } from '../constructs/prometheus-monitoring';
 import { GpuScheduling } from '../lib/gpu-scheduling';
 import { configureStateBackend } from './backend';
 import { TRITON_CUSTOM_METRICS, TritonCustomMetrics } from '../lib/triton-metrics';
+import { tritonScrapeJob } from '../lib/triton-scrape-job';
+import { stringify } from 'yaml';
 
 export interface GpuPlatformStackProps {
   /** The validated configuration. */
@@ -58,6 +60,13 @@ export class GpuPlatformStack extends TerraformStack {
         chartVersion: config.chartVersions.kubePrometheusStack,
         chartRepository: config.chartRepositories.prometheusCommunity,
         scrapeIntervalSeconds: monitoring.scrapeIntervalSeconds,
+        grafana: monitoring.grafana.enabled,
+      });
+    }
+    if (!monitoring.installKubePrometheusStack && !monitoring.prometheusOperator) {
+      new TerraformOutput(this, 'prometheus-scrape-config', {
+        value: stringify([tritonScrapeJob(monitoring.scrapeIntervalSeconds)], { lineWidth: 0 }),
+        description: 'Scrape job for your Prometheus (add it under scrape_configs): the adapter rules and alerts expect its job name and labels',
       });
     }
     const prometheus = this.monitoring ?? monitoring.existingPrometheusUrl;

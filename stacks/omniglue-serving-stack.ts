@@ -4,11 +4,13 @@ import { OmniglueConfig } from '../config/schema';
 import { AlertRules } from '../constructs/alert-rules';
 import { ClusterProviders } from '../constructs/cluster-providers';
 import { GpuAutoscaler } from '../constructs/gpu-autoscaler';
+import { GrafanaDashboard } from '../constructs/grafana-dashboard';
 import { ModelConversionJob } from '../constructs/model-conversion-job';
 import { ModelRepository } from '../constructs/model-repository';
 import { ServingNamespace } from '../constructs/serving-namespace';
 import { TritonDisruptionBudget } from '../constructs/triton-disruption-budget';
 import { TritonNetworkPolicy } from '../constructs/triton-network-policy';
+import { TritonPodMonitor } from '../constructs/triton-pod-monitor';
 import { TritonServer } from '../constructs/triton-server';
 import { TritonService } from '../constructs/triton-service';
 import { GpuScheduling } from '../lib/gpu-scheduling';
@@ -41,16 +43,20 @@ export class OmniglueServingStack extends TerraformStack {
   readonly server: TritonServer;
   readonly service: TritonService;
   readonly autoscaler: GpuAutoscaler | undefined;
+  /** Triton's PodMonitor, for your own operator-managed Prometheus (kube-prometheus-stack gets a scrape job instead). */
+  readonly podMonitor: TritonPodMonitor | undefined;
 
   constructor(scope: Construct, id: string, props: OmniglueServingStackProps) {
     super(scope, id);
     const { config } = props;
     configureStateBackend(this, id, config.state, config.kubernetes);
-    const { triton, conversion } = config;
+    const { triton, conversion, monitoring } = config;
+    // Your own operator-managed Prometheus learns about Triton from a PodMonitor; the installed one has a scrape job.
+    const wantsPodMonitor = !monitoring.installKubePrometheusStack && monitoring.prometheusOperator;
     this.providers = new ClusterProviders(this, 'providers', {
       kubeconfigPath: config.kubernetes.configPath,
       kubeconfigContext: config.kubernetes.configContext,
-      helm: config.monitoring.installAlertRules,
+      helm: monitoring.installAlertRules || wantsPodMonitor,
     });
     this.gpuScheduling = new GpuScheduling(config.gpu);
     this.namespace = new ServingNamespace(this, 'namespace', { name: config.namespace });
@@ -96,7 +102,7 @@ export class OmniglueServingStack extends TerraformStack {
     new TritonNetworkPolicy(this, 'triton-network-policy', {
       server: this.server,
       clientNamespaces: triton.allowedClientNamespaces,
-      monitoringNamespace: props.monitoringNamespace ?? config.monitoring.namespace,
+      monitoringNamespace: props.monitoringNamespace ?? monitoring.namespace,
     });
     if (config.autoscaling.enabled) {
       this.autoscaler = new GpuAutoscaler(this, 'triton-autoscaler', {
@@ -108,12 +114,24 @@ export class OmniglueServingStack extends TerraformStack {
       });
     }
 
-    if (config.monitoring.installAlertRules) {
+    if (monitoring.installAlertRules) {
       new AlertRules(this, 'alert-rules', {
         server: this.server,
         conversionJob: this.conversionJob,
-        monitoringNamespace: config.monitoring.namespace,
+        monitoringNamespace: monitoring.namespace,
+        ruleLabels: monitoring.ruleLabels,
       });
+    }
+    if (wantsPodMonitor) {
+      this.podMonitor = new TritonPodMonitor(this, 'pod-monitor', {
+        server: this.server,
+        monitoringNamespace: monitoring.namespace,
+        scrapeIntervalSeconds: monitoring.scrapeIntervalSeconds,
+        podMonitorLabels: monitoring.podMonitorLabels,
+      });
+    }
+    if (monitoring.grafana.dashboard) {
+      new GrafanaDashboard(this, 'grafana-dashboard', { server: this.server, conversionJob: this.conversionJob, monitoringNamespace: monitoring.namespace });
     }
 
     new TerraformOutput(this, 'triton-http-url', { value: this.service.httpUrl, description: 'In-cluster HTTP (KServe v2) endpoint' });

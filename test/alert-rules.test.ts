@@ -1,26 +1,12 @@
-import * as fs from 'fs';
-import * as os from 'os';
 import * as path from 'path';
-import { parseAllDocuments } from 'yaml';
 import { ALERT_CHART_DIR, AlertRules } from '../constructs/alert-rules';
 import { TRITON_SCRAPE_JOB } from '../lib/triton-metrics';
 import { parseConfig } from '../config/load';
+import { renderAlertChart } from './support/alert-chart';
 import { helm } from './support/helm';
 import { findResource, resourcesOfType, synthesize } from './support/synth';
 
-function renderWithStackValues(input = {}) {
-  const { serving } = synthesize(input);
-  const release = findResource(serving, 'helm_release', 'alert-rules');
-  const directory = fs.mkdtempSync(path.join(os.tmpdir(), 'omniglue-alerts-'));
-  const valuesFile = path.join(directory, 'values.yaml');
-  fs.writeFileSync(valuesFile, release.values[0]);
-  try {
-    const manifest = helm(['template', release.name, ALERT_CHART_DIR, '--namespace', release.namespace, '--values', valuesFile]);
-    return { release, documents: parseAllDocuments(manifest).map((document) => document.toJSON()) };
-  } finally {
-    fs.rmSync(directory, { recursive: true, force: true });
-  }
-}
+const renderWithStackValues = renderAlertChart;
 
 describe('alerting rules chart', () => {
   test('passes helm lint --strict', () => {
@@ -81,7 +67,7 @@ describe('AlertRules', () => {
   });
 
   test('needs an operator-managed Prometheus', () => {
-    expect(() => parseConfig({ monitoring: { installKubePrometheusStack: false, installPrometheusAdapter: false } })).toThrow(
+    expect(() => parseConfig({ monitoring: { installKubePrometheusStack: false, prometheusOperator: false, installPrometheusAdapter: false } })).toThrow(
       /monitoring\.installAlertRules needs a Prometheus Operator/,
     );
   });

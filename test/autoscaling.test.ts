@@ -1,3 +1,4 @@
+import { PrometheusAdapter } from '../constructs/prometheus-adapter';
 import { findResource, releaseValues, resourcesOfType, synthesize } from './support/synth';
 
 function setup(input = {}) {
@@ -70,6 +71,26 @@ describe('metrics pipeline', () => {
     const slow = setup({ monitoring: { scrapeIntervalSeconds: 30 } });
     expect(slow.adapter.rules.custom[1].metricsQuery).toContain('[90s]');
     expect(slow.adapter.rules.custom[1].metricsQuery).not.toContain('[15s]');
+  });
+
+  test('the queue ratio sums the ensemble’s steps, never the ensemble, whose compute time repeats theirs', () => {
+    const query = setup().adapter.rules.custom[1].metricsQuery;
+    for (const selector of query.match(/nv_inference_\w+\{[^}]*\}/g) ?? []) expect(selector).toContain('model!="omniglue_ensemble"');
+    expect(query.match(/nv_inference_\w+\{/g)).toHaveLength(2);
+  });
+
+  test('the adapter keeps series for three scrapes, so one late scrape does not drop a pod between relists', () => {
+    const { adapter } = setup();
+    expect(adapter.extraArguments).toEqual(['--metrics-max-age=15s']);
+    expect(setup({ monitoring: { scrapeIntervalSeconds: 30 } }).adapter.extraArguments).toEqual(['--metrics-max-age=90s']);
+    expect(setup({ monitoring: { adapterRelistIntervalSeconds: 30 } }).adapter.extraArguments).toEqual(['--metrics-max-age=60s']);
+  });
+
+  test('rejects a metrics max age no longer than the relist interval', () => {
+    const { stacks } = synthesize();
+    expect(() => new PrometheusAdapter(stacks.platform, 'short-max-age', { prometheus: 'http://prometheus:9090', relistIntervalSeconds: 30, metricsMaxAgeSeconds: 30 })).toThrow(
+      /metricsMaxAgeSeconds \(30\) must be longer than relistIntervalSeconds \(30\)/,
+    );
   });
 
   test('the rules are namespace-agnostic', () => {

@@ -1,0 +1,69 @@
+import * as path from 'path';
+import { Construct } from 'constructs';
+import { contentHash, filesUnder } from '../lib/content-hash';
+import { helmValues } from '../lib/helm-values';
+import { REPOSITORY_ROOT } from '../lib/paths';
+import { HelmRelease } from '../lib/provider-classes';
+import { TRITON_METRICS_PORT_NAME, TRITON_SCRAPE_JOB } from '../lib/triton-metrics';
+import { TritonServer } from './triton-server';
+
+/** The local chart, relative to where Terraform runs (cdktf.out/stacks/<stack>), so the path is the same on every machine. */
+const CHART_PATH = path.posix.join('..', '..', '..', 'charts', 'omniglue-pod-monitor');
+export const POD_MONITOR_CHART_DIR = path.join(REPOSITORY_ROOT, 'charts', 'omniglue-pod-monitor');
+
+export interface TritonPodMonitorProps {
+  /** The server whose pods are scraped (namespace, pod selector). */
+  readonly server: TritonServer;
+  /** Namespace the PodMonitor lives in: where the operator looks for PodMonitors (podMonitorNamespaceSelector). */
+  readonly monitoringNamespace: string;
+  /**
+   * Scrape interval; the adapter's rate windows assume it.
+   * @default 5
+   */
+  readonly scrapeIntervalSeconds?: number;
+  /**
+   * Extra labels on the PodMonitor, for an operator whose podMonitorSelector requires some.
+   * @default {}
+   */
+  readonly podMonitorLabels?: Record<string, string>;
+}
+
+/**
+ * A PodMonitor for your own operator-managed Prometheus: it scrapes the Triton pods' metrics port and names the
+ * series as the adapter rules, the alerts and the dashboard expect (job `omniglue-triton`, the pod's own namespace
+ * and pod). Delivered inside a Helm release of this repository's chart: kubernetes_manifest would need the CRD at
+ * plan time.
+ */
+export class TritonPodMonitor extends Construct {
+  readonly scrapeIntervalSeconds: number;
+  readonly podMonitorLabels: Record<string, string>;
+  readonly release: HelmRelease;
+
+  constructor(scope: Construct, id: string, props: TritonPodMonitorProps) {
+    super(scope, id);
+    this.scrapeIntervalSeconds = props.scrapeIntervalSeconds ?? 5;
+    this.podMonitorLabels = { ...(props.podMonitorLabels ?? {}) };
+    this.release = new HelmRelease(this, 'release', {
+      name: 'omniglue-pod-monitor',
+      chart: CHART_PATH,
+      namespace: props.monitoringNamespace,
+      values: [
+        helmValues({
+          servingNamespace: props.server.namespaceName,
+          podSelector: props.server.selectorLabels,
+          metricsPort: TRITON_METRICS_PORT_NAME,
+          interval: `${this.scrapeIntervalSeconds}s`,
+          scrapeTimeout: `${Math.max(this.scrapeIntervalSeconds - 1, 1)}s`,
+          jobName: TRITON_SCRAPE_JOB,
+          podMonitorLabels: this.podMonitorLabels,
+          // helm_release diffs only values and version: a digest of the chart makes a template edit an upgrade.
+          chartDigest: contentHash(filesUnder(POD_MONITOR_CHART_DIR), {}, 16),
+        }),
+      ],
+      wait: true,
+      atomic: true,
+      timeout: 300,
+      maxHistory: 5,
+    });
+  }
+}

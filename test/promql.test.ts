@@ -1,0 +1,173 @@
+import * as path from 'path';
+import { loadModelRepository } from '../lib/triton-model-config';
+import { TRITON_ENSEMBLE_MODEL, TRITON_SCRAPE_JOB } from '../lib/triton-metrics';
+import { renderAlertChart } from './support/alert-chart';
+import { counter, near, PromtoolResult, runRuleTests } from './support/promtool';
+import { expandAdapterQuery } from './support/prometheus-adapter-query';
+import { findResource, releaseValues, synthesize } from './support/synth';
+
+// Series shaped as Triton exposes them on :8002 (server docs/user_guide/metrics.md: labels model, version; gpu_uuid
+// on GPU metrics; reason on failures) plus the labels the scrape job adds (job, instance, namespace, pod).
+const NAMESPACE = 'omniglue';
+const POD = 'omniglue-triton-6d5f8c7b9-x2k4q';
+const OTHER_POD = 'omniglue-triton-6d5f8c7b9-p7w3z';
+const steps = [...new Set(loadModelRepository(path.join(__dirname, '..', 'model_repository')).ensemble.steps.map((step) => step.modelName))];
+
+function triton(name: string, labels: Record<string, string>, pod = POD): string {
+  const all = { job: TRITON_SCRAPE_JOB, instance: `10.0.0.${pod === POD ? 7 : 8}:8002`, namespace: NAMESPACE, pod, ...labels };
+  return `${name}{${Object.entries(all).map(([key, value]) => `${key}="${value}"`).join(',')}}`;
+}
+
+/** One pod's queue and compute counters (µs): step i computes (i+1) ms per interval and queues `ratio` times that. */
+function queueAndCompute(ratio: number, intervals: number, pod = POD) {
+  const compute = steps.map((_, index) => 1000 * (index + 1));
+  const series = steps.flatMap((model, index) => [
+    { series: triton('nv_inference_queue_duration_us', { model, version: '1' }, pod), values: counter(ratio * compute[index], intervals) },
+    { series: triton('nv_inference_compute_infer_duration_us', { model, version: '1' }, pod), values: counter(compute[index], intervals) },
+  ]);
+  // The ensemble: its compute is the sum of its steps' (core ensemble_scheduler.cc), its queue time near zero.
+  const ensemble = { model: TRITON_ENSEMBLE_MODEL, version: '1' };
+  series.push(
+    { series: triton('nv_inference_queue_duration_us', ensemble, pod), values: counter(40, intervals) },
+    { series: triton('nv_inference_compute_infer_duration_us', ensemble, pod), values: counter(compute.reduce((a, b) => a + b, 0), intervals) },
+  );
+  return series;
+}
+
+/** Ensemble request counters for `failedRequests` failures among `requests` per interval, as Triton counts them. */
+function requestOutcomes(requests: number, failedRequests: number, intervals: number, pod = POD) {
+  const ensemble = { model: TRITON_ENSEMBLE_MODEL, version: '1' };
+  const reasons = ['REJECTED', 'CANCELED', 'BACKEND', 'OTHER'];
+  return [
+    { series: triton('nv_inference_request_success', ensemble, pod), values: counter(requests - failedRequests, intervals) },
+    // Each failed ensemble request is reported twice on the ensemble, with reason OTHER (docs/metrics.md).
+    ...reasons.map((reason) => ({ series: triton('nv_inference_request_failure', { ...ensemble, reason }, pod), values: counter(reason === 'OTHER' ? 2 * failedRequests : 0, intervals) })),
+    // ...and once on the step that failed.
+    ...reasons.map((reason) => ({ series: triton('nv_inference_request_failure', { model: 'omniglue', version: '1', reason }, pod), values: counter(reason === 'BACKEND' ? failedRequests : 0, intervals) })),
+    { series: triton('nv_inference_request_success', { model: 'omniglue', version: '1' }, pod), values: counter(requests - failedRequests, intervals) },
+  ];
+}
+
+/** kube-state-metrics v2.18.0 series of one Job (internal/store/job.go), as kube-prometheus-stack scrapes them. */
+function conversionJob(name: string, outcome: 'succeeded-on-retry' | 'failed', intervals: number) {
+  const labels = (extra: Record<string, string>) =>
+    `{${Object.entries({ job: 'kube-state-metrics', namespace: NAMESPACE, job_name: name, ...extra }).map(([key, value]) => `${key}="${value}"`).join(',')}}`;
+  const constant = (value: number) => `${value}x${intervals}`;
+  const conditionSeries = (metric: string) =>
+    ['true', 'false', 'unknown'].map((condition) => ({ series: `${metric}${labels({ condition })}`, values: constant(condition === 'true' ? 1 : 0) }));
+  if (outcome === 'succeeded-on-retry') {
+    // One pod failed, the retry succeeded: Status.Failed = 1 with no Failed condition (reason ""), Complete = True.
+    return [
+      { series: `kube_job_status_failed${labels({ reason: '' })}`, values: constant(1) },
+      { series: `kube_job_status_succeeded${labels({})}`, values: constant(1) },
+      ...conditionSeries('kube_job_complete'),
+    ];
+  }
+  // backoffLimit 2: three failed pods and the Failed condition with reason BackoffLimitExceeded.
+  return [
+    ...['BackoffLimitExceeded', 'DeadlineExceeded', 'Evicted'].map((reason) => ({ series: `kube_job_status_failed${labels({ reason })}`, values: constant(reason === 'BackoffLimitExceeded' ? 1 : 0) })),
+    { series: `kube_job_status_succeeded${labels({})}`, values: constant(0) },
+    ...conditionSeries('kube_job_failed'),
+  ];
+}
+
+function expectPasses(result: PromtoolResult) {
+  if (!result.ok) throw new Error(`promtool test rules failed:\n${result.output}`);
+}
+
+const firing = (alertname: string) => `ALERTS{alertname="${alertname}", alertstate="firing"}`;
+const alertLabels = (alertname: string, labels: Record<string, string>) =>
+  `ALERTS{${Object.entries({ alertname, alertstate: 'firing', ...labels }).map(([key, value]) => `${key}="${value}"`).join(', ')}}`;
+
+describe('alert rules evaluated by promtool', () => {
+  const { rule } = renderAlertChart();
+  const groups = rule.spec.groups;
+
+  test('the rules are valid Prometheus rules', () => {
+    expectPasses(runRuleTests(groups, []));
+  });
+
+  test('a conversion Job that failed once and then succeeded raises no alert', () => {
+    expectPasses(runRuleTests(groups, [
+      { interval: '1m', input_series: conversionJob('omniglue-convert-1a2b3c4d-5e6f', 'succeeded-on-retry', 30), alert_rule_test: [{ eval_time: '20m', alertname: 'OmniglueModelConversionFailed', exp_alerts: [] }] },
+    ]));
+  });
+
+  test('a conversion Job that failed raises the alert, for that Job only', () => {
+    const series = [...conversionJob('omniglue-convert-1a2b3c4d-5e6f', 'succeeded-on-retry', 30), ...conversionJob('omniglue-convert-9f8e7d6c-5b4a', 'failed', 30)];
+    expectPasses(runRuleTests(groups, [
+      {
+        interval: '1m',
+        input_series: series,
+        promql_expr_test: [{
+          expr: firing('OmniglueModelConversionFailed'),
+          eval_time: '5m',
+          exp_samples: [{ labels: alertLabels('OmniglueModelConversionFailed', { condition: 'true', job: 'kube-state-metrics', job_name: 'omniglue-convert-9f8e7d6c-5b4a', namespace: NAMESPACE, severity: 'warning' }), value: 1 }],
+        }],
+      },
+    ]));
+  });
+
+  test('an ensemble failure is counted once: 2 failed requests in 100 is a ratio of 0.02', () => {
+    const failures = groups.flatMap((group: any) => group.rules).find((r: any) => r.alert === 'OmniglueTritonInferenceFailures');
+    const ratio = failures.expr.replace(/\s*>\s*[\d.]+\s*$/, '');
+    expectPasses(runRuleTests(groups, [
+      {
+        interval: '1m',
+        // 2 in 100 (above the 1 % threshold) on one pod; 1 in 150 (below it, but above if failures counted twice) on the other.
+        input_series: [...requestOutcomes(100, 2, 30), ...requestOutcomes(150, 1, 30, OTHER_POD)],
+        promql_expr_test: [
+          { expr: near(ratio, 0.02), eval_time: '20m', exp_samples: [{ labels: `{namespace="${NAMESPACE}", pod="${POD}"}`, value: 1 }, { labels: `{namespace="${NAMESPACE}", pod="${OTHER_POD}"}`, value: 0 }] },
+          { expr: firing('OmniglueTritonInferenceFailures'), eval_time: '20m', exp_samples: [{ labels: alertLabels('OmniglueTritonInferenceFailures', { namespace: NAMESPACE, pod: POD, severity: 'warning' }), value: 1 }] },
+        ],
+      },
+    ]));
+  });
+
+  test('queue saturation compares the steps’ queue time with their compute time, without the ensemble’s', () => {
+    expectPasses(runRuleTests(groups, [
+      {
+        interval: '1m',
+        // Ratio 6 on one pod (above the threshold of 5); 4 on the other.
+        input_series: [...queueAndCompute(6, 40), ...queueAndCompute(4, 40, OTHER_POD)],
+        promql_expr_test: [{ expr: firing('OmniglueTritonQueueSaturated'), eval_time: '25m', exp_samples: [{ labels: alertLabels('OmniglueTritonQueueSaturated', { namespace: NAMESPACE, pod: POD, severity: 'warning' }), value: 1 }] }],
+      },
+    ]));
+  });
+});
+
+describe('prometheus-adapter rules expanded as the adapter expands them, evaluated by promtool', () => {
+  const adapter = releaseValues(findResource(synthesize().platform, 'helm_release', 'prometheus-adapter'));
+  const ruleFor = (seriesName: string) => adapter.rules.custom.find((rule: any) => rule.seriesQuery.startsWith(`${seriesName}{`));
+  const podLabels = `{pod="${POD}"}`;
+
+  test('a queue/compute ratio of 2 on the steps reaches the HPA as 2', () => {
+    const query = expandAdapterQuery(ruleFor('nv_inference_queue_duration_us').metricsQuery, { series: 'nv_inference_queue_duration_us', namespace: NAMESPACE, pods: [POD] });
+    expectPasses(runRuleTests([], [
+      { interval: '5s', input_series: [...queueAndCompute(2, 60), ...queueAndCompute(7, 60, OTHER_POD)], promql_expr_test: [{ expr: near(query, 2), eval_time: '3m', exp_samples: [{ labels: podLabels, value: 1 }] }] },
+    ]));
+  });
+
+  test('the ratio for several pods comes back per pod', () => {
+    const query = expandAdapterQuery(ruleFor('nv_inference_queue_duration_us').metricsQuery, { series: 'nv_inference_queue_duration_us', namespace: NAMESPACE, pods: [POD, OTHER_POD] });
+    expectPasses(runRuleTests([], [
+      {
+        interval: '5s',
+        input_series: [...queueAndCompute(2, 60), ...queueAndCompute(7, 60, OTHER_POD)],
+        promql_expr_test: [{ expr: `round(${query} * 1000)`, eval_time: '3m', exp_samples: [{ labels: podLabels, value: 2000 }, { labels: `{pod="${OTHER_POD}"}`, value: 7000 }] }],
+      },
+    ]));
+  });
+
+  test('GPU utilization of 0.85 and 0.65 on a pod’s two GPUs reaches the HPA as 75 (percent)', () => {
+    const query = expandAdapterQuery(ruleFor('nv_gpu_utilization').metricsQuery, { series: 'nv_gpu_utilization', namespace: NAMESPACE, pods: [POD] });
+    const gpu = (uuid: string, value: number, pod = POD) => ({ series: triton('nv_gpu_utilization', { gpu_uuid: uuid }, pod), values: `${value}x20` });
+    expectPasses(runRuleTests([], [
+      {
+        interval: '5s',
+        input_series: [gpu('GPU-0b5e2a4c-1f4e-4d7a-9e1b-3c2d5e6f7a8b', 0.85), gpu('GPU-7c1d9e8f-2a3b-4c5d-8e9f-0a1b2c3d4e5f', 0.65), gpu('GPU-1e2f3a4b-5c6d-7e8f-9a0b-1c2d3e4f5a6b', 0.1, OTHER_POD)],
+        promql_expr_test: [{ expr: near(query, 75), eval_time: '1m', exp_samples: [{ labels: podLabels, value: 1 }] }],
+      },
+    ]));
+  });
+});

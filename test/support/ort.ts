@@ -43,3 +43,17 @@ export function random(seed: number): () => number {
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 }
+
+/** `length` seeded random bytes (xorshift32, four bytes per step: fast enough for whole images). */
+export function randomBytes(length: number, seed: number): Uint8Array {
+  const bytes = new Uint8Array(Math.ceil(length / 4) * 4);
+  const words = new Uint32Array(bytes.buffer);
+  let state = (seed * 2654435761) >>> 0 || 1;
+  for (let i = 0; i < words.length; i++) {
+    state ^= state << 13;
+    state ^= state >>> 17;
+    state ^= state << 5;
+    words[i] = state >>> 0;
+  }
+  return bytes.subarray(0, length);
+}

@@ -18,8 +18,8 @@ arithmetic for uint8 images bit for bit rather than interpolating in float:
   the same numbers.)
 * RGB2GRAY (color_rgb.simd.hpp RGB2Gray<uchar>): (9798 R + 19235 G + 3735 B + 2^14) >> 15.
 
-Checked against OpenCV 4.6.0 (Debian's python3-opencv, x86-64) on random and
-natural images of 24 sizes from 14x14 to 1260x960, and RGB2GRAY on all 2^24
+Checked against OpenCV 4.6.0 (Debian's python3-opencv, x86-64) on 28 random and
+natural images (14 sizes from 14x14 to 1260x960), and RGB2GRAY on all 2^24
 colours: no pixel differs. All integers stay below 2^31 (int32 throughout).
 The DINOv2 normalisation is computed in double, as the reference does in numpy,
 and cast to float32 at the end.

@@ -4,7 +4,7 @@ import { loadModelRepository, MODEL_REPOSITORY_DIR } from '../lib/triton-model-c
 import { loadRgbImage } from '../scripts/match/images';
 import { runEnsemble, type EnsembleRun } from './support/ensemble-runner';
 import { fixtureModel } from './support/onnx-fixtures';
-import { ort, random, SessionPool } from './support/ort';
+import { ort, randomBytes, SessionPool } from './support/ort';
 
 const repo = loadModelRepository(MODEL_REPOSITORY_DIR);
 const pool = new SessionPool();
@@ -25,8 +25,7 @@ const flat = (height: number, width: number): Image => ({ height, width, pixel: 
 
 /** Uniform noise inside the box [top, left, bottom, right), flat grey outside it. */
 function noise(height: number, width: number, seed: number, box = [0, 0, height, width]): Image {
-  const next = random(seed);
-  const values = Array.from({ length: height * width * 3 }, () => Math.floor(next() * 256));
+  const values = randomBytes(height * width * 3, seed);
   const [top, left, bottom, right] = box;
   return {
     height,
@@ -43,7 +42,10 @@ async function demoImage(name: string): Promise<Tensor> {
 const run = (image0: Tensor, image1: Tensor) => runEnsemble(repo, (model) => pool.get(fixtureModel(model)), { image0, image1 });
 
 const values = (t: Tensor) => Array.from(t.data as Float32Array);
-const rows = (t: Tensor, width: number) => Array.from({ length: t.dims[t.dims.length - 2] ?? 0 }, (_, i) => values(t).slice(i * width, (i + 1) * width));
+function rows(t: Tensor, width: number): number[][] {
+  const all = values(t);
+  return Array.from({ length: all.length / width }, (_, i) => all.slice(i * width, (i + 1) * width));
+}
 /** Same dims and bit-identical data (a loop: Jest's toEqual takes seconds on 260,000-element arrays). */
 function identical(a: Tensor, b: Tensor): boolean {
   const [x, y] = [a.data as Float32Array, b.data as Float32Array];

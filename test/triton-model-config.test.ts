@@ -82,7 +82,13 @@ describe('loadModelRepository', () => {
     ]);
     expect(ensemble.steps[13]).toEqual({
       modelName: 'omniglue_match_extraction',
-      inputMap: { soft_assignment: 'soft_assignment', keypoints0: 'keypoints0', keypoints1: 'keypoints1', scores0: 'scores0', scores1: 'scores1' },
+      inputMap: {
+        soft_assignment: 'soft_assignment',
+        keypoints0: 'matcher_keypoints0',
+        keypoints1: 'matcher_keypoints1',
+        scores0: 'matcher_scores0',
+        scores1: 'matcher_scores1',
+      },
       outputMap: { matches_kp0: 'matches_kp0', matches_kp1: 'matches_kp1', match_confidences: 'match_confidences' },
     });
   });
@@ -98,9 +104,19 @@ describe('loadModelRepository', () => {
     }
   });
 
-  test('fixes the keypoint count at 1024 after keypoint extraction', () => {
-    expect(repo.model('superpoint_keypoints').outputs.map((t) => t.dims)).toEqual([[1, 1024, 2], [1, 1024, 256], [1, 1024, 1]]);
-    expect(repo.model('dinov2_keypoint_sampler').outputs[0].dims).toEqual([1, 1024, 768]);
+  test('keeps the keypoint dim dynamic (-1) from keypoint extraction to the ensemble outputs', () => {
+    const keypointTensors = [
+      ...repo.model('superpoint_keypoints').outputs,
+      ...repo.model('dinov2_keypoint_sampler').inputs.filter((t) => ['keypoints', 'descriptors', 'scores'].includes(t.name)),
+      ...repo.model('dinov2_keypoint_sampler').outputs,
+      ...repo.model('omniglue').inputs.filter((t) => !/^(width|height)/.test(t.name)),
+    ];
+    expect(keypointTensors).toHaveLength(3 + 3 + 4 + 8);
+    for (const t of keypointTensors) expect([t.name, t.dims[1]]).toEqual([t.name, -1]);
+    expect(repo.model('omniglue').outputs[0].dims).toEqual([1, -1, -1]);
+    expect(repo.ensemble.outputs.map((t) => t.dims)).toEqual([[-1, 2], [-1, 2], [-1]]);
+    const allDims = repo.models.flatMap((m) => [...m.inputs, ...m.outputs].flatMap((t) => t.dims));
+    expect(allDims).not.toContain(1024);
   });
 
   test('fails for a model that is not in the repository', () => {
@@ -168,9 +184,9 @@ describe('checkEnsembleConsistency', () => {
   });
 
   test('reports a shape mismatch along an edge', () => {
-    const problems = problemsAfter('superpoint_keypoints', 'dims: [ 1, 1024, 2 ]', 'dims: [ 1, 512, 2 ]');
+    const problems = problemsAfter('superpoint_keypoints', 'name: "keypoints"\n    data_type: TYPE_FP32\n    dims: [ 1, -1, 2 ]', 'name: "keypoints"\n    data_type: TYPE_FP32\n    dims: [ 1, -1, 3 ]');
     expect(problems).toContain(
-      'tensor "keypoints0": shape mismatch between step 3 (superpoint_keypoints) output "keypoints" (TYPE_FP32 [1, 512, 2]) and step 6 (dinov2_keypoint_sampler) input "keypoints" (TYPE_FP32 [1, 1024, 2])',
+      'tensor "keypoints0": shape mismatch between step 3 (superpoint_keypoints) output "keypoints" (TYPE_FP32 [1, -1, 3]) and step 6 (dinov2_keypoint_sampler) input "keypoints" (TYPE_FP32 [1, -1, 2])',
     );
   });
 
@@ -203,8 +219,8 @@ describe('checkEnsembleConsistency', () => {
   });
 
   test('reports a step whose outputs reach no ensemble output', () => {
-    const problems = problemsAfter('omniglue_ensemble', 'input_map { key: "descriptors1_dino" value: "descriptors1_dino" }', 'input_map { key: "descriptors1_dino" value: "descriptors0_dino" }');
-    expect(problems).toContain('step 12 (dinov2_keypoint_sampler) contributes to no ensemble output');
+    const problems = problemsAfter('omniglue_ensemble', 'input_map { key: "features" value: "dinov2_features1" }', 'input_map { key: "features" value: "dinov2_features0" }');
+    expect(problems).toContain('step 11 (dinov2) contributes to no ensemble output');
   });
 });
 

@@ -8,7 +8,7 @@ import { writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { drawMatches, type Match } from './draw';
 import { ExitCode, MatchClientError, reasonOf } from './errors';
-import { loadRgbImage, type RgbImage } from './images';
+import { type ExifOrientation, loadRgbImage, type RgbImage } from './images';
 import {
   type DecodedTensor,
   encodeBinaryRequest,
@@ -42,6 +42,8 @@ Matches two images with the OmniGlue Triton ensemble (KServe v2 HTTP, binary ten
   --model <name>            model to call (default ${DEFAULTS.model})
   --timeout-ms <ms>         limit per HTTP request (default ${DEFAULTS.timeoutMs})
   --json-protocol           send and receive plain JSON instead of binary tensors
+  --ignore-exif-orientation keep the pixels as stored, as the reference's PIL decoding does (default: rotate
+                            as the EXIF orientation says, the way viewers show phone photos)
   --help                    show this text
 
 Exit codes: 0 ok, 1 internal error, 2 invalid arguments, 3 unreadable image, 4 server unreachable,
@@ -57,6 +59,8 @@ export interface MatchOptions {
   minConfidence: number;
   timeoutMs: number;
   protocol: Protocol;
+  /** EXIF orientation handling when decoding the images (images.ts). */
+  exifOrientation: ExifOrientation;
 }
 
 /** Where the CLI writes; the tests pass collectors. */
@@ -89,6 +93,7 @@ export function parseCliArgs(argv: string[]): MatchOptions | 'help' {
         model: { type: 'string' },
         'timeout-ms': { type: 'string' },
         'json-protocol': { type: 'boolean' },
+        'ignore-exif-orientation': { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
     }));
@@ -142,6 +147,7 @@ export function parseCliArgs(argv: string[]): MatchOptions | 'help' {
     minConfidence,
     timeoutMs,
     protocol: values['json-protocol'] ? 'json' : 'binary',
+    exifOrientation: values['ignore-exif-orientation'] ? 'ignore' : 'apply',
   };
 }
 
@@ -256,7 +262,7 @@ async function writeOutput(what: string, path: string, write: () => Promise<void
 export async function runMatch(options: MatchOptions, io: Io = consoleIo): Promise<MatchResult> {
   const started = performance.now();
   // Decode first: local mistakes (wrong path) are reported without touching the network.
-  const [image0, image1] = await Promise.all([loadRgbImage(options.image0), loadRgbImage(options.image1)]);
+  const [image0, image1] = await Promise.all([options.image0, options.image1].map((p) => loadRgbImage(p, options.exifOrientation)));
 
   const client = new KServeV2Client(options.url, options.timeoutMs);
   await checkReady(client, options, io);

@@ -17,14 +17,22 @@ export interface RgbImage {
 }
 
 /**
+ * What to do with an EXIF orientation tag.
+ * - 'apply' (default): rotate/flip as the tag says, so keypoints are in the pixels a viewer shows (phone photos).
+ * - 'ignore': keep the pixels as stored, as the reference does: omniglue's demo.py decodes with
+ *   `np.array(Image.open(path).convert("RGB"))`, and PIL applies no EXIF orientation without ImageOps.exif_transpose.
+ */
+export type ExifOrientation = 'apply' | 'ignore';
+
+/**
  * Decodes a JPEG/PNG (anything sharp reads) into raw RGB.
- * - autoOrient() applies the EXIF orientation, so keypoints are in the pixels a viewer shows, which
- *   are also the pixels the picture from draw.ts shows.
+ * - autoOrient() applies the EXIF orientation (unless `orientation` is 'ignore'), so keypoints are in the pixels a
+ *   viewer shows, which are also the pixels the picture from draw.ts shows.
  * - toColourspace('srgb') turns greyscale (1 band) into 3 bands; removeAlpha drops a PNG's 4th band.
  */
-export async function loadRgbImage(path: string): Promise<RgbImage> {
-  const decoded = await sharp(path)
-    .autoOrient()
+export async function loadRgbImage(path: string, orientation: ExifOrientation = 'apply'): Promise<RgbImage> {
+  const source = sharp(path);
+  const decoded = await (orientation === 'apply' ? source.autoOrient() : source)
     .removeAlpha()
     .toColourspace('srgb')
     .raw()

@@ -20,6 +20,7 @@ OPSET = 17
 IR_VERSION = 8
 
 FLOAT = TensorProto.FLOAT
+DOUBLE = TensorProto.DOUBLE
 INT32 = TensorProto.INT32
 INT64 = TensorProto.INT64
 UINT8 = TensorProto.UINT8

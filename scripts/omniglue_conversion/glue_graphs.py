@@ -3,9 +3,9 @@
     python3 -m omniglue_conversion.glue_graphs --out DIR [--keypoint-count K]
 
 (run from scripts/, or with scripts/ on PYTHONPATH) writes DIR/<model>/1/model.onnx
-for each glue model. Tensor names, types and ranks match model_repository/*/config.pbtxt;
-the keypoint count must match the configs' fixed K (1024) for the ensemble, smaller
-values are for tests.
+for each glue model. Tensor names, types and ranks match model_repository/*/config.pbtxt.
+--keypoint-count is the most keypoints kept per image (the reference's num_features,
+1024); the keypoint dimension itself is dynamic, so the configs do not depend on it.
 """
 
 from __future__ import annotations
@@ -60,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
         "--keypoint-count",
         type=int,
         default=DEFAULT_KEYPOINT_COUNT,
-        help=f"fixed keypoints per image (default {DEFAULT_KEYPOINT_COUNT}, as the configs declare)",
+        help=f"most keypoints kept per image (default {DEFAULT_KEYPOINT_COUNT}, the reference's num_features)",
     )
     args = parser.parse_args(argv)
     try:

@@ -1,5 +1,17 @@
 """Keypoint graphs: SuperPoint top-k extraction and DINOv2 sampling at the keypoints.
 
+Keypoint selection follows omniglue superpoint_extract.py
+SuperPointExtract._extract_superpoint_output as FindMatches calls it
+(num_features=1024, pad_random_features=False): the pixels with probability
+> 0, sorted ascending by score, the last min(N, K) of them. No padding: the
+keypoint dimension is N, between 0 and K. The reference sorts with numpy's
+default (unstable) argsort, so its order among equal scores is unspecified;
+here ties are ordered as a stable sort orders them (row-major pixel index), so
+selection and order are fully determined. They are computed from values
+only (a threshold from TopK's K-th value, a reverse cumulative count of ties,
+pairwise ranks), never from TopK's indices, whose order among equal values
+ONNX leaves open and ONNX Runtime's CUDA provider does not fix.
+
 Both sample a coarse feature grid bilinearly at fractional positions with four
 Gathers, each of the two with the border rule of its reference:
 
@@ -19,7 +31,7 @@ from __future__ import annotations
 import numpy as np
 import onnx
 
-from .glue_builder import FLOAT, INT32, GraphBuilder
+from .glue_builder import FLOAT, INT32, INT64, GraphBuilder
 
 SUPERPOINT_CELL = 8
 DESCRIPTOR_SIZE = 256
@@ -69,22 +81,48 @@ def _bilinear(g: GraphBuilder, table: str, axis: int, x: str, y: str, width: str
     return total
 
 
+def _select_top_scores(g: GraphBuilder, flat: str, k: int) -> str:
+    """Flat indices of the top min(#positive, k) scores, ascending by score, ties by index (int64 [N])."""
+    # K zeros appended so TopK is valid on maps smaller than K pixels; only its
+    # K-th value is used, which is the same whatever order TopK gives ties.
+    padded = g.op("Concat", flat, g.const(np.zeros(k)), axis=0)
+    top_values, _ = g.op("TopK", padded, g.i64(k), axis=0, largest=1, sorted=1, outputs=2)
+    kth = g.op("Slice", top_values, g.i64(k - 1), g.i64(k), g.i64(0))
+    # kth >= 0 always (the appended zeros), so `flat > kth` implies a positive score.
+    above = g.op("Greater", flat, kth)
+    ties = g.op("And", g.op("Equal", flat, kth), g.op("Greater", flat, g.const(0.0)))
+    needed = g.op("Sub", g.i64(k), g.op("ReduceSum", g.op("Cast", above, to=INT64), keepdims=1))
+    # A stable ascending sort keeps, of the tied pixels at the cut, the last ones in row-major order.
+    ties_from_end = g.op("CumSum", g.op("Cast", ties, to=INT64), g.const(0, np.int64), reverse=1)
+    keep = g.op("Or", above, g.op("And", ties, g.op("LessOrEqual", ties_from_end, needed)))
+    selected = g.op("Reshape", g.op("NonZero", keep), g.i64(-1))  # ascending pixel index
+
+    # Rank among the selected: lower scores first, equal scores by pixel index.
+    scores = g.op("Gather", flat, selected, axis=0)
+    column = g.op("Unsqueeze", scores, g.i64(0))
+    row = g.op("Unsqueeze", scores, g.i64(1))
+    count = g.op("Squeeze", g.dim(selected, 0), g.i64(0))
+    positions = g.op("Range", g.const(0, np.int64), count, g.const(1, np.int64))
+    earlier = g.op("Less", g.op("Unsqueeze", positions, g.i64(0)), g.op("Unsqueeze", positions, g.i64(1)))
+    before = g.op("Or", g.op("Less", column, row), g.op("And", g.op("Equal", column, row), earlier))
+    rank = g.op("ReduceSum", g.op("Cast", before, to=INT64), g.i64(1), keepdims=0)
+    # Invert the permutation without Scatter: output slot p takes the element whose rank is p.
+    at_slot = g.op("Equal", g.op("Unsqueeze", rank, g.i64(0)), g.op("Unsqueeze", positions, g.i64(1)))
+    order = g.op("ReduceSum", g.op("Mul", g.op("Cast", at_slot, to=INT64), g.op("Unsqueeze", positions, g.i64(0))), g.i64(1), keepdims=0)
+    return g.op("Gather", selected, order, axis=0)
+
+
 def build_superpoint_keypoints(keypoint_count: int) -> onnx.ModelProto:
     g = GraphBuilder("superpoint_keypoints")
     prob = g.input("prob_nms", FLOAT, [1, "height8", "width8"])
     raw = g.input("descriptors_raw", FLOAT, [1, "cells_y", "cells_x", DESCRIPTOR_SIZE])
     width = g.input("width", INT32, [1])
     height = g.input("height", INT32, [1])
-    k = keypoint_count
 
     map_h, map_w = g.dim(prob, 1), g.dim(prob, 2)
-    # Padding the flattened map with k zeros lets TopK return k entries even on maps
-    # smaller than k pixels. Ties go to the lower index, so real pixels come first;
-    # padding entries wrap onto real pixels and keep score 0, like the reference's
-    # optional padding (score 0 never matches).
-    flat = g.op("Concat", g.op("Reshape", prob, g.i64(-1)), g.const(np.zeros(k)), axis=0)
-    scores, index = g.op("TopK", flat, g.i64(k), axis=0, largest=1, sorted=1, outputs=2)
-    index = g.op("Mod", index, g.op("Mul", map_h, map_w))
+    flat = g.op("Reshape", prob, g.i64(-1))
+    index = _select_top_scores(g, flat, keypoint_count)
+    scores = g.op("Gather", flat, index, axis=0)
     col = g.op("Cast", g.op("Mod", index, map_w), to=FLOAT)
     row = g.op("Cast", g.op("Div", index, map_w), to=FLOAT)
 
@@ -104,21 +142,48 @@ def build_superpoint_keypoints(keypoint_count: int) -> onnx.ModelProto:
     x = g.op("Unsqueeze", rescale(col, width, map_w), g.i64(1))
     y = g.op("Unsqueeze", rescale(row, height, map_h), g.i64(1))
     keypoints = g.op("Concat", x, y, axis=1)
-    g.output(g.op("Unsqueeze", keypoints, g.i64(0)), "keypoints", FLOAT, [1, k, 2])
-    g.output(g.op("Unsqueeze", descriptors, g.i64(0)), "descriptors", FLOAT, [1, k, DESCRIPTOR_SIZE])
-    g.output(g.op("Reshape", scores, g.i64(1, k, 1)), "scores", FLOAT, [1, k, 1])
-    return g.model(f"Top {k} SuperPoint keypoints (x, y in original pixels, score-0 padding), L2-normalised descriptors, scores.")
+    g.output(g.op("Unsqueeze", keypoints, g.i64(0)), "keypoints", FLOAT, [1, "keypoints", 2])
+    g.output(g.op("Unsqueeze", descriptors, g.i64(0)), "descriptors", FLOAT, [1, "keypoints", DESCRIPTOR_SIZE])
+    g.output(g.op("Reshape", scores, g.i64(1, -1, 1)), "scores", FLOAT, [1, "keypoints", 1])
+    return g.model(
+        f"The min(N, {keypoint_count}) highest-scoring SuperPoint detections, ascending by score (x, y in original "
+        "pixels), L2-normalised descriptors, scores; no padding."
+    )
+
+
+def _placeholder_if_empty(g: GraphBuilder, tensor: str, count_is_zero: str, value: list[float]) -> str:
+    """`tensor` [1, N, C] unchanged when N > 0; the one row `value` [1, 1, C] when N = 0."""
+    placeholder = g.const([[value]], hint="placeholder")
+    rows = g.op("Cast", count_is_zero, to=INT64)
+    return g.op("Concat", tensor, g.op("Slice", placeholder, g.i64(0), rows, g.i64(1)), axis=1)
 
 
 def build_dinov2_keypoint_sampler(keypoint_count: int) -> onnx.ModelProto:
+    """Samples DINOv2 features at the keypoints and assembles the matcher's per-image inputs.
+
+    `keypoint_count` only documents the upper bound; every keypoint dim is dynamic.
+    With N = 0 keypoints the matcher inputs get one placeholder keypoint with score 0
+    (at (0, 0), a unit descriptor): whether a converted matcher runs on empty tensors
+    cannot be checked without its weights (ONNX Reshape cannot infer -1 from an empty
+    tensor, for one), and a score-0 keypoint never yields a match
+    (omniglue_match_extraction drops it, as FindMatches does), so the result is zero
+    matches either way. With N > 0 the matcher gets exactly the N keypoints.
+    """
     g = GraphBuilder("dinov2_keypoint_sampler")
     features = g.input("features", FLOAT, [1, DINO_FEATURE_SIZE, "grid_h", "grid_w"])
-    keypoints = g.input("keypoints", FLOAT, [1, keypoint_count, 2])
+    keypoints = g.input("keypoints", FLOAT, [1, "keypoints", 2])
+    descriptors = g.input("descriptors", FLOAT, [1, "keypoints", DESCRIPTOR_SIZE])
+    scores = g.input("scores", FLOAT, [1, "keypoints", 1])
     width = g.input("width", INT32, [1])
     height = g.input("height", INT32, [1])
 
+    empty = g.op("Equal", g.dim(keypoints, 1), g.i64(0))
+    matcher_keypoints = _placeholder_if_empty(g, keypoints, empty, [0.0, 0.0])
+    matcher_descriptors = _placeholder_if_empty(g, descriptors, empty, [DESCRIPTOR_SIZE ** -0.5] * DESCRIPTOR_SIZE)
+    matcher_scores = _placeholder_if_empty(g, scores, empty, [0.0])
+
     grid_h, grid_w = g.dim(features, 2), g.dim(features, 3)
-    points = g.op("Squeeze", keypoints, g.i64(0))
+    points = g.op("Squeeze", matcher_keypoints, g.i64(0))
 
     def to_grid(axis: int, image_size: str, grid_size: str) -> str:
         coordinate = g.op("Gather", points, g.const(axis, np.int64), axis=1)
@@ -126,5 +191,11 @@ def build_dinov2_keypoint_sampler(keypoint_count: int) -> onnx.ModelProto:
 
     table = g.op("Reshape", features, g.i64(0, 0, -1))  # [1, C, grid_h * grid_w]
     sampled = _bilinear(g, table, 2, to_grid(0, width, grid_w), to_grid(1, height, grid_h), grid_w, grid_h, zero_outside=True)
-    g.output(g.op("Transpose", sampled, perm=[0, 2, 1]), "descriptors_dino", FLOAT, [1, keypoint_count, DINO_FEATURE_SIZE])
-    return g.model("DINOv2 patch features bilinearly sampled at the keypoints: [1, K, 768].")
+    g.output(g.op("Transpose", sampled, perm=[0, 2, 1]), "descriptors_dino", FLOAT, [1, "matcher_keypoints", DINO_FEATURE_SIZE])
+    g.output(matcher_keypoints, "matcher_keypoints", FLOAT, [1, "matcher_keypoints", 2])
+    g.output(matcher_descriptors, "matcher_descriptors", FLOAT, [1, "matcher_keypoints", DESCRIPTOR_SIZE])
+    g.output(matcher_scores, "matcher_scores", FLOAT, [1, "matcher_keypoints", 1])
+    return g.model(
+        "DINOv2 patch features bilinearly sampled at the keypoints [1, N, 768], and the matcher's keypoints, "
+        "descriptors and scores (N >= 1: one score-0 placeholder when the image has no keypoint)."
+    )

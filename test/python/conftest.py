@@ -130,7 +130,7 @@ class LineageSessions:
 
         class Session:
             def run(self, names, feeds):
-                lineage = {k: int(np.asarray(v).flat[0]) for k, v in feeds.items()}
+                lineage = {k: int(np.asarray(v).flat[0]) if np.asarray(v).size else 0 for k, v in feeds.items()}
                 sessions.calls.append((model_name, lineage))
                 mask = 0
                 for bits in lineage.values():

@@ -118,3 +118,14 @@ def test_glue_models_from_glue_graphs_satisfy_the_contract(tmp_path, contract):
     assert sorted(paths) == sorted(n for n in contract.onnx_models if n not in ("superpoint", "dinov2", "omniglue"))
     for name, path in paths.items():
         assert check_onnx_model(contract.models[name], onnx.load(str(path))) == [], name
+
+
+def test_a_keypoint_step_with_a_static_keypoint_count_is_refused(contract):
+    glue_graphs = pytest.importorskip("omniglue_conversion.glue_graphs")
+    model = glue_graphs.build_glue_model("superpoint_keypoints")
+    for output in model.graph.output:
+        output.type.tensor_type.shape.dim[1].Clear()
+        output.type.tensor_type.shape.dim[1].dim_value = 1024
+    problems = check_onnx_model(contract.models["superpoint_keypoints"], model)
+    assert "model 'superpoint_keypoints' output 'keypoints': dim 1 expected -1 (dynamic), ONNX has static 1024" in problems
+    assert len(problems) == 3

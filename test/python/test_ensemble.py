@@ -40,10 +40,17 @@ def test_steps_run_in_dependency_order_and_never_mix_the_images(contract):
 
 
 def test_a_produced_tensor_contradicting_a_fixed_dim_fails(contract):
-    sessions = LineageSessions(contract, shape_override={("superpoint_keypoints", "keypoints"): [1, 1000, 2]})
+    sessions = LineageSessions(contract, shape_override={("superpoint_keypoints", "keypoints"): [1, 1000, 3]})
     with pytest.raises(SampleInferenceError) as info:
         run_ensemble(contract, _images(), sessions)
-    assert "superpoint_keypoints output 'keypoints': dim 1 expected 1024, got 1000" in str(info.value)
+    assert "superpoint_keypoints output 'keypoints': dim 2 expected 2, got 3" in str(info.value)
+
+
+def test_any_keypoint_count_passes_including_zero(contract):
+    for count in (0, 1, 1000, 1024):
+        override = {("superpoint_keypoints", name): [1, count, width] for name, width in (("keypoints", 2), ("descriptors", 256), ("scores", 1))}
+        outputs = run_ensemble(contract, _images(), LineageSessions(contract, shape_override=override))
+        assert sorted(outputs) == ["match_confidences", "matches_kp0", "matches_kp1"]
 
 
 def test_wrong_dtype_of_an_ensemble_input_is_reported(contract):

@@ -24,7 +24,7 @@ describe('system packages', () => {
   });
 
   test('every module the Python tests and the conversion program import is the standard library, our own, or a listed package', () => {
-    const files = ['test/python', 'scripts/omniglue_conversion'].flatMap((dir) =>
+    const files = ['test/python', 'test/support', 'scripts/omniglue_conversion'].flatMap((dir) =>
       fs.readdirSync(path.join(ROOT, dir)).filter((f) => f.endsWith('.py')).map((f) => path.join(ROOT, dir, f)),
     );
     // Python's own parser lists the imports: absolute ones, top-level package names.

@@ -9,6 +9,7 @@ import { ModelRepository } from '../constructs/model-repository';
 import { ServingNamespace } from '../constructs/serving-namespace';
 import { TritonDisruptionBudget } from '../constructs/triton-disruption-budget';
 import { TritonNetworkPolicy } from '../constructs/triton-network-policy';
+import { TensorrtEngineCache } from '../constructs/tensorrt-engine-cache';
 import { TritonServer } from '../constructs/triton-server';
 import { TritonService } from '../constructs/triton-service';
 import { GpuScheduling } from '../lib/gpu-scheduling';
@@ -32,6 +33,8 @@ export class OmniglueServingStack extends TerraformStack {
   readonly namespace: ServingNamespace;
   readonly modelRepository: ModelRepository;
   readonly conversionJob: ModelConversionJob;
+  /** Only with TensorRT (conversion.tensorrtFp16) and triton.engineCache.enabled. */
+  readonly engineCache: TensorrtEngineCache | undefined;
   readonly server: TritonServer;
   readonly service: TritonService;
   readonly autoscaler: GpuAutoscaler | undefined;
@@ -65,9 +68,19 @@ export class OmniglueServingStack extends TerraformStack {
       resources: { cpuRequest: conversion.cpuRequest, memoryRequest: conversion.memoryRequest, memoryLimit: conversion.memoryLimit },
       weights: conversion.weights,
       tensorrtFp16: conversion.tensorrtFp16,
+      tensorrtMaxImageSide: conversion.tensorrtMaxImageSide,
+      // CPU-only replicas cannot load KIND_GPU instance groups: they get their own model version.
+      cpuOnlyInstances: triton.gpusPerReplica === 0,
       extraEnv: conversion.extraEnv,
       minSampleMatches: conversion.minSampleMatches,
     });
+    if (conversion.tensorrtFp16 && triton.engineCache.enabled) {
+      this.engineCache = new TensorrtEngineCache(this, 'trt-engine-cache', {
+        modelRepository: this.modelRepository,
+        size: triton.engineCache.size,
+        storageClassName: triton.engineCache.storageClassName,
+      });
+    }
     this.server = new TritonServer(this, 'triton', {
       modelRepository: this.modelRepository,
       conversionJob: this.conversionJob,
@@ -82,6 +95,9 @@ export class OmniglueServingStack extends TerraformStack {
       shmSizeMiB: triton.shmSizeMiB,
       startupTimeoutSeconds: triton.startupTimeoutSeconds,
       expectedModelLoadSeconds: triton.expectedModelLoadSeconds,
+      expectedWarmupSeconds: triton.expectedWarmupSeconds,
+      expectedEngineBuildSeconds: triton.expectedEngineBuildSeconds,
+      engineCache: this.engineCache,
       terminationGracePeriodSeconds: triton.terminationGracePeriodSeconds,
       enableModelControlApi: triton.enableModelControlApi,
     });

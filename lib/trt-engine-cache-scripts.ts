@@ -22,6 +22,8 @@ export interface EngineCachePaths {
 
 /** File holding the key, written by the Triton container for the sidecar. */
 const keyFile = (paths: EngineCachePaths) => `${paths.localDir}.key`;
+/** Marks that Triton started in this pod; /tmp survives container restarts. */
+const startedFile = (paths: EngineCachePaths) => `${paths.localDir}.started`;
 
 /**
  * Runs in the Triton container (it sees the GPU). `keySuffix` is the part known at synth time after the GPU product.
@@ -36,9 +38,13 @@ export function restoreScript(paths: EngineCachePaths, modelVersion: string, key
     `mkdir -p "${cacheRoot}/$KEY" "${localDir}"`,
     // A key directory's mtime marks its last use; the sidecar prunes the ones nobody used for a while.
     `touch "${cacheRoot}/$KEY"`,
-    `RESTORED=0`,
-    `for f in "${cacheRoot}/$KEY"/*; do [ -f "$f" ] || continue; cp -p "$f" "${localDir}/" && RESTORED=$((RESTORED + 1)); done`,
-    `echo "{\\"event\\":\\"trt-engine-cache-restored\\",\\"key\\":\\"$KEY\\",\\"files\\":$RESTORED}"`,
+    // /tmp outlives a container restart: if Triton already started in this pod, it died, possibly on a damaged
+    // engine, so this start rebuilds from scratch; the sidecar then overwrites the cached copies with the new ones.
+    `if [ -e "${startedFile(paths)}" ]; then rm -rf "${localDir}"; mkdir -p "${localDir}"; ` +
+      `echo "{\\"event\\":\\"trt-engine-cache-bypassed\\",\\"key\\":\\"$KEY\\",\\"reason\\":\\"Triton restarted in this pod: engines are rebuilt, not restored\\"}"; ` +
+      `else RESTORED=0; for f in "${cacheRoot}/$KEY"/*; do [ -f "$f" ] || continue; cp -p "$f" "${localDir}/" && RESTORED=$((RESTORED + 1)); done; ` +
+      `echo "{\\"event\\":\\"trt-engine-cache-restored\\",\\"key\\":\\"$KEY\\",\\"files\\":$RESTORED}"; fi`,
+    `touch "${startedFile(paths)}"`,
     `echo "$KEY" > "${keyFile(paths)}"`,
   ].join('; ');
 }

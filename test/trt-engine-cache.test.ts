@@ -115,6 +115,21 @@ describe('engine cache scripts (run with /bin/sh)', () => {
     expect(readFileSync(join(paths.cacheRoot, key, 'superpoint.engine'), 'utf8')).toBe('rebuilt for a wider range');
   });
 
+  test('after a Triton restart in the same pod it rebuilds instead of restoring, and the rebuilt engines replace the cached ones', () => {
+    const key = 'v1_NVIDIA-A10G_triton-x';
+    mkdirSync(join(paths.cacheRoot, key), { recursive: true });
+    writeFileSync(join(paths.cacheRoot, key, 'dinov2.engine'), 'damaged');
+    age(join(paths.cacheRoot, key, 'dinov2.engine'), 7200);
+    expect(JSON.parse(sh(restoreScript(paths, 'v1', 'triton-x')).trim())).toMatchObject({ event: 'trt-engine-cache-restored', files: 1 });
+    const again = JSON.parse(sh(restoreScript(paths, 'v1', 'triton-x')).trim());
+    expect(again).toMatchObject({ event: 'trt-engine-cache-bypassed', key });
+    expect(readdirSync(paths.localDir)).toEqual([]);
+    writeFileSync(join(paths.localDir, 'dinov2.engine'), 'rebuilt');
+    age(join(paths.localDir, 'dinov2.engine'), 120);
+    expect(JSON.parse(sh(syncScript(paths, { intervalSeconds: 30, retentionDays: 30, once: true })).trim())).toMatchObject({ event: 'trt-engine-built', file: 'dinov2.engine' });
+    expect(readFileSync(join(paths.cacheRoot, key, 'dinov2.engine'), 'utf8')).toBe('rebuilt');
+  });
+
   test('restored engines are not saved again, and keys unused past the retention are pruned', () => {
     const key = 'v1_NVIDIA-A10G_triton-x';
     mkdirSync(join(paths.cacheRoot, key), { recursive: true });

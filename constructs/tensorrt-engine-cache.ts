@@ -1,6 +1,8 @@
 import { Construct } from 'constructs';
 import { commonLabels } from '../lib/labels';
+import { hardenedContainerSecurityContext } from '../lib/pod-hardening';
 import { PersistentVolumeClaimV1 } from '../lib/provider-classes';
+import { EngineCachePaths, restoreScript, syncScript } from '../lib/trt-engine-cache-scripts';
 import { ModelRepository, VolumeAccessMode } from './model-repository';
 
 export interface TensorrtEngineCacheProps {
@@ -36,6 +38,10 @@ export interface TensorrtEngineCacheProps {
 export class TensorrtEngineCache extends Construct {
   /** Where the Triton pod mounts the volume. */
   static readonly MOUNT_PATH = '/var/cache/omniglue-trt';
+  /** trt_engine_cache_path of the published configs (scripts/omniglue_conversion/model_config.py), in the pod's /tmp. */
+  static readonly LOCAL_DIR = '/tmp/trt-engine-cache';
+  private static readonly VOLUME_NAME = 'trt-engine-cache';
+  private static readonly PATHS: EngineCachePaths = { cacheRoot: TensorrtEngineCache.MOUNT_PATH, localDir: TensorrtEngineCache.LOCAL_DIR };
 
   readonly size: string;
   readonly accessMode: VolumeAccessMode;
@@ -69,5 +75,36 @@ export class TensorrtEngineCache extends Construct {
       waitUntilBound: false,
     });
     this.claimName = this.claim.metadata.name;
+  }
+
+  /** The pod volume for the claim. */
+  volume() {
+    return { name: TensorrtEngineCache.VOLUME_NAME, persistentVolumeClaim: { claimName: this.claimName } };
+  }
+
+  /** The mount of the volume, for the Triton container and the sidecar. */
+  volumeMount() {
+    return { name: TensorrtEngineCache.VOLUME_NAME, mountPath: TensorrtEngineCache.MOUNT_PATH };
+  }
+
+  /** Shell run in the Triton container before tritonserver: restores the key's engines (it sees the GPU's name). */
+  restoreCommand(modelVersion: string, tritonImageTag: string): string {
+    return restoreScript(TensorrtEngineCache.PATHS, modelVersion, `triton-${tritonImageTag.replace(/[^A-Za-z0-9._-]/g, '-')}`);
+  }
+
+  /**
+   * The sidecar that saves engines the pod built (one log line each). It runs the Triton image, already on the
+   * node, which has a shell, find and cp; it needs the pod's /tmp volume, named `tmp`.
+   */
+  syncContainer(image: string) {
+    return {
+      name: 'trt-engine-cache-sync',
+      image,
+      command: ['/bin/sh', '-c'],
+      args: [syncScript(TensorrtEngineCache.PATHS, { intervalSeconds: 30, retentionDays: this.retentionDays })],
+      resources: { requests: { cpu: '10m', memory: '32Mi' }, limits: { memory: '256Mi' } },
+      securityContext: hardenedContainerSecurityContext(),
+      volumeMount: [{ name: 'tmp', mountPath: '/tmp' }, this.volumeMount()],
+    };
   }
 }

@@ -8,7 +8,6 @@ import { quantityToNumber } from '../config/validators';
 import { ModelConversionJob } from './model-conversion-job';
 import { ModelRepository } from './model-repository';
 import { TensorrtEngineCache } from './tensorrt-engine-cache';
-import { restoreScript, syncScript } from '../lib/trt-engine-cache-scripts';
 
 export const TRITON_PORTS = { http: 8000, grpc: 8001, metrics: 8002 } as const;
 
@@ -16,8 +15,6 @@ export const TRITON_PORTS = { http: 8000, grpc: 8001, metrics: 8002 } as const;
 const ADMIN_APIS = 'model-repository,model-config,shared-memory,trace,logging';
 const PRE_STOP_SLEEP_SECONDS = 10;
 const STARTUP_PROBE_PERIOD_SECONDS = 10;
-/** trt_engine_cache_path of the published configs (scripts/omniglue_conversion/model_config.py). */
-export const TRT_ENGINE_CACHE_DIR = '/tmp/trt-engine-cache';
 
 export interface TritonResources {
   /** @default '4' */
@@ -229,17 +226,17 @@ export class TritonServer extends Construct {
                   { name: 'model-repository', mountPath: ModelRepository.MOUNT_PATH, readOnly: true },
                   { name: 'dshm', mountPath: '/dev/shm' },
                   { name: 'tmp', mountPath: '/tmp' },
-                  ...(this.engineCache ? [{ name: 'trt-engine-cache', mountPath: TensorrtEngineCache.MOUNT_PATH }] : []),
+                  ...(this.engineCache ? [this.engineCache.volumeMount()] : []),
                 ],
               },
-              ...(this.engineCache ? [this.engineCacheSidecar(this.engineCache)] : []),
+              ...(this.engineCache ? [this.engineCache.syncContainer(this.image)] : []),
             ],
             volume: [
               { name: 'model-repository', persistentVolumeClaim: { claimName: modelRepository.claimName, readOnly: true } },
               { name: 'dshm', emptyDir: { medium: 'Memory', sizeLimit: `${this.shmSizeMiB}Mi` } },
               // Engines restored from the cache live here too (a few hundred MB per model version).
               { name: 'tmp', emptyDir: { sizeLimit: this.engineCache ? '4Gi' : '2Gi' } },
-              ...(this.engineCache ? [{ name: 'trt-engine-cache', persistentVolumeClaim: { claimName: this.engineCache.claimName } }] : []),
+              ...(this.engineCache ? [this.engineCache.volume()] : []),
             ],
           },
         },
@@ -253,28 +250,9 @@ export class TritonServer extends Construct {
     });
   }
 
-  /** Copies engines this pod built to the cache volume, one log line each (lib/trt-engine-cache-scripts.ts). */
-  private engineCacheSidecar(cache: TensorrtEngineCache) {
-    return {
-      name: 'trt-engine-cache-sync',
-      // The Triton image is on the node already and has a shell, find and cp.
-      image: this.image,
-      command: ['/bin/sh', '-c'],
-      args: [syncScript({ cacheRoot: TensorrtEngineCache.MOUNT_PATH, localDir: TRT_ENGINE_CACHE_DIR }, { intervalSeconds: 30, retentionDays: cache.retentionDays })],
-      resources: { requests: { cpu: '10m', memory: '32Mi' }, limits: { memory: '256Mi' } },
-      securityContext: hardenedContainerSecurityContext(),
-      volumeMount: [
-        { name: 'tmp', mountPath: '/tmp' },
-        { name: 'trt-engine-cache', mountPath: TensorrtEngineCache.MOUNT_PATH },
-      ],
-    };
-  }
-
   private serverCommand(conversionJob: ModelConversionJob, imageTag: string, gracePeriodSeconds: number, enableModelControlApi: boolean): string {
     const exitTimeoutSeconds = Math.max(gracePeriodSeconds - PRE_STOP_SLEEP_SECONDS - 5, 5);
-    const restore = this.engineCache
-      ? `${restoreScript({ cacheRoot: TensorrtEngineCache.MOUNT_PATH, localDir: TRT_ENGINE_CACHE_DIR }, conversionJob.version, `triton-${imageTag.replace(/[^A-Za-z0-9._-]/g, '-')}`)}; `
-      : '';
+    const restore = this.engineCache ? `${this.engineCache.restoreCommand(conversionJob.version, imageTag)}; ` : '';
     const flags = [
       `--model-repository=${conversionJob.publishedRepositoryPath}`,
       // NONE: the repository is immutable once published; POLL and dynamic loading are not for production.

@@ -55,7 +55,7 @@ function typicalInputs(): Record<string, Record<string, ort.Tensor>> {
 }
 
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
-const bytesOf = (tensors: Record<string, ort.Tensor>) => Object.values(tensors).reduce((sum, t) => sum + t.data.byteLength, 0);
+const bytesOf = (tensors: Record<string, ort.Tensor>) => Object.values(tensors).reduce((sum, t) => sum + (t.data as ArrayBufferView).byteLength, 0);
 
 async function time(session: ort.InferenceSession, feeds: Record<string, ort.Tensor>, runs: number) {
   await session.run(feeds); // first run allocates: excluded, as warm-up excludes it in Triton

@@ -4,9 +4,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { App, Testing, TerraformStack } from 'cdktf';
 import { parseConfig } from '../config/load';
+import { ModelConversionJob, ModelConversionJobProps } from '../constructs/model-conversion-job';
 import { ModelRepository } from '../constructs/model-repository';
 import { ServingNamespace } from '../constructs/serving-namespace';
 import { TensorrtEngineCache } from '../constructs/tensorrt-engine-cache';
+import { TritonServer, TritonServerProps } from '../constructs/triton-server';
+import { GpuScheduling } from '../lib/gpu-scheduling';
 import { restoreScript, syncScript } from '../lib/trt-engine-cache-scripts';
 import { findResource, synthesize } from './support/synth';
 
@@ -158,5 +161,44 @@ describe('startup budget and CPU-only settings', () => {
   test('the defaults fit the startup budget with and without TensorRT', () => {
     expect(synthesize(TRT).stacks.serving.server.expectedStartupSeconds).toBe(840);
     expect(synthesize({}).stacks.serving.server.expectedStartupSeconds).toBe(360);
+  });
+});
+
+describe('construct-level checks', () => {
+  function build(jobProps: Partial<ModelConversionJobProps>, serverProps: Partial<TritonServerProps> = {}) {
+    const stack = new TerraformStack(Testing.app() as App, 'test');
+    const gpuScheduling = new GpuScheduling(parseConfig({}).gpu);
+    const modelRepository = new ModelRepository(stack, 'repo', { namespace: new ServingNamespace(stack, 'ns', { name: 'omniglue' }) });
+    return () => {
+      const conversionJob = new ModelConversionJob(stack, 'job', { modelRepository, gpuScheduling, ...jobProps });
+      return new TritonServer(stack, 'triton', { modelRepository, conversionJob, gpuScheduling, ...serverProps });
+    };
+  }
+
+  test.each([
+    ['TensorRT with CPU instances', { tensorrtFp16: true, cpuOnlyInstances: true }, {}, /tensorrtFp16 needs GPU instances, but cpuOnlyInstances is set/],
+    ['a profile below the typical image', { tensorrtFp16: true, tensorrtMaxImageSide: 600 }, {}, /tensorrtMaxImageSide \(600\) must be a whole number of pixels, at least 640/],
+    ['a CPU-only server on GPU configs', {}, { gpusPerReplica: 0 }, /gpusPerReplica is 0, but the conversion Job publishes KIND_GPU instance groups/],
+    ['a GPU server on CPU configs', { cpuOnlyInstances: true }, {}, /gpusPerReplica is 1, but the conversion Job publishes KIND_CPU instance groups/],
+    ['a negative warm-up time', {}, { expectedWarmupSeconds: -5 }, /expectedWarmupSeconds \(-5\) must be a whole number of seconds, 0 or more/],
+    ['engine builds beyond the startup budget', { tensorrtFp16: true }, { startupTimeoutSeconds: 600 }, /\+ expectedEngineBuildSeconds \(480\) = 840 s/],
+  ])('rejects %s', (_name, jobProps, serverProps, message) => {
+    expect(build(jobProps, serverProps)).toThrow(message);
+  });
+
+  test('without TensorRT the engine cache is ignored and the build time not counted', () => {
+    const stack = new TerraformStack(Testing.app() as App, 'test');
+    const modelRepository = new ModelRepository(stack, 'repo', { namespace: new ServingNamespace(stack, 'ns', { name: 'omniglue' }) });
+    const engineCache = new TensorrtEngineCache(stack, 'cache', { modelRepository });
+    const server = build({}, { engineCache })();
+    expect(server.engineCache).toBeUndefined();
+    expect(server.expectedStartupSeconds).toBe(360);
+  });
+
+  test('the CPU-only flags are ones the conversion script accepts', () => {
+    const args: string[] = findResource(synthesize({ triton: { gpusPerReplica: 0 }, autoscaling: { enabled: false } }).serving, 'kubernetes_job_v1', 'model-conversion').spec.template.spec.container[0].args;
+    const help = execFileSync('/usr/bin/python3', [join(__dirname, '..', 'scripts', 'convert_models_to_onnx.py'), '--help'], { encoding: 'utf8' });
+    for (const flag of args.filter((a) => a.startsWith('--'))) expect(help).toContain(flag);
+    expect(help).toMatch(/--instance-kind \{gpu,cpu\}/);
   });
 });

@@ -143,6 +143,13 @@ describe('CPU-only replicas (triton.gpusPerReplica: 0)', () => {
     }
   });
 
+test('the CPU-only flags are ones the conversion script accepts', () => {
+    const args: string[] = findResource(synthesize(cpu).serving, 'kubernetes_job_v1', 'model-conversion').spec.template.spec.container[0].args;
+    const help = execFileSync(PYTHON, [path.join(SCRIPTS_DIR, 'convert_models_to_onnx.py'), '--help'], { encoding: 'utf8' });
+    for (const flag of args.filter((a) => a.startsWith('--'))) expect(help).toContain(flag);
+    expect(help).toMatch(/--instance-kind \{gpu,cpu\}/);
+  });
+
   test('GPU replicas keep KIND_GPU and the GPU version', () => {
     const args: string[] = findResource(synthesize({}).serving, 'kubernetes_job_v1', 'model-conversion').spec.template.spec.container[0].args;
     expect(args).not.toContain('--instance-kind');

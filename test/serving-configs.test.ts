@@ -122,6 +122,31 @@ describe('TensorRT profiles as published', () => {
   });
 });
 
+describe('TensorRT profiles against the preprocessing graphs', () => {
+  test('what the preprocessing produces for the smallest, typical, extreme-aspect and largest images lies within the profiles', async () => {
+    const published = loadModelRepository(fs.existsSync(path.join(workDir, 'trt')) ? path.join(workDir, 'trt') : render('trt', ['--tensorrt-fp16']));
+    const glueDir = path.join(workDir, 'glue-limits');
+    python(['-m', 'omniglue_conversion.glue_graphs', '--out', glueDir]);
+    const range = (model: string, input: string) =>
+      ['min', 'max'].map((which) => {
+        const text = new RegExp(`key: "trt_profile_${which}_shapes" value: "([^"]+)"`).exec(published.model(model).configText)![1]!;
+        return text.split(',').find((e) => e.startsWith(`${input}:`))!.split(':')[1]!.split('x').map(Number);
+      });
+    const [spMin, spMax] = range('superpoint', 'image');
+    const [dinoMin, dinoMax] = range('dinov2', 'pixel_values');
+    const within = (shape: readonly number[], min: number[], max: number[]) => shape.every((d, i) => min[i]! <= d && d <= max[i]!);
+    const sessions = await Promise.all(['superpoint_preprocess', 'dinov2_preprocess'].map((m) => ort.InferenceSession.create(path.join(glueDir, m, '1', 'model.onnx'))));
+    // 14 px is the documented minimum side; 43 x 1920 is near the 45:1 aspect limit; 1920 is tensorrtMaxImageSide's default.
+    for (const [height, width] of [[14, 14], [14, 630], [630, 14], [480, 640], [43, 1920], [1920, 1920]] as const) {
+      const image = new ort.Tensor('uint8', new Uint8Array(height * width * 3), [height, width, 3]);
+      const [superpoint, dinov2] = await Promise.all(sessions.map((s) => s.run({ image })));
+      expect([height, width, within(superpoint!.image_gray!.dims, spMin!, spMax!)]).toEqual([height, width, true]);
+      expect([height, width, within(dinov2!.pixel_values!.dims, dinoMin!, dinoMax!)]).toEqual([height, width, true]);
+    }
+    await Promise.all(sessions.map((s) => s.release()));
+  });
+});
+
 describe('CPU-only replicas (triton.gpusPerReplica: 0)', () => {
   const cpu = { triton: { gpusPerReplica: 0 }, autoscaling: { enabled: false } };
 

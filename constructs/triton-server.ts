@@ -290,6 +290,9 @@ export class TritonServer extends Construct {
       throw new Error(`minReplicas (${this.minReplicas}) must be at least 1 and less than or equal to maxReplicas (${this.maxReplicas})`);
     }
     props.modelRepository.assertSupportsReplicas(this.maxReplicas, 'maxReplicas');
+    for (const [setting, value] of Object.entries(expected)) {
+      if (!Number.isInteger(value) || value < 0) throw new Error(`${setting} (${value}) must be a whole number of seconds, 0 or more`);
+    }
     if (this.startupTimeoutSeconds < this.expectedStartupSeconds) {
       const engineBuild = expected.expectedEngineBuildSeconds > 0 ? ` + expectedEngineBuildSeconds (${expected.expectedEngineBuildSeconds})` : '';
       throw new Error(
@@ -297,9 +300,6 @@ export class TritonServer extends Construct {
           `expectedWarmupSeconds (${expected.expectedWarmupSeconds})${engineBuild} = ${this.expectedStartupSeconds} s: ` +
           'the kubelet would restart Triton while it loads and warms up the models',
       );
-    }
-    for (const [setting, value] of Object.entries(expected)) {
-      if (!Number.isInteger(value) || value < 0) throw new Error(`${setting} (${value}) must be a whole number of seconds, 0 or more`);
     }
     if (this.gpusPerReplica === 0 && !props.conversionJob.cpuOnlyInstances) {
       throw new Error(

@@ -78,10 +78,19 @@ export function crossCheck(config: OmniglueConfig): string[] {
         '/dev/shm is memory-backed and counts against the limit',
     );
   }
-  if (triton.startupTimeoutSeconds < triton.expectedModelLoadSeconds) {
+  const engineBuildSeconds = conversion.tensorrtFp16 ? triton.expectedEngineBuildSeconds : 0;
+  const startupNeeded = triton.expectedModelLoadSeconds + triton.expectedWarmupSeconds + engineBuildSeconds;
+  if (triton.startupTimeoutSeconds < startupNeeded) {
+    const engineBuild = conversion.tensorrtFp16 ? ` + triton.expectedEngineBuildSeconds (${engineBuildSeconds}, TensorRT is on)` : '';
     problems.push(
-      `triton.startupTimeoutSeconds (${triton.startupTimeoutSeconds}) is shorter than triton.expectedModelLoadSeconds (${triton.expectedModelLoadSeconds}): ` +
-        'the kubelet would kill Triton while it loads the models; raise startupTimeoutSeconds',
+      `triton.startupTimeoutSeconds (${triton.startupTimeoutSeconds}) is shorter than triton.expectedModelLoadSeconds (${triton.expectedModelLoadSeconds}) + ` +
+        `triton.expectedWarmupSeconds (${triton.expectedWarmupSeconds})${engineBuild} = ${startupNeeded} s: ` +
+        'the kubelet would kill Triton while it loads and warms up the models; raise startupTimeoutSeconds',
+    );
+  }
+  if (conversion.tensorrtFp16 && triton.gpusPerReplica === 0) {
+    problems.push(
+      'conversion.tensorrtFp16 needs a GPU, but triton.gpusPerReplica is 0 (CPU-only replicas): set tensorrtFp16 to false or give each replica a GPU',
     );
   }
   if (autoscaling.enabled && triton.gpusPerReplica === 0) {

@@ -115,6 +115,24 @@ export const configSchema = z.strictObject({
     startupTimeoutSeconds: intBetween(60, 7200, 'seconds').default(900),
     /** Expected model load time on a cold node; the startup budget must exceed it. */
     expectedModelLoadSeconds: intBetween(1, 7200, 'seconds').default(300),
+    /** Expected time of the models' warm-up (model_warmup: one run per instance at 640 x 480 before ready); counted into the startup budget. */
+    expectedWarmupSeconds: intBetween(0, 3600, 'seconds').default(60),
+    /**
+     * Expected time to build the TensorRT engines when the engine cache has none for this model version, GPU and
+     * Triton release (first rollout); counted into the startup budget when conversion.tensorrtFp16 is on.
+     */
+    expectedEngineBuildSeconds: intBetween(0, 7200, 'seconds').default(480),
+    /**
+     * TensorRT engine cache: a writable volume, separate from the read-only model repository, that keeps built
+     * engines across pod restarts (used when conversion.tensorrtFp16 is on; docs/performance.md).
+     */
+    engineCache: section({
+      enabled: z.boolean().default(true),
+      /** Size of the cache volume (a few hundred MB per model version, GPU model and Triton release). */
+      size: memoryQuantity('10Gi', 1 * GiB, 2 ** 50).default('10Gi'),
+      /** StorageClass of the cache volume; unset uses modelRepository.storageClassName (its access mode too). */
+      storageClassName: dnsSubdomain().optional(),
+    }),
     /** Grace period for in-flight requests on shutdown. */
     terminationGracePeriodSeconds: intBetween(16, 3600, 'seconds: more than the 10 s preStop sleep plus 5 s to drain requests').default(60),
     /** Namespaces whose pods may call the inference ports (8000/8001); the serving namespace is always allowed. */
@@ -221,6 +239,16 @@ export const configSchema = z.strictObject({
       .default({}),
     /** Appends TensorRT FP16 acceleration to the superpoint, dinov2 and omniglue configs. */
     tensorrtFp16: z.boolean().default(false),
+    /**
+     * Largest image side (px) the TensorRT shape profiles cover; larger images fall outside the engines' range
+     * and make TensorRT rebuild them (docs/performance.md, "Shape profiles").
+     */
+    tensorrtMaxImageSide: z
+      .number()
+      .int({ error: 'must be a whole number of pixels' })
+      .min(640, { error: 'must be at least 640 (the typical 640 x 480 image the profiles are tuned for)' })
+      .max(8192, { error: 'must be at most 8192 (SuperPoint runs at full resolution; downscale larger photos on the client)' })
+      .default(1920),
     /** Minimum matches the sample pair must give before the repository is published. */
     minSampleMatches: intBetween(0, MAX_MATCHES, 'the ensemble returns at most one match per SuperPoint keypoint, 1024').default(10),
     weights: section({

@@ -8,6 +8,7 @@ export * from './nvidia-device-plugin';
 export * from './prometheus-adapter';
 export * from './prometheus-monitoring';
 export * from './serving-namespace';
+export * from './tensorrt-engine-cache';
 export * from './triton-disruption-budget';
 export * from './triton-network-policy';
 export * from './triton-pod-monitor';

@@ -74,6 +74,16 @@ export interface ModelConversionJobProps {
    */
   readonly tensorrtFp16?: boolean;
   /**
+   * Largest image side (px) the TensorRT shape profiles cover (used with `tensorrtFp16`).
+   * @default 1920
+   */
+  readonly tensorrtMaxImageSide?: number;
+  /**
+   * Publishes KIND_CPU instance groups, for Triton replicas without a GPU (a distinct model version).
+   * @default false
+   */
+  readonly cpuOnlyInstances?: boolean;
+  /**
    * Extra environment variables of both containers (e.g. HTTPS_PROXY, NO_PROXY).
    * @default {}
    */
@@ -106,6 +116,10 @@ export class ModelConversionJob extends Construct {
   readonly image: string;
   readonly timeoutMinutes: number;
   readonly useGpu: boolean;
+  /** Whether the published configs use TensorRT (Triton then needs an engine-build budget and benefits from a cache). */
+  readonly tensorrtFp16: boolean;
+  /** Whether the published configs place every instance on the CPU. */
+  readonly cpuOnlyInstances: boolean;
   readonly modelConfigs: LoadedModelRepository;
   readonly job: JobV1;
 
@@ -118,10 +132,18 @@ export class ModelConversionJob extends Construct {
     const dependenciesPreinstalled = props.dependenciesPreinstalled ?? false;
     const backoffLimit = props.backoffLimit ?? 2;
     const minSampleMatches = props.minSampleMatches ?? 10;
-    const tensorrtFp16 = props.tensorrtFp16 ?? false;
+    this.tensorrtFp16 = props.tensorrtFp16 ?? false;
+    this.cpuOnlyInstances = props.cpuOnlyInstances ?? false;
+    const tensorrtMaxImageSide = props.tensorrtMaxImageSide ?? 1920;
     const resources = { cpuRequest: '2', memoryRequest: '8Gi', memoryLimit: '16Gi', ...props.resources };
     if (!Number.isInteger(this.timeoutMinutes) || this.timeoutMinutes < 1) {
       throw new Error(`timeoutMinutes (${this.timeoutMinutes}) must be a whole number of minutes, at least 1`);
+    }
+    if (this.tensorrtFp16 && this.cpuOnlyInstances) {
+      throw new Error('tensorrtFp16 needs GPU instances, but cpuOnlyInstances is set: choose one');
+    }
+    if (!Number.isInteger(tensorrtMaxImageSide) || tensorrtMaxImageSide < 640) {
+      throw new Error(`tensorrtMaxImageSide (${tensorrtMaxImageSide}) must be a whole number of pixels, at least 640 (the typical image)`);
     }
     const namespace = props.modelRepository.namespace.name;
     const labels = commonLabels('omniglue', 'model-conversion');
@@ -129,7 +151,7 @@ export class ModelConversionJob extends Construct {
     const scripts = conversionScriptFiles();
     const configs = modelConfigFiles(this.modelConfigs);
     const samples = sampleImageFiles();
-    const modelArguments = this.conversionArguments(props.weights ?? {}, tensorrtFp16, minSampleMatches);
+    const modelArguments = this.conversionArguments(props.weights ?? {}, minSampleMatches, tensorrtMaxImageSide);
     this.version = contentHash([...scripts, ...configs, ...samples], { image: this.image, modelArguments });
     this.publishedRepositoryPath = `${ModelRepository.MOUNT_PATH}/versions/${this.version}`;
     const extraEnv = props.extraEnv ?? {};
@@ -274,14 +296,16 @@ export class ModelConversionJob extends Construct {
     };
   }
 
-  private conversionArguments(weights: Partial<Record<WeightName, WeightSource>>, tensorrtFp16: boolean, minSampleMatches: number): string[] {
+  private conversionArguments(weights: Partial<Record<WeightName, WeightSource>>, minSampleMatches: number, tensorrtMaxImageSide: number): string[] {
     const args = ['--min-sample-matches', String(minSampleMatches)];
     for (const name of WEIGHT_NAMES) {
       const source = weights[name];
       if (source?.url !== undefined) args.push('--weights-url', `${name}=${source.url}`);
       if (source?.sha256 !== undefined) args.push('--weights-sha256', `${name}=${source.sha256}`);
     }
-    if (tensorrtFp16) args.push('--tensorrt-fp16');
+    // Only arguments that change the published files go in: each one is part of the model version's hash.
+    if (this.tensorrtFp16) args.push('--tensorrt-fp16', '--tensorrt-max-image-side', String(tensorrtMaxImageSide));
+    if (this.cpuOnlyInstances) args.push('--instance-kind', 'cpu');
     return args;
   }
 }

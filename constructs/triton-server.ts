@@ -8,6 +8,7 @@ import { TRITON_METRICS_PORT_NAME } from '../lib/triton-metrics';
 import { quantityToNumber } from '../config/validators';
 import { ModelConversionJob } from './model-conversion-job';
 import { ModelRepository } from './model-repository';
+import { TensorrtEngineCache } from './tensorrt-engine-cache';
 
 export const TRITON_PORTS = { http: 8000, grpc: 8001, metrics: 8002 } as const;
 
@@ -80,6 +81,23 @@ export interface TritonServerProps {
    */
   readonly expectedModelLoadSeconds?: number;
   /**
+   * Expected time of the models' warm-up (every instance runs once at the typical size before Triton is ready);
+   * the startup budget must cover it on top of the load.
+   * @default 60
+   */
+  readonly expectedWarmupSeconds?: number;
+  /**
+   * Expected time to build the TensorRT engines that the engine cache does not hold yet; counted into the startup
+   * budget when the conversion Job publishes TensorRT configs.
+   * @default 480
+   */
+  readonly expectedEngineBuildSeconds?: number;
+  /**
+   * Keeps TensorRT engines across pod restarts; only used when the conversion Job publishes TensorRT configs.
+   * @default - no cache volume: every new pod builds its engines
+   */
+  readonly engineCache?: TensorrtEngineCache;
+  /**
    * Time in-flight requests get to finish on shutdown.
    * @default 60
    */
@@ -105,6 +123,10 @@ export class TritonServer extends Construct {
   readonly maxReplicas: number;
   readonly shmSizeMiB: number;
   readonly startupTimeoutSeconds: number;
+  /** Seconds of startup the budget must cover: load, warm-up and (with TensorRT) engine builds. */
+  readonly expectedStartupSeconds: number;
+  /** The engine cache the pods restore from and save to, when TensorRT is on and a cache was given. */
+  readonly engineCache: TensorrtEngineCache | undefined;
   /** Labels the Service, PodDisruptionBudget and NetworkPolicy select the pods by. */
   readonly selectorLabels: Record<string, string> = { ...TRITON_SELECTOR_LABELS };
   /** Labels of the server's objects and of the objects around it. */
@@ -121,10 +143,14 @@ export class TritonServer extends Construct {
     this.shmSizeMiB = props.shmSizeMiB ?? 2048;
     this.startupTimeoutSeconds = props.startupTimeoutSeconds ?? 900;
     const expectedModelLoadSeconds = props.expectedModelLoadSeconds ?? 300;
+    const expectedWarmupSeconds = props.expectedWarmupSeconds ?? 60;
+    const expectedEngineBuildSeconds = props.conversionJob.tensorrtFp16 ? (props.expectedEngineBuildSeconds ?? 480) : 0;
+    this.expectedStartupSeconds = expectedModelLoadSeconds + expectedWarmupSeconds + expectedEngineBuildSeconds;
+    this.engineCache = props.conversionJob.tensorrtFp16 ? props.engineCache : undefined;
     const terminationGracePeriodSeconds = props.terminationGracePeriodSeconds ?? 60;
     const autoscaled = props.autoscaled ?? true;
     const resources = { cpuRequest: '4', memoryRequest: '16Gi', memoryLimit: '24Gi', ...props.resources };
-    this.validate(props, expectedModelLoadSeconds, terminationGracePeriodSeconds, resources.memoryLimit);
+    this.validate(props, { expectedModelLoadSeconds, expectedWarmupSeconds, expectedEngineBuildSeconds }, terminationGracePeriodSeconds, resources.memoryLimit);
 
     const { modelRepository, conversionJob } = props;
     this.namespace = modelRepository.namespace.name;
@@ -181,7 +207,7 @@ export class TritonServer extends Construct {
                 name: 'triton',
                 image: this.image,
                 command: ['/bin/sh', '-c'],
-                args: [this.serverCommand(conversionJob.publishedRepositoryPath, terminationGracePeriodSeconds, props.enableModelControlApi ?? false)],
+                args: [this.serverCommand(conversionJob, props.imageTag ?? VERSIONS.tritonImageTag, terminationGracePeriodSeconds, props.enableModelControlApi ?? false)],
                 env: [{ name: 'HOME', value: '/tmp' }],
                 port: [
                   { name: 'http', containerPort: TRITON_PORTS.http, protocol: 'TCP' },
@@ -201,13 +227,17 @@ export class TritonServer extends Construct {
                   { name: 'model-repository', mountPath: ModelRepository.MOUNT_PATH, readOnly: true },
                   { name: 'dshm', mountPath: '/dev/shm' },
                   { name: 'tmp', mountPath: '/tmp' },
+                  ...(this.engineCache ? [this.engineCache.volumeMount()] : []),
                 ],
               },
+              ...(this.engineCache ? [this.engineCache.syncContainer(this.image)] : []),
             ],
             volume: [
               { name: 'model-repository', persistentVolumeClaim: { claimName: modelRepository.claimName, readOnly: true } },
               { name: 'dshm', emptyDir: { medium: 'Memory', sizeLimit: `${this.shmSizeMiB}Mi` } },
-              { name: 'tmp', emptyDir: { sizeLimit: '2Gi' } },
+              // Engines restored from the cache live here too (a few hundred MB per model version).
+              { name: 'tmp', emptyDir: { sizeLimit: this.engineCache ? '4Gi' : '2Gi' } },
+              ...(this.engineCache ? [this.engineCache.volume()] : []),
             ],
           },
         },
@@ -221,10 +251,11 @@ export class TritonServer extends Construct {
     });
   }
 
-  private serverCommand(repositoryPath: string, gracePeriodSeconds: number, enableModelControlApi: boolean): string {
+  private serverCommand(conversionJob: ModelConversionJob, imageTag: string, gracePeriodSeconds: number, enableModelControlApi: boolean): string {
     const exitTimeoutSeconds = Math.max(gracePeriodSeconds - PRE_STOP_SLEEP_SECONDS - 5, 5);
+    const restore = this.engineCache ? `${this.engineCache.restoreCommand(conversionJob.version, imageTag)}; ` : '';
     const flags = [
-      `--model-repository=${repositoryPath}`,
+      `--model-repository=${conversionJob.publishedRepositoryPath}`,
       // NONE: the repository is immutable once published; POLL and dynamic loading are not for production.
       '--model-control-mode=none',
       '--strict-readiness=true',
@@ -242,12 +273,17 @@ export class TritonServer extends Construct {
     if (!enableModelControlApi) {
       // A random per-pod key, never written anywhere: the admin APIs stay closed without a secret in the configuration.
       flags.push(`--http-restricted-api=${ADMIN_APIS}:omniglue-admin-key=$ADMIN_KEY`, `--grpc-restricted-protocol=${ADMIN_APIS}:omniglue-admin-key=$ADMIN_KEY`);
-      return `ADMIN_KEY=$(head -c 32 /dev/urandom | od -An -tx1 | tr -dc 0-9a-f) && exec tritonserver ${flags.join(' ')}`;
+      return `${restore}ADMIN_KEY=$(head -c 32 /dev/urandom | od -An -tx1 | tr -dc 0-9a-f) && exec tritonserver ${flags.join(' ')}`;
     }
-    return `exec tritonserver ${flags.join(' ')}`;
+    return `${restore}exec tritonserver ${flags.join(' ')}`;
   }
 
-  private validate(props: TritonServerProps, expectedModelLoadSeconds: number, gracePeriodSeconds: number, memoryLimit: string): void {
+  private validate(
+    props: TritonServerProps,
+    expected: { expectedModelLoadSeconds: number; expectedWarmupSeconds: number; expectedEngineBuildSeconds: number },
+    gracePeriodSeconds: number,
+    memoryLimit: string,
+  ): void {
     if (!Number.isInteger(this.gpusPerReplica) || this.gpusPerReplica < 0) {
       throw new Error(`gpusPerReplica (${this.gpusPerReplica}) must be a whole number, 0 or more`);
     }
@@ -255,11 +291,25 @@ export class TritonServer extends Construct {
       throw new Error(`minReplicas (${this.minReplicas}) must be at least 1 and less than or equal to maxReplicas (${this.maxReplicas})`);
     }
     props.modelRepository.assertSupportsReplicas(this.maxReplicas, 'maxReplicas');
-    if (this.startupTimeoutSeconds < expectedModelLoadSeconds) {
+    for (const [setting, value] of Object.entries(expected)) {
+      if (!Number.isInteger(value) || value < 0) throw new Error(`${setting} (${value}) must be a whole number of seconds, 0 or more`);
+    }
+    if (this.startupTimeoutSeconds < this.expectedStartupSeconds) {
+      const engineBuild = expected.expectedEngineBuildSeconds > 0 ? ` + expectedEngineBuildSeconds (${expected.expectedEngineBuildSeconds})` : '';
       throw new Error(
-        `startupTimeoutSeconds (${this.startupTimeoutSeconds}) is shorter than expectedModelLoadSeconds (${expectedModelLoadSeconds}): ` +
-          'the kubelet would restart Triton while it loads the models',
+        `startupTimeoutSeconds (${this.startupTimeoutSeconds}) is shorter than expectedModelLoadSeconds (${expected.expectedModelLoadSeconds}) + ` +
+          `expectedWarmupSeconds (${expected.expectedWarmupSeconds})${engineBuild} = ${this.expectedStartupSeconds} s: ` +
+          'the kubelet would restart Triton while it loads and warms up the models',
       );
+    }
+    if (this.gpusPerReplica === 0 && !props.conversionJob.cpuOnlyInstances) {
+      throw new Error(
+        'gpusPerReplica is 0, but the conversion Job publishes KIND_GPU instance groups, which Triton cannot load without a GPU: ' +
+          'create the ModelConversionJob with cpuOnlyInstances: true',
+      );
+    }
+    if (this.gpusPerReplica > 0 && props.conversionJob.cpuOnlyInstances) {
+      throw new Error(`gpusPerReplica is ${this.gpusPerReplica}, but the conversion Job publishes KIND_CPU instance groups: the GPUs would sit idle; drop cpuOnlyInstances`);
     }
     if (this.shmSizeMiB * 2 ** 20 >= quantityToNumber(memoryLimit)) {
       throw new Error(`shmSizeMiB (${this.shmSizeMiB}) must be smaller than the memory limit (${memoryLimit}): /dev/shm counts against it`);

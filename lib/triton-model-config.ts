@@ -27,6 +27,21 @@ export interface EnsembleStep {
   outputMap: Record<string, string>;
 }
 
+/** One `model_warmup` input: its type, full shape and where its data comes from. */
+export interface WarmupInput {
+  dataType: string;
+  dims: number[];
+  /** zero_data / random_data, the file name under the model's warmup/ directory, or 'unset' (Triton refuses that). */
+  data: 'zero' | 'random' | { file: string } | 'unset';
+}
+
+export interface WarmupSample {
+  name: string;
+  batchSize: number;
+  count: number;
+  inputs: Record<string, WarmupInput>;
+}
+
 export interface TritonModelConfig {
   name: string;
   platform: string;
@@ -35,6 +50,8 @@ export interface TritonModelConfig {
   inputs: TensorSpec[];
   outputs: TensorSpec[];
   instanceGroups: { kind: string; count: number }[];
+  /** `model_warmup` samples, run by every instance while the model loads. */
+  warmups: WarmupSample[];
   /** Ensemble steps in file order; empty for other models. */
   steps: EnsembleStep[];
   /** The config.pbtxt text as read, for hashing or shipping verbatim. */
@@ -81,6 +98,12 @@ interface RawConfig {
   input: RawTensor[];
   output: RawTensor[];
   instanceGroup: { kind: string; count: number }[];
+  modelWarmup: {
+    name: string;
+    batchSize: number;
+    count: number;
+    inputs: Record<string, RawTensor & { zeroData?: boolean; randomData?: boolean; inputDataFile?: string }>;
+  }[];
   ensembleScheduling?: { step: { modelName: string; inputMap: Record<string, string>; outputMap: Record<string, string> }[] };
 }
 
@@ -124,6 +147,17 @@ function loadModel(directory: string): TritonModelConfig {
     outputs: raw.output.map((t) => toTensorSpec(t, false)),
     // Triton reads an absent (0) count as one instance per GPU listed.
     instanceGroups: raw.instanceGroup.map((g) => ({ kind: g.kind, count: g.count === 0 ? 1 : g.count })),
+    warmups: raw.modelWarmup.map((w) => ({
+      name: w.name,
+      batchSize: w.batchSize,
+      count: w.count,
+      inputs: Object.fromEntries(
+        Object.entries(w.inputs).map(([input, v]) => [
+          input,
+          { dataType: v.dataType, dims: v.dims.map(Number), data: v.zeroData ? 'zero' : v.randomData ? 'random' : v.inputDataFile ? { file: v.inputDataFile } : 'unset' },
+        ]),
+      ),
+    })),
     steps: (raw.ensembleScheduling?.step ?? []).map((s) => ({
       modelName: s.modelName,
       inputMap: { ...s.inputMap },

@@ -10,6 +10,7 @@ import { ModelRepository } from '../constructs/model-repository';
 import { ServingNamespace } from '../constructs/serving-namespace';
 import { TritonDisruptionBudget } from '../constructs/triton-disruption-budget';
 import { TritonNetworkPolicy } from '../constructs/triton-network-policy';
+import { TensorrtEngineCache } from '../constructs/tensorrt-engine-cache';
 import { TritonPodMonitor } from '../constructs/triton-pod-monitor';
 import { TritonServer } from '../constructs/triton-server';
 import { TritonService } from '../constructs/triton-service';
@@ -40,6 +41,8 @@ export class OmniglueServingStack extends TerraformStack {
   readonly namespace: ServingNamespace;
   readonly modelRepository: ModelRepository;
   readonly conversionJob: ModelConversionJob;
+  /** Only with TensorRT (conversion.tensorrtFp16) and triton.engineCache.enabled. */
+  readonly engineCache: TensorrtEngineCache | undefined;
   readonly server: TritonServer;
   readonly service: TritonService;
   readonly autoscaler: GpuAutoscaler | undefined;
@@ -77,9 +80,19 @@ export class OmniglueServingStack extends TerraformStack {
       resources: { cpuRequest: conversion.cpuRequest, memoryRequest: conversion.memoryRequest, memoryLimit: conversion.memoryLimit },
       weights: conversion.weights,
       tensorrtFp16: conversion.tensorrtFp16,
+      tensorrtMaxImageSide: conversion.tensorrtMaxImageSide,
+      // CPU-only replicas cannot load KIND_GPU instance groups: they get their own model version.
+      cpuOnlyInstances: triton.gpusPerReplica === 0,
       extraEnv: conversion.extraEnv,
       minSampleMatches: conversion.minSampleMatches,
     });
+    if (conversion.tensorrtFp16 && triton.engineCache.enabled) {
+      this.engineCache = new TensorrtEngineCache(this, 'trt-engine-cache', {
+        modelRepository: this.modelRepository,
+        size: triton.engineCache.size,
+        storageClassName: triton.engineCache.storageClassName,
+      });
+    }
     this.server = new TritonServer(this, 'triton', {
       modelRepository: this.modelRepository,
       conversionJob: this.conversionJob,
@@ -94,6 +107,9 @@ export class OmniglueServingStack extends TerraformStack {
       shmSizeMiB: triton.shmSizeMiB,
       startupTimeoutSeconds: triton.startupTimeoutSeconds,
       expectedModelLoadSeconds: triton.expectedModelLoadSeconds,
+      expectedWarmupSeconds: triton.expectedWarmupSeconds,
+      expectedEngineBuildSeconds: triton.expectedEngineBuildSeconds,
+      engineCache: this.engineCache,
       terminationGracePeriodSeconds: triton.terminationGracePeriodSeconds,
       enableModelControlApi: triton.enableModelControlApi,
     });

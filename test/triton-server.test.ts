@@ -2,7 +2,7 @@ import { execFileSync } from 'child_process';
 import { App, Testing, TerraformStack } from 'cdktf';
 import { parseConfig } from '../config/load';
 import { GpuAutoscaler } from '../constructs/gpu-autoscaler';
-import { ModelConversionJob } from '../constructs/model-conversion-job';
+import { ModelConversionJob, ModelConversionJobProps } from '../constructs/model-conversion-job';
 import { ModelRepository } from '../constructs/model-repository';
 import { ServingNamespace } from '../constructs/serving-namespace';
 import { TritonDisruptionBudget } from '../constructs/triton-disruption-budget';
@@ -17,11 +17,15 @@ function triton(input = {}) {
   return { synthesized, deployment, pod, container: pod.container[0], stack: synthesized.stacks.serving };
 }
 
-function serverWith(props: Partial<TritonServerProps>, accessMode: 'ReadWriteMany' | 'ReadWriteOnce' = 'ReadWriteMany') {
+function serverWith(
+  props: Partial<TritonServerProps>,
+  accessMode: 'ReadWriteMany' | 'ReadWriteOnce' = 'ReadWriteMany',
+  jobProps: Partial<ModelConversionJobProps> = {},
+) {
   const stack = new TerraformStack(Testing.app() as App, 'test');
   const gpuScheduling = new GpuScheduling(parseConfig({}).gpu);
   const modelRepository = new ModelRepository(stack, 'repo', { namespace: new ServingNamespace(stack, 'ns', { name: 'omniglue' }), accessMode });
-  const conversionJob = new ModelConversionJob(stack, 'job', { modelRepository, gpuScheduling });
+  const conversionJob = new ModelConversionJob(stack, 'job', { modelRepository, gpuScheduling, ...jobProps });
   return () => new TritonServer(stack, 'triton', { modelRepository, conversionJob, gpuScheduling, ...props });
 }
 
@@ -162,7 +166,7 @@ describe('TritonServer', () => {
   });
 
   test('a GPU autoscaler on a server without GPUs is an error', () => {
-    const create = serverWith({ gpusPerReplica: 0 });
+    const create = serverWith({ gpusPerReplica: 0 }, 'ReadWriteMany', { cpuOnlyInstances: true });
     const server = create();
     expect(() => new GpuAutoscaler(server, 'hpa', { server })).toThrow(/gpusPerReplica is 0, so there is no GPU utilization to scale on/);
   });

@@ -14,6 +14,7 @@ from .logs import StageLogger
 from .model_config import DEFAULT_TRT_WORKSPACE_BYTES
 from .pipeline import Options, Steps, run
 from .publish import check_version
+from .serving import DEFAULT_MAX_IMAGE_SIDE, INSTANCE_KINDS, TYPICAL_IMAGE_HW
 from .weights import DEFAULT_WEIGHT_URLS, WEIGHT_NAMES, parse_assignments, resolve_sources
 
 # Scripts live in <root>/scripts; the demo pair in <root>/assets, both in the
@@ -47,6 +48,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tensorrt-fp16", action="store_true",
                    help="add ONNX Runtime's TensorRT FP16 accelerator to superpoint, dinov2 and omniglue")
     p.add_argument("--tensorrt-workspace-bytes", type=int, default=DEFAULT_TRT_WORKSPACE_BYTES)
+    p.add_argument("--tensorrt-max-image-side", type=int, default=DEFAULT_MAX_IMAGE_SIDE,
+                   help="largest image side the TensorRT shape profiles cover "
+                   f"(default {DEFAULT_MAX_IMAGE_SIDE}; docs/performance.md)")
+    p.add_argument("--instance-kind", choices=INSTANCE_KINDS, default="gpu",
+                   help="instance groups of the published configs: gpu (as written) or cpu (CPU-only replicas)")
     p.add_argument("--keypoint-count", type=int, default=1024)
     p.add_argument("--keep-versions", type=int, default=3,
                    help="published versions to keep on the volume, newest first (0 keeps all; default 3)")
@@ -70,6 +76,13 @@ def _options(args: argparse.Namespace) -> Options:
         raise UsageError(f"--keep-versions must be >= 0, got {args.keep_versions}")
     if args.keypoint_count <= 0:
         raise UsageError(f"--keypoint-count must be positive, got {args.keypoint_count}")
+    if args.tensorrt_max_image_side < max(TYPICAL_IMAGE_HW):
+        raise UsageError(
+            f"--tensorrt-max-image-side must be at least {max(TYPICAL_IMAGE_HW)} (the typical image), "
+            f"got {args.tensorrt_max_image_side}"
+        )
+    if args.instance_kind == "cpu" and args.tensorrt_fp16:
+        raise UsageError("--tensorrt-fp16 needs GPU instances; it cannot be combined with --instance-kind cpu")
     sources = resolve_sources(
         parse_assignments(args.weights_url, "--weights-url"),
         parse_assignments(args.weights_sha256, "--weights-sha256"),
@@ -88,6 +101,8 @@ def _options(args: argparse.Namespace) -> Options:
         tensorrt_fp16=args.tensorrt_fp16,
         trt_workspace_bytes=args.tensorrt_workspace_bytes,
         keep_versions=args.keep_versions,
+        instance_kind=args.instance_kind,
+        tensorrt_max_image_side=args.tensorrt_max_image_side,
     )
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Mapping
 
 from .errors import PublishError
 
@@ -109,26 +110,30 @@ def config_model_name(text: str) -> str | None:
 
 
 # TensorRT builds an engine per session (minutes for DINOv2); the cache keeps them across
-# sessions and model reloads. The Triton pod mounts a writable emptyDir at /tmp.
+# sessions and model reloads. The Triton pod mounts a writable emptyDir at /tmp and fills
+# this directory from its persistent engine cache volume before Triton starts
+# (constructs/triton-server.ts, docs/performance.md "Engine cache").
 TRT_ENGINE_CACHE_PATH = "/tmp/trt-engine-cache"
 
 
-def tensorrt_parameters(workspace_bytes: int) -> dict[str, str]:
+def tensorrt_parameters(workspace_bytes: int, extra: Mapping[str, str] | None = None) -> dict[str, str]:
     """Keys as documented in triton-inference-server/onnxruntime_backend's README
     ("ONNX Runtime with TensorRT optimization"), which maps them to the TensorRT
-    provider's trt_fp16_enable, trt_max_workspace_size, trt_engine_cache_*."""
+    provider's trt_fp16_enable, trt_max_workspace_size, trt_engine_cache_*; `extra`
+    adds further keys of that table (the shape profiles, serving.py)."""
     return {
         "precision_mode": "FP16",
         "max_workspace_size_bytes": str(workspace_bytes),
         "trt_engine_cache_enable": "true",
         "trt_engine_cache_path": TRT_ENGINE_CACHE_PATH,
+        **(extra or {}),
     }
 
 
-def tensorrt_accelerators(workspace_bytes: int) -> str:
+def tensorrt_accelerators(workspace_bytes: int, extra: Mapping[str, str] | None = None) -> str:
     parameters = "".join(
         f'        parameters {{ key: "{key}" value: "{value}" }}\n'
-        for key, value in tensorrt_parameters(workspace_bytes).items()
+        for key, value in tensorrt_parameters(workspace_bytes, extra).items()
     )
     return (
         "execution_accelerators {\n"
@@ -142,7 +147,9 @@ def tensorrt_accelerators(workspace_bytes: int) -> str:
     )
 
 
-def append_tensorrt_fp16(text: str, model_name: str, workspace_bytes: int = DEFAULT_TRT_WORKSPACE_BYTES) -> str:
+def append_tensorrt_fp16(
+    text: str, model_name: str, workspace_bytes: int = DEFAULT_TRT_WORKSPACE_BYTES, extra: Mapping[str, str] | None = None
+) -> str:
     """Adds ONNX Runtime's TensorRT execution accelerator (FP16) to a config.
 
     Parameter keys are those of triton-inference-server/onnxruntime_backend
@@ -152,7 +159,7 @@ def append_tensorrt_fp16(text: str, model_name: str, workspace_bytes: int = DEFA
     """
     if workspace_bytes <= 0:
         raise PublishError(f"TensorRT workspace must be positive, got {workspace_bytes}")
-    block = tensorrt_accelerators(workspace_bytes)
+    block = tensorrt_accelerators(workspace_bytes, extra)
     existing = [f for f in top_level_fields(text) if f.name == "optimization"]
     if not existing:
         comment = "# Added by the conversion Job (--tensorrt-fp16): TensorRT FP16 through ONNX Runtime.\n"

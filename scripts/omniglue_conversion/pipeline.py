@@ -21,9 +21,10 @@ from .ensemble import SessionFactory, load_rgb, onnxruntime_sessions, run_ensemb
 from .errors import ConversionError, ExportError, SampleInferenceError, UsageError
 from .logs import StageLogger
 from .model_config import DEFAULT_TRT_WORKSPACE_BYTES
+from .serving import DEFAULT_MAX_IMAGE_SIDE
 from .publish import (
-    check_writable, clean_stale_staging, prune_old_versions, publish_lock, publish_repository, verify_published,
-    version_dir,
+    ServingOptions, check_writable, clean_stale_staging, prune_old_versions, publish_lock, publish_repository,
+    verify_published, version_dir,
 )
 from .weights import FetchedWeight, WeightSource, fetch_weight, remove_partial_downloads, sha256_file
 
@@ -47,6 +48,8 @@ class Options:
     tensorrt_fp16: bool = False
     trt_workspace_bytes: int = DEFAULT_TRT_WORKSPACE_BYTES
     keep_versions: int = 3
+    instance_kind: str = "gpu"
+    tensorrt_max_image_side: int = DEFAULT_MAX_IMAGE_SIDE
 
 
 def _default_export(name: str) -> Callable[[FetchedWeight, ModelSpec, Path, StageLogger], Path]:
@@ -211,6 +214,7 @@ def run(options: Options, log: StageLogger, steps: Steps | None = None) -> Path:
             "contract_sha256": sha256_file(options.contract),
             "keypoint_count": options.keypoint_count,
             "tensorrt_fp16": options.tensorrt_fp16,
+            "instance_kind": options.instance_kind,
             "sample_inference": sample,
             "tools": tool_versions(),
             "weights": {
@@ -222,6 +226,7 @@ def run(options: Options, log: StageLogger, steps: Steps | None = None) -> Path:
             final = publish_repository(
                 options.output_root, options.version, contract, models, options.model_configs, manifest, log,
                 tensorrt_fp16=options.tensorrt_fp16, trt_workspace_bytes=options.trt_workspace_bytes,
+                serving=ServingOptions(options.instance_kind, options.tensorrt_max_image_side, options.keypoint_count),
             )
             info["path"] = str(final)
         prune_old_versions(options.output_root, options.keep_versions, options.version, log)

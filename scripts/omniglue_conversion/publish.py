@@ -21,6 +21,7 @@ import stat
 import tempfile
 import time
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator, Mapping
 
@@ -28,9 +29,30 @@ from .contract import Contract
 from .errors import PublishError, UsageError
 from .logs import StageLogger
 from .model_config import TENSORRT_MODELS, append_tensorrt_fp16, config_model_name
+from .serving import (
+    DEFAULT_KEYPOINT_COUNT,
+    DEFAULT_MAX_IMAGE_SIDE,
+    check_profiles,
+    profile_parameters,
+    tensorrt_profiles,
+    warmup_files,
+    with_instance_kind,
+)
 from .weights import sha256_file
 
 MANIFEST = "manifest.json"
+# Triton reads model_warmup's input_data_file from here (core, src/constants.h kWarmupDataFolder).
+WARMUP_DIR = "warmup"
+
+
+@dataclass(frozen=True)
+class ServingOptions:
+    """How the published configs are placed and accelerated (serving.py)."""
+
+    instance_kind: str = "gpu"
+    tensorrt_max_image_side: int = DEFAULT_MAX_IMAGE_SIDE
+    keypoint_count: int = DEFAULT_KEYPOINT_COUNT
+
 _VERSION_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 
 
@@ -182,11 +204,13 @@ def clean_stale_staging(output_root: Path, log: StageLogger) -> list[str]:
 def _stage_repository(
     staging: Path,
     contract: Contract,
-    model_files: Mapping[str, Path],
+    model_files: Mapping[str, Path] | None,
     config_dir: Path,
     tensorrt_fp16: bool,
     trt_workspace_bytes: int,
+    serving: ServingOptions,
 ) -> None:
+    profiles = tensorrt_profiles(serving.tensorrt_max_image_side, serving.keypoint_count) if tensorrt_fp16 else {}
     for name in sorted(contract.models):
         source_config = config_dir / name / "config.pbtxt"
         try:
@@ -197,14 +221,27 @@ def _stage_repository(
         if declared is not None and declared != name:
             raise PublishError(f"{source_config} declares name {declared!r}, but its directory is {name!r}")
         if tensorrt_fp16 and name in TENSORRT_MODELS:
-            text = append_tensorrt_fp16(text, name, trt_workspace_bytes)
+            check_profiles(contract.models[name], profiles[name])
+            text = append_tensorrt_fp16(text, name, trt_workspace_bytes, profile_parameters(profiles[name]))
+        if name != contract.ensemble:
+            text = with_instance_kind(text, name, serving.instance_kind)
         model_dir = staging / name
         (model_dir / "1").mkdir(parents=True)
         _write_file(model_dir / "config.pbtxt", text.encode("utf-8"))
-        if name != contract.ensemble:
+        for file_name, data in warmup_files(text, name).items():
+            (model_dir / WARMUP_DIR).mkdir(exist_ok=True)
+            _write_file(model_dir / WARMUP_DIR / file_name, data)
+        if name != contract.ensemble and model_files is not None:
             if name not in model_files:
                 raise PublishError(f"no ONNX file to publish for model {name!r}")
             _copy_file(model_files[name], model_dir / "1" / "model.onnx")
+
+
+def render_configs(
+    out: Path, contract: Contract, config_dir: Path, *, tensorrt_fp16: bool, trt_workspace_bytes: int, serving: ServingOptions
+) -> None:
+    """Writes the configs (and warm-up files) exactly as a publish would, without models: for review."""
+    _stage_repository(out, contract, None, config_dir, tensorrt_fp16, trt_workspace_bytes, serving)
 
 
 def _hash_tree(root: Path) -> dict[str, dict[str, Any]]:
@@ -235,6 +272,7 @@ def publish_repository(
     *,
     tensorrt_fp16: bool = False,
     trt_workspace_bytes: int,
+    serving: ServingOptions | None = None,
 ) -> Path:
     """Stages, verifies and renames a version into place; returns its directory."""
     final = version_dir(output_root, version)
@@ -242,7 +280,7 @@ def publish_repository(
     staging = output_root / f".staging-{version}-{uuid.uuid4().hex[:8]}"
     staging.mkdir()
     try:
-        _stage_repository(staging, contract, model_files, config_dir, tensorrt_fp16, trt_workspace_bytes)
+        _stage_repository(staging, contract, model_files, config_dir, tensorrt_fp16, trt_workspace_bytes, serving or ServingOptions())
         manifest = {**manifest_fields, "version": version, "files": _hash_tree(staging)}
         _write_manifest(staging, manifest)
         _fsync_tree(staging)

@@ -19,6 +19,7 @@ from conftest import REPO_ROOT, run_tsx, write_models
 from omniglue_conversion import publish
 from omniglue_conversion.errors import PublishError, UsageError
 from omniglue_conversion.model_config import TENSORRT_MODELS, append_tensorrt_fp16, top_level_fields
+from omniglue_conversion.serving import DEFAULT_KEYPOINT_COUNT, DEFAULT_MAX_IMAGE_SIDE, profile_parameters, tensorrt_profiles
 from omniglue_conversion.publish import (
     check_version,
     clean_stale_staging,
@@ -155,6 +156,7 @@ def test_tensorrt_block_is_added_to_the_three_networks_only_and_parses(tmp_path,
             "max_workspace_size_bytes": str(1 << 30),
             "trt_engine_cache_enable": "true",
             "trt_engine_cache_path": "/tmp/trt-engine-cache",
+            **profile_parameters(tensorrt_profiles(DEFAULT_MAX_IMAGE_SIDE, DEFAULT_KEYPOINT_COUNT)[name]),
         }
 
 

@@ -3,7 +3,7 @@ import * as path from 'path';
 import { Construct } from 'constructs';
 import { HELM_REPOSITORIES, VERSIONS } from '../config/versions';
 import { PART_OF } from '../lib/labels';
-import { helmValues } from '../lib/helm-values';
+import { helmValues, singleValuesDocument } from '../lib/helm-values';
 import { HelmRelease } from '../lib/provider-classes';
 import { TRITON_SCRAPE_JOB } from '../lib/triton-metrics';
 import { REPOSITORY_ROOT } from '../lib/paths';
@@ -78,7 +78,7 @@ export class PrometheusMonitoring extends Construct {
       version: this.chartVersion,
       namespace: this.namespace,
       createNamespace: true,
-      values: [fs.readFileSync(BASE_VALUES_FILE, 'utf8'), helmValues({ prometheus: { prometheusSpec: { additionalScrapeConfigs: [scrapeJob] } } })],
+      values: singleValuesDocument([fs.readFileSync(BASE_VALUES_FILE, 'utf8'), helmValues({ prometheus: { prometheusSpec: { additionalScrapeConfigs: [scrapeJob] } } })]),
       wait: true,
       atomic: true,
       timeout: 900,

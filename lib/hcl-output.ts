@@ -11,22 +11,25 @@ import { TerraformStack } from 'cdktf';
  * and a new Helm revision). A line `EOF` in the string would end the heredoc early, and `\r\n` becomes `\n`.
  *
  * Each such heredoc is found verbatim, from the stack's own JSON configuration, and replaced: by a heredoc without
- * the extra newline when the string ends with one, else by a quoted string with HCL escapes. `${` and `%{` are left
- * as they are: Terraform reads JSON strings as templates too, so they mean the same in both outputs. Any other
- * difference is caught by test/hcl-round-trip.test.ts, which parses the HCL back.
+ * the extra newline when the string ends with one, else by a quoted string with HCL escapes. One-line strings with a
+ * backslash get the same treatment (rewriteQuotedStrings). `${` and `%{` are left as they are: Terraform reads JSON
+ * strings as templates too, so they mean the same in both outputs. Any other difference is caught by
+ * test/hcl-round-trip.test.ts, which parses the HCL back.
  */
 export function writeExactHclStrings(stack: TerraformStack): void {
   const render = stack.toHclTerraform.bind(stack);
   stack.toHclTerraform = () => {
     const rendered = render();
-    return { ...rendered, hcl: rewriteHeredocs(rendered.hcl, multilineStrings(stack.toTerraform())) };
+    const strings = stringsOf(stack.toTerraform());
+    return { ...rendered, hcl: rewriteQuotedStrings(rewriteHeredocs(rendered.hcl, strings), strings) };
   };
 }
 
 /** Replaces cdktf's heredoc of each string by an exact literal; longest first, so no replacement cuts into another. */
 export function rewriteHeredocs(hcl: string, strings: Iterable<string>): string {
   let result = hcl;
-  for (const text of [...new Set(strings)].sort((a, b) => b.length - a.length)) {
+  const multiline = [...new Set(strings)].filter((text) => /[\n\r]/.test(text));
+  for (const text of multiline.sort((a, b) => b.length - a.length)) {
     // In a list cdktf follows the heredoc with `,` on the closing line, which no heredoc can be: quote it there.
     result = result.split(`${cdktfHeredoc(text)},`).join(`${quotedHclString(text)},`);
     result = result.split(cdktfHeredoc(text)).join(exactHclString(text));
@@ -57,13 +60,45 @@ export function quotedHclString(text: string): string {
   return `"${text.replace(/[\\"\n\r\t]/g, (c) => QUOTED_ESCAPES[c])}"`;
 }
 
-function multilineStrings(value: unknown, found: string[] = []): string[] {
-  if (typeof value === 'string') {
-    if (/[\n\r]/.test(value)) found.push(value);
-  } else if (Array.isArray(value)) {
-    for (const item of value) multilineStrings(item, found);
-  } else if (typeof value === 'object' && value !== null) {
-    for (const item of Object.values(value)) multilineStrings(item, found);
+/**
+ * Replaces cdktf's quoted form of each one-line string with a backslash by an exact literal. cdktf escapes only the
+ * quotes not already behind a backslash (render.js, escapeQuotes), so HCL reads `\b` as an invalid escape and `\n`
+ * as a newline. cdktf writes such a string at the end of its own line (`name = "…"`, or `"…",` in a list), so only
+ * line ends outside heredocs are replaced; strings with `${` are left to cdktf, which writes them as expressions.
+ */
+export function rewriteQuotedStrings(hcl: string, strings: Iterable<string>): string {
+  const replacements = new Map<string, string>();
+  for (const text of new Set(strings)) {
+    if (text.includes('\\') && !/[\n\r]/.test(text) && !text.includes('${')) replacements.set(`"${text.replace(/(?<!\\)"/g, '\\"')}"`, quotedHclString(text));
   }
+  if (replacements.size === 0) return hcl;
+  let heredocEnd: string | undefined;
+  return hcl
+    .split('\n')
+    .map((line) => {
+      if (heredocEnd !== undefined) {
+        if (line.trim() === heredocEnd) heredocEnd = undefined;
+        return line;
+      }
+      const opener = /<<-?([A-Za-z_][\w-]*)$/.exec(line);
+      if (opener !== null) {
+        heredocEnd = opener[1];
+        return line;
+      }
+      for (const [rendered, exact] of replacements) {
+        for (const tail of [rendered, `${rendered},`]) {
+          const prefix = line.slice(0, line.length - tail.length);
+          if (line.endsWith(tail) && (prefix.trim() === '' || prefix.endsWith('= '))) return `${prefix}${exact}${tail.slice(rendered.length)}`;
+        }
+      }
+      return line;
+    })
+    .join('\n');
+}
+
+function stringsOf(value: unknown, found: string[] = []): string[] {
+  if (typeof value === 'string') found.push(value);
+  else if (Array.isArray(value)) for (const item of value) stringsOf(item, found);
+  else if (typeof value === 'object' && value !== null) for (const item of Object.values(value)) stringsOf(item, found);
   return found;
 }

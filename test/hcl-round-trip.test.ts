@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import * as fs from 'fs';
 import * as path from 'path';
-import { cdktfHeredoc, exactHclString, rewriteHeredocs } from '../lib/hcl-output';
+import { cdktfHeredoc, exactHclString, rewriteHeredocs, rewriteQuotedStrings } from '../lib/hcl-output';
 import { parseHcl, renderHcl, renderJson } from './support/hcl';
 import { synthesize } from './support/synth';
 
@@ -58,6 +58,8 @@ function compare(json: unknown, hcl: unknown, hclText: string): Comparison {
 const example = JSON.parse(fs.readFileSync(path.resolve(__dirname, '..', 'omniglue.config.example.json'), 'utf8'));
 delete example.$schema;
 delete example.environments;
+// Free text a user may give, with what HCL escapes: backslashes, quotes, a tab.
+example.conversion.extraEnv = { ...example.conversion.extraEnv, PIP_INDEX_URL: 'https://pypi.internal/simple', DOMAIN_USER: 'CORP\\svc-"omniglue"\tx\\' };
 const CONFIGURATIONS = { default: {}, example } as const;
 const STACKS = ['platform', 'serving'] as const;
 
@@ -108,12 +110,17 @@ describe('exact HCL strings', () => {
     .tuple(fc.array(line, { minLength: 2, maxLength: 6 }), fc.constantFrom('\n', '\r\n'), fc.boolean())
     .map(([lines, newline, trailing]) => lines.join(newline) + (trailing ? newline : ''));
   const samples = fc.sample(multiline, { numRuns: 300, seed: 14 });
+  const oneLine = fc.stringMatching(/^[a-z\\"' \t]{1,12}$/).filter((text) => text.includes('\\'));
+  const quoted = fc.sample(oneLine, { numRuns: 200, seed: 14 });
+  // cdktf's quoted form (render.js escapeQuotes: quotes escaped unless a backslash precedes them).
+  const cdktfQuoted = (text: string) => `"${text.replace(/(?<!\\)"/g, '\\"')}"`;
   let parsed: any[];
 
   beforeAll(async () => {
     const attributes = samples.map((text, index) => `a${index} = ${cdktfHeredoc(text)}\n`).join('');
     const list = `values = [\n${cdktfHeredoc(samples[0])},\n${cdktfHeredoc(samples[1])}\n]\n`;
-    parsed = await parseHcl([rewriteHeredocs(attributes, samples), list, rewriteHeredocs(list, samples.slice(0, 2))]);
+    const oneLiners = `${quoted.map((text, index) => `q${index} = ${cdktfQuoted(text)}\n`).join('')}l = [\n${quoted.map(cdktfQuoted).join(',\n')}\n]\n`;
+    parsed = await parseHcl([rewriteHeredocs(attributes, samples), list, rewriteHeredocs(list, samples.slice(0, 2)), rewriteQuotedStrings(oneLiners, quoted)]);
   });
 
   test('cdktf\'s own heredoc list is one string to HCL (the HCL exit path bug)', () => {
@@ -126,6 +133,11 @@ describe('exact HCL strings', () => {
 
   test('rewritten, a list of heredocs reads back as the same list', () => {
     expect(parsed[2].values).toEqual(samples.slice(0, 2));
+  });
+
+  test('rewritten, one-line strings with backslashes and quotes read back exactly, alone and in a list', () => {
+    quoted.forEach((text, index) => expect([index, parsed[3][`q${index}`]]).toEqual([index, text]));
+    expect(parsed[3].l).toEqual(quoted);
   });
 
   test('keeps a heredoc for text that ends with a newline, with a marker no line starts with', () => {

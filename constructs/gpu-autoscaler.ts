@@ -1,5 +1,6 @@
 import { Construct } from 'constructs';
 import { commonLabels } from '../lib/labels';
+import { canonicalQuantity, QuantityError } from '../lib/quantity';
 import { HorizontalPodAutoscalerV2 } from '../lib/provider-classes';
 import { TRITON_CUSTOM_METRICS, TritonCustomMetrics } from '../lib/triton-metrics';
 import { TritonServer } from './triton-server';
@@ -18,9 +19,9 @@ export interface GpuAutoscalerProps {
    */
   readonly gpuUtilizationTargetPercent?: number;
   /**
-   * Target queue-to-compute ratio, a Kubernetes quantity ('1000m': requests queue as long as they compute);
-   * unset leaves the second metric out.
-   * @default '1000m'
+   * Target queue-to-compute ratio, a Kubernetes quantity ('1000m' or '1': requests queue as long as they compute);
+   * null leaves the second metric out. Written in the API server's canonical form ('1000m' becomes '1').
+   * @default '1'
    */
   readonly queueToComputeRatioTarget?: string | null;
   /**
@@ -37,6 +38,7 @@ export interface GpuAutoscalerProps {
  */
 export class GpuAutoscaler extends Construct {
   readonly gpuUtilizationTargetPercent: number;
+  /** The queue-to-compute target as written into the HPA: canonical (see lib/quantity.ts), undefined when left out. */
   readonly queueToComputeRatioTarget: string | undefined;
   readonly metrics: TritonCustomMetrics;
   readonly autoscaler: HorizontalPodAutoscalerV2;
@@ -46,7 +48,7 @@ export class GpuAutoscaler extends Construct {
     const { server } = props;
     this.metrics = props.metrics ?? TRITON_CUSTOM_METRICS;
     this.gpuUtilizationTargetPercent = props.gpuUtilizationTargetPercent ?? 70;
-    this.queueToComputeRatioTarget = props.queueToComputeRatioTarget === null ? undefined : (props.queueToComputeRatioTarget ?? '1000m');
+    this.queueToComputeRatioTarget = props.queueToComputeRatioTarget === null ? undefined : hpaTarget('queueToComputeRatioTarget', props.queueToComputeRatioTarget ?? '1');
     const scaleDownStabilizationSeconds = props.scaleDownStabilizationSeconds ?? 300;
     if (server.gpusPerReplica === 0) {
       throw new Error(`the server's gpusPerReplica is 0, so there is no GPU utilization to scale on: give each replica a GPU or leave the GpuAutoscaler out`);
@@ -66,7 +68,7 @@ export class GpuAutoscaler extends Construct {
         maxReplicas: server.maxReplicas,
         scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: server.deployment.metadata.name },
         metric: [
-          podsMetric(this.metrics.gpuUtilizationPercent, String(this.gpuUtilizationTargetPercent)),
+          podsMetric(this.metrics.gpuUtilizationPercent, hpaTarget('gpuUtilizationTargetPercent', String(this.gpuUtilizationTargetPercent))),
           ...(this.queueToComputeRatioTarget !== undefined ? [podsMetric(this.metrics.queueToComputeRatio, this.queueToComputeRatioTarget)] : []),
         ],
         behavior: {
@@ -90,5 +92,19 @@ export class GpuAutoscaler extends Construct {
         },
       },
     });
+  }
+}
+
+/**
+ * A metric target in the form the API server gives back. The provider compares `average_value` and `value` as
+ * text (no quantity diff suppression in hashicorp/kubernetes v2.38.0 kubernetes/schema_horizontal_pod_autoscaler.go,
+ * metricTargetFields) and reads them back with Quantity.String(): '1000m' would show `"1" -> "1000m"` on every plan.
+ */
+function hpaTarget(setting: string, quantity: string): string {
+  try {
+    return canonicalQuantity(quantity);
+  } catch (error) {
+    if (error instanceof QuantityError) throw new Error(`${setting}: ${error.message}`);
+    throw error;
   }
 }

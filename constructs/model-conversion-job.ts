@@ -200,6 +200,8 @@ export class ModelConversionJob extends Construct {
         '--requirement', `${CODE_ROOT}/scripts/requirements-conversion.txt`],
       env: environment,
       resources: { requests: { cpu: '1', memory: '2Gi' }, limits: { memory: '4Gi' } },
+      // pip writes no termination message: a failed install leaves the tail of its log there instead.
+      terminationMessagePolicy: 'FallbackToLogsOnError',
       securityContext: hardenedContainerSecurityContext(),
       volumeMount: [
         { name: 'scripts', mountPath: `${CODE_ROOT}/scripts`, readOnly: true },
@@ -244,6 +246,10 @@ export class ModelConversionJob extends Construct {
                 ],
                 env: environment,
                 resources: containerResources,
+                // The script writes a one-line reason to /dev/termination-log (omniglue_conversion/termination.py),
+                // which `kubectl describe pod` shows beside the exit code; a crash that writes none (a native fault, a
+                // kill) leaves the tail of the log there instead.
+                terminationMessagePolicy: 'FallbackToLogsOnError',
                 securityContext: hardenedContainerSecurityContext(),
                 volumeMount: [
                   { name: 'scripts', mountPath: `${CODE_ROOT}/scripts`, readOnly: true },

@@ -3,7 +3,7 @@ import * as path from 'path';
 import { Construct } from 'constructs';
 import { HELM_REPOSITORIES, VERSIONS } from '../config/versions';
 import { GpuScheduling } from '../lib/gpu-scheduling';
-import { helmValues } from '../lib/helm-values';
+import { helmValues, singleValuesDocument } from '../lib/helm-values';
 import { HelmRelease } from '../lib/provider-classes';
 import { REPOSITORY_ROOT } from '../lib/paths';
 
@@ -72,7 +72,7 @@ export class NvidiaDevicePlugin extends Construct {
       version: this.chartVersion,
       namespace: this.namespace,
       createNamespace: true,
-      values: [fs.readFileSync(BASE_VALUES_FILE, 'utf8'), helmValues(overrides)],
+      values: singleValuesDocument([fs.readFileSync(BASE_VALUES_FILE, 'utf8'), helmValues(overrides)]),
       // A DaemonSet with no GPU node to run on counts as ready, so waiting is safe on a pool scaled to zero, and a
       // broken upgrade (e.g. a driver mismatch) is rolled back instead of leaving the nodes without a plugin.
       wait: true,

@@ -2,7 +2,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { Construct } from 'constructs';
 import { HELM_REPOSITORIES, VERSIONS } from '../config/versions';
-import { helmValues } from '../lib/helm-values';
+import { helmValues, singleValuesDocument } from '../lib/helm-values';
 import { HelmRelease } from '../lib/provider-classes';
 import { TRITON_CUSTOM_METRICS, TRITON_ENSEMBLE_MODEL, TritonCustomMetrics } from '../lib/triton-metrics';
 import { PrometheusMonitoring } from './prometheus-monitoring';
@@ -114,7 +114,7 @@ export class PrometheusAdapter extends Construct {
       version: this.chartVersion,
       namespace: this.namespace,
       createNamespace: true,
-      values: [
+      values: singleValuesDocument([
         fs.readFileSync(BASE_VALUES_FILE, 'utf8'),
         helmValues({
           prometheus: { url: `${url.protocol}//${url.hostname}`, port, path: url.pathname === '/' ? '' : url.pathname },
@@ -122,7 +122,7 @@ export class PrometheusAdapter extends Construct {
           extraArguments: [`--metrics-max-age=${this.metricsMaxAgeSeconds}s`],
           rules: { custom: this.rules },
         }),
-      ],
+      ]),
       wait: true,
       atomic: true,
       timeout: 600,

@@ -2,7 +2,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { Construct } from 'constructs';
 import { HELM_REPOSITORIES, VERSIONS } from '../config/versions';
-import { helmValues } from '../lib/helm-values';
+import { helmValues, singleValuesDocument } from '../lib/helm-values';
 import { HelmRelease } from '../lib/provider-classes';
 import { GRAFANA_DASHBOARD_LABEL } from '../lib/triton-metrics';
 import { tritonScrapeJob } from '../lib/triton-scrape-job';
@@ -73,7 +73,7 @@ export class PrometheusMonitoring extends Construct {
       version: this.chartVersion,
       namespace: this.namespace,
       createNamespace: true,
-      values: [
+      values: singleValuesDocument([
         fs.readFileSync(BASE_VALUES_FILE, 'utf8'),
         helmValues({
           prometheus: { prometheusSpec: { additionalScrapeConfigs: [tritonScrapeJob(this.scrapeIntervalSeconds)] } },
@@ -83,7 +83,7 @@ export class PrometheusMonitoring extends Construct {
             sidecar: { dashboards: { enabled: true, label: dashboardLabel, labelValue: dashboardLabelValue } },
           },
         }),
-      ],
+      ]),
       wait: true,
       atomic: true,
       timeout: 900,

@@ -1,5 +1,6 @@
 import { App } from 'cdktf';
 import { OmniglueConfig } from '../config/schema';
+import { writeExactHclStrings } from '../lib/hcl-output';
 import { GpuPlatformStack } from './gpu-platform-stack';
 import { OmniglueServingStack } from './omniglue-serving-stack';
 
@@ -23,5 +24,7 @@ export function createStacks(app: App, config: OmniglueConfig): OmniglueStacks {
     monitoringNamespace: platform.monitoringNamespace,
   });
   serving.addDependency(platform);
+  // `cdktf synth --hcl` is the way off cdktf: its HCL must carry the same strings as the JSON (lib/hcl-output.ts).
+  for (const stack of [platform, serving]) writeExactHclStrings(stack);
   return { platform, serving };
 }

@@ -26,7 +26,7 @@ describe('HorizontalPodAutoscaler', () => {
     const { hpa } = setup({ autoscaling: { gpuUtilizationTargetPercent: 60 } });
     expect(hpa.spec.metric).toEqual([
       { type: 'Pods', pods: { metric: { name: 'triton_gpu_utilization_percent' }, target: { type: 'AverageValue', average_value: '60' } } },
-      { type: 'Pods', pods: { metric: { name: 'triton_queue_compute_ratio' }, target: { type: 'AverageValue', average_value: '1000m' } } },
+      { type: 'Pods', pods: { metric: { name: 'triton_queue_compute_ratio' }, target: { type: 'AverageValue', average_value: '1' } } },
     ]);
   });
 

@@ -178,3 +178,19 @@ describe('conversion image', () => {
     expect(dockerfile).toMatch(new RegExp(`^FROM ${VERSIONS.conversionImage.replace(/\./g, '\\.')}$`, 'm'));
   });
 });
+
+describe('ModelConversionJob failure reason', () => {
+  test('both containers leave a reason in their termination message, the log tail when they wrote none', () => {
+    const { pod } = conversion();
+    for (const container of [...pod.init_container, ...pod.container]) {
+      expect([container.name, container.termination_message_policy]).toEqual([container.name, 'FallbackToLogsOnError']);
+      expect(container).not.toHaveProperty('termination_message_path');
+    }
+  });
+
+  test('the conversion script that writes the reason is shipped to the Job', () => {
+    const { synthesized } = conversion();
+    const scripts = findResource(synthesized.serving, 'kubernetes_config_map_v1', 'model-conversion_scripts');
+    expect(scripts.data['omniglue_conversion__termination.py']).toContain('TERMINATION_LOG = Path("/dev/termination-log")');
+  });
+});

@@ -79,7 +79,7 @@ describe('summary of the default stacks', () => {
     expect(hpa).toMatchObject({ minReplicas: 2, maxReplicas: 4, targetKind: 'Deployment', targetName: 'omniglue-triton' });
     expect(hpa.metrics.map((m) => [m.name, m.target])).toEqual([
       ['triton_gpu_utilization_percent', 'AverageValue 70'],
-      ['triton_queue_compute_ratio', 'AverageValue 1000m'],
+      ['triton_queue_compute_ratio', 'AverageValue 1'],
     ]);
     expect(hpa.behavior).toEqual(['up: stabilization 0s, max(2 pods/15s, 100%/15s)', 'down: stabilization 300s, min(1 pods/60s)']);
   });

@@ -15,6 +15,7 @@ from .model_config import DEFAULT_TRT_WORKSPACE_BYTES
 from .pipeline import Options, Steps, run
 from .publish import check_version
 from .serving import DEFAULT_MAX_IMAGE_SIDE, INSTANCE_KINDS, TYPICAL_IMAGE_HW
+from .termination import report_failure
 from .weights import DEFAULT_WEIGHT_URLS, WEIGHT_NAMES, parse_assignments, resolve_sources
 
 # Scripts live in <root>/scripts; the demo pair in <root>/assets, both in the
@@ -120,6 +121,7 @@ def main(argv: Sequence[str] | None = None, *, log: StageLogger | None = None, s
     except ConversionError as exc:
         log.event("job", "error", level="error", kind=exc.kind, exit_code=exc.exit_code, message=exc.message, hint=exc.hint)
         print(f"error: {exc}", file=sys.stderr)
+        report_failure(exc.kind, exc.exit_code, exc.message, exc.hint)
         return exc.exit_code
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
@@ -127,5 +129,6 @@ def main(argv: Sequence[str] | None = None, *, log: StageLogger | None = None, s
     except Exception as exc:  # the last line of defence: a clear exit code and the traceback
         log.event("job", "error", level="error", kind="unexpected", exit_code=EXIT_UNEXPECTED, message=repr(exc))
         traceback.print_exc()
+        report_failure("unexpected", EXIT_UNEXPECTED, repr(exc), "the traceback is in the container log")
         return EXIT_UNEXPECTED
 

@@ -198,6 +198,16 @@ export async function startFakeTriton(options: FakeTritonOptions): Promise<FakeT
   const requests: RecordedRequest[] = [];
   const violations: string[] = [];
   let dropsLeft = options.dropModelReady ?? 0;
+  // Delays of answers the client gave up on would outlive the test: close() cancels them.
+  const pending = new Set<NodeJS.Timeout>();
+  const delay = (ms: number) =>
+    new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        pending.delete(timer);
+        resolve();
+      }, ms);
+      pending.add(timer);
+    });
 
   const server = createServer((req, res) => {
     void (async () => {
@@ -206,7 +216,7 @@ export async function startFakeTriton(options: FakeTritonOptions): Promise<FakeT
       const record: RecordedRequest = { method: req.method ?? '', path };
       if (req.headers.authorization !== undefined) record.authorization = req.headers.authorization;
       requests.push(record);
-      if (req.method === 'GET' && options.readyDelayMs) await new Promise((r) => setTimeout(r, options.readyDelayMs));
+      if (req.method === 'GET' && options.readyDelayMs) await delay(options.readyDelayMs);
 
       if (options.redirectLoop) {
         res.writeHead(302, { Location: path }).end();
@@ -224,7 +234,7 @@ export async function startFakeTriton(options: FakeTritonOptions): Promise<FakeT
       } else if (req.method === 'POST' && path === `/v2/models/${model}/infer`) {
         const checked = verifyInferRequest(req, body, options.expected);
         record.protocol = checked.protocol;
-        if (options.inferDelayMs) await new Promise((r) => setTimeout(r, options.inferDelayMs));
+        if (options.inferDelayMs) await delay(options.inferDelayMs);
         if (checked.violations.length > 0) {
           violations.push(...checked.violations);
           sendJson(res, 400, { error: `fake-triton: ${checked.violations.join('; ')}` });
@@ -253,6 +263,8 @@ export async function startFakeTriton(options: FakeTritonOptions): Promise<FakeT
     violations,
     close: () =>
       new Promise<void>((resolve) => {
+        for (const timer of pending) clearTimeout(timer);
+        pending.clear();
         server.closeAllConnections(); // fetch keeps connections alive; don't let them hold close() open
         server.close(() => resolve());
       }),

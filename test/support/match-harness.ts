@@ -82,8 +82,8 @@ export function matchHarness(): MatchHarness {
   });
 
   afterAll(async () => {
-    // fetch's global connection pool keeps idle sockets and their timers; closed, the Jest worker can exit at once.
-    await (globalThis as any)[Symbol.for('undici.globalDispatcher.1')]?.close?.();
+    // No handle outlives these tests: each fake server closes its connections (so fetch's pooled sockets end) and
+    // cancels its pending delays. (fetch's global dispatcher lives in Node's own realm, out of Jest's reach.)
     // libvips keeps decoded images cached; dropping the cache lets the worker tear down quickly.
     sharp.cache(false);
     await rm(tmp, { recursive: true, force: true });

@@ -217,13 +217,13 @@ def _download(
     digest = hashlib.sha256()
     size = 0
     cap = source.max_bytes
-    http = urllib.parse.urlsplit(source.url).scheme in ("http", "https")
+    is_http = urllib.parse.urlsplit(source.url).scheme in ("http", "https")
     try:
         if _remaining(deadline, timeout_s) <= 0:
             raise _out_of_time(source, total_s)
         with opener(source.url, timeout=_remaining(deadline, timeout_s)) as response, open(partial, "wb") as out:
             # file:// answers with the stat size (0 for a device), so only HTTP's Content-Length is meaningful.
-            header = response.headers.get("Content-Length") if http and getattr(response, "headers", None) else None
+            header = response.headers.get("Content-Length") if is_http and getattr(response, "headers", None) else None
             announced = int(header) if header is not None and header.strip().isdigit() else None
             if cap is not None and announced is not None and announced > cap:
                 raise _too_large(source, announced, announced=True)

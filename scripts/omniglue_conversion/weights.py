@@ -40,8 +40,9 @@ DEFAULT_WEIGHT_URLS: Mapping[str, str] = {
     "omniglue": "https://storage.googleapis.com/omniglue/og_export.zip",
 }
 
-# Size caps, about three times each file's size (dinov2_vitb14_pretrain.pth is ~346 MB): a URL that
-# streams without end (file:///dev/zero, a misbehaving mirror) stops here instead of filling the volume.
+# Size caps far above the real files (dinov2_vitb14_pretrain.pth is ~346 MB for 86 M parameters; the matcher
+# has ~12 M, SuperPoint fewer): a URL that streams without end (file:///dev/zero, a misbehaving mirror)
+# stops here instead of filling the volume.
 # --weights-max-bytes NAME=BYTES overrides one.
 DEFAULT_MAX_BYTES: Mapping[str, int] = {
     "superpoint": 256 << 20,

@@ -268,6 +268,8 @@ describe('exit codes', () => {
     [['--image0', DEMO1, '--image1', DEMO2, '--timeout-ms', '0'], '--timeout-ms'],
     [['--image0', DEMO1, '--image1', DEMO2, '--url', 'ftp://host'], '--url'],
     [['--image0', DEMO1, '--image1'], '--image1'],
+    [['--image0', DEMO1, '--image1', DEMO2, '--max-matches', '0'], '--max-matches must be a positive whole number of matches'],
+    [['--image0', DEMO1, '--image1', DEMO2, '--max-request-bytes', '64MiB'], '--max-request-bytes must be a positive whole number of bytes'],
   ])('invalid arguments %j -> 2 naming %s', async (argv, flag) => {
     const c = capture();
     expect(await main(argv, c.io)).toBe(ExitCode.Usage);

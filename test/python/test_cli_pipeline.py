@@ -274,3 +274,28 @@ def test_a_download_over_its_cap_exits_3(contract, job):
 def test_bad_limits_are_usage_errors(contract, job, flags, message):
     code, records = _run(job + flags, Fakes(contract))
     assert code == 2 and message in records[-1]["message"]
+
+
+def test_an_invalid_version_that_cannot_be_moved_aside_fails_before_any_download(tmp_path, contract, job, monkeypatch):
+    from omniglue_conversion import pipeline
+
+    final = tmp_path / "volume" / "repository" / "versions" / "abc123"
+    final.mkdir(parents=True)
+    real_access = os.access
+    monkeypatch.setattr(pipeline.os, "access", lambda p, mode: False if p == final else real_access(p, mode))
+    fakes = Fakes(contract)
+    code, records = _run(job, fakes)
+    assert code == 8
+    assert records[-1]["message"].startswith(f"the existing version {final} failed verification and must be set aside")
+    assert not [r for r in records if r["stage"] == "weights"]
+
+
+def test_a_build_directory_that_cannot_be_removed_is_named(tmp_path, contract, job, monkeypatch):
+    from omniglue_conversion import pipeline
+
+    leftover = tmp_path / "volume" / "work" / "build" / "old"
+    leftover.mkdir(parents=True)
+    monkeypatch.setattr(pipeline.shutil, "rmtree", lambda *args, **kwargs: None)
+    code, records = _run(job, Fakes(contract))
+    assert code == 8
+    assert records[-1]["message"].startswith(f"cannot remove {leftover.parent}, left over from an earlier run")

@@ -171,3 +171,10 @@ def test_a_filesystem_without_flock_is_a_clear_error(tmp_path, log, monkeypatch)
         with exclusive_lock(tmp_path / ".publish.lock", log):
             pass
     assert "NFSv4" in info.value.hint
+
+
+def test_a_lock_path_that_cannot_be_created_is_a_clear_error(tmp_path, log):
+    path = tmp_path / "gone" / ".publish.lock"
+    with pytest.raises(LockError, match=rf"cannot open the lock file {path}: No such file or directory"):
+        with exclusive_lock(path, log):
+            pass

@@ -5,54 +5,14 @@
 import { spawnSync } from 'node:child_process';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import sharp from 'sharp';
-import { main, type Io } from '../scripts/match/cli';
+import { main } from '../scripts/match/cli';
 import { confidenceColour } from '../scripts/match/draw';
 import { ExitCode } from '../scripts/match/errors';
 import { loadRgbImage } from '../scripts/match/images';
-import { type FakeTriton, type FakeTritonOptions, type FixedMatches, startFakeTriton } from './support/fake-triton-server';
-
-const ROOT = resolve(__dirname, '..');
-const DEMO1 = join(ROOT, 'assets/demo1.jpg');
-const DEMO2 = join(ROOT, 'assets/demo2.jpg');
-
-/**
- * Five matches with exactly representable float32 values (so the JSON round trip is exact). For the demo pair
- * (1000 wide) m0 is a horizontal line at y = 100 from x = 100 to 1100, m2 one at y = 600 from 50 to 1060.
- */
-const FIXED: FixedMatches = {
-  kp0: [[100, 100], [200, 400], [50, 600], [900.5, 50.25], [10, 650]],
-  kp1: [[100, 100], [300, 300], [60, 600], [10.75, 20.5], [990, 10]],
-  confidences: [1, 0.5, 0.25, 0.015625, 0],
-};
-
-interface Captured {
-  io: Io;
-  out: string[];
-  err: string[];
-  stdout(): string;
-  stderr(): string;
-}
-
-function capture(): Captured {
-  const out: string[] = [];
-  const err: string[] = [];
-  return {
-    io: { out: (l) => out.push(l), err: (l) => err.push(l) },
-    out,
-    err,
-    stdout: () => out.join('\n'),
-    stderr: () => err.join('\n'),
-  };
-}
-
-async function rawRgb(path: string): Promise<{ data: Buffer; width: number; height: number }> {
-  const { data, info } = await sharp(path).removeAlpha().raw().toBuffer({ resolveWithObject: true });
-  return { data, width: info.width, height: info.height };
-}
+import { capture, DEMO1, DEMO2, demoArgs, matchHarness, rawRgb, ROOT } from './support/match-harness';
 
 /** RGB of one pixel of a decoded PNG/JPEG. */
 async function pixel(path: string, x: number, y: number): Promise<[number, number, number]> {
@@ -61,42 +21,16 @@ async function pixel(path: string, x: number, y: number): Promise<[number, numbe
   return [data[i] as number, data[i + 1] as number, data[i + 2] as number];
 }
 
+const harness = matchHarness();
+const fake = harness.fake;
 let tmp: string;
-let demo1: { data: Buffer; width: number; height: number };
-let demo2: { data: Buffer; width: number; height: number };
-const servers: FakeTriton[] = [];
+let demo1: ReturnType<typeof harness.demo1>;
+let demo2: ReturnType<typeof harness.demo2>;
 
-async function fake(overrides: Partial<FakeTritonOptions> = {}): Promise<FakeTriton> {
-  const server = await startFakeTriton({
-    expected: {
-      image0: { shape: [demo1.height, demo1.width, 3], data: demo1.data },
-      image1: { shape: [demo2.height, demo2.width, 3], data: demo2.data },
-    },
-    matches: FIXED,
-    ...overrides,
-  });
-  servers.push(server);
-  return server;
-}
-
-const demoArgs = (url: string): string[] => ['--url', url, '--image0', DEMO1, '--image1', DEMO2];
-
-beforeAll(async () => {
-  tmp = await mkdtemp(join(tmpdir(), 'match-client-'));
-  // Decoded independently of the client, so the fake server can check the exact bytes it receives.
-  [demo1, demo2] = await Promise.all([rawRgb(DEMO1), rawRgb(DEMO2)]);
-});
-
-afterEach(async () => {
-  await Promise.all(servers.splice(0).map((s) => s.close()));
-});
-
-afterAll(async () => {
-  // fetch's global connection pool keeps idle sockets and their timers; closed, the Jest worker can exit at once.
-  await (globalThis as any)[Symbol.for('undici.globalDispatcher.1')]?.close?.();
-  // libvips keeps decoded images cached; dropping the cache lets the worker tear down quickly.
-  sharp.cache(false);
-  await rm(tmp, { recursive: true, force: true });
+beforeAll(() => {
+  tmp = harness.tmp();
+  demo1 = harness.demo1();
+  demo2 = harness.demo2();
 });
 
 describe('match client against a fake Triton', () => {
@@ -197,6 +131,7 @@ describe('match client against a fake Triton', () => {
         image0: { shape: [demo1.height, demo1.width, 3], data: demo1.data },
         image1: { shape: [100, 200, 3], data: Buffer.from(Array.from({ length: 200 * 100 }, () => [10, 20, 200]).flat()) },
       },
+      matches: { kp0: [[100, 100]], kp1: [[20, 20]], confidences: [0.5] },
     });
     const pngPath = join(tmp, 'padded.png');
     const code = await main(['--url', server.url, '--image0', DEMO1, '--image1', small, '--out', pngPath], capture().io);
@@ -314,7 +249,7 @@ describe('exit codes', () => {
     const server = await fake({ inferDelayMs: 400 });
     const c = capture();
     expect(await main([...demoArgs(server.url), '--timeout-ms', '100'], c.io)).toBe(ExitCode.Timeout);
-    expect(c.stderr()).toContain('took longer than 100 ms');
+    expect(c.stderr()).toContain('infer: the run took longer than --timeout-ms 100 ms (readiness checks and inference together)');
   });
 
   test('unwritable --json -> 8', async () => {
@@ -333,6 +268,8 @@ describe('exit codes', () => {
     [['--image0', DEMO1, '--image1', DEMO2, '--timeout-ms', '0'], '--timeout-ms'],
     [['--image0', DEMO1, '--image1', DEMO2, '--url', 'ftp://host'], '--url'],
     [['--image0', DEMO1, '--image1'], '--image1'],
+    [['--image0', DEMO1, '--image1', DEMO2, '--max-matches', '0'], '--max-matches must be a positive whole number of matches'],
+    [['--image0', DEMO1, '--image1', DEMO2, '--max-request-bytes', '64MiB'], '--max-request-bytes must be a positive whole number of bytes'],
   ])('invalid arguments %j -> 2 naming %s', async (argv, flag) => {
     const c = capture();
     expect(await main(argv, c.io)).toBe(ExitCode.Usage);

@@ -13,7 +13,8 @@ import { parseArgs } from 'node:util';
 import { DEFAULTS as MATCH_DEFAULTS, OUTPUT_NAMES, toMatches } from '../match/cli';
 import { ExitCode, MatchClientError, reasonOf } from '../match/errors';
 import { loadRgbImage } from '../match/images';
-import { encodeBinaryRequest, KServeV2Client } from '../match/kserve-v2';
+import { encodeBinaryRequest } from '../match/kserve-v2';
+import { Deadline, KServeV2Client, toEndpoint } from '../match/triton-client';
 import { errorClass, formatReport, LoadReport, summarize } from './stats';
 import { defaultMetricsUrl, MetricsSnapshot, scrapeTritonMetrics, stepTimes } from './triton-metrics';
 
@@ -158,8 +159,10 @@ export async function runLoadTest(options: LoadOptions, io: Io = consoleIo): Pro
     [image0, image1].map((img, i) => ({ name: `image${i}`, datatype: 'UINT8' as const, shape: [img.height, img.width, 3], data: img.data })),
     [...OUTPUT_NAMES],
   );
-  const client = new KServeV2Client(options.url, options.timeoutMs);
-  const ready = await client.modelReady(options.model);
+  // The match client gives one deadline to a whole run; here each request gets its own --timeout-ms.
+  const endpoint = toEndpoint(new URL(options.url));
+  const clientForOneRequest = () => new KServeV2Client(endpoint, new Deadline(options.timeoutMs));
+  const ready = await clientForOneRequest().modelReady(options.model);
   if (!ready.ready) {
     throw new MatchClientError(
       `model '${options.model}' is not ready at ${options.url} (HTTP ${ready.status}${ready.detail ? `: ${ready.detail}` : ''})`,
@@ -191,7 +194,7 @@ export async function runLoadTest(options: LoadOptions, io: Io = consoleIo): Pro
       issued += 1;
       const sent = performance.now();
       try {
-        const { outputs } = await client.infer(options.model, request);
+        const { outputs } = await clientForOneRequest().infer(options.model, request);
         toMatches(outputs); // the output contract, as the match client enforces it
         latencies.push(performance.now() - sent);
       } catch (err) {

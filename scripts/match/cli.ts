@@ -4,19 +4,25 @@
  *
  * Everything is exported so the tests drive it in-process: main(argv, io) returns the exit code instead of exiting.
  */
-import { writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
-import { drawMatches, type Match } from './draw';
+import { renderMatchesPng } from './draw';
 import { ExitCode, MatchClientError, reasonOf } from './errors';
 import { type ExifOrientation, loadRgbImage, type RgbImage } from './images';
+import { encodeBinaryRequest, encodeJsonRequest, type Protocol } from './kserve-v2';
 import {
-  type DecodedTensor,
-  encodeBinaryRequest,
-  encodeJsonRequest,
-  KServeV2Client,
-  type Protocol,
-  readFloat32,
-} from './kserve-v2';
+  checkAspectRatio,
+  checkMatchValues,
+  checkRequestSize,
+  DEFAULT_MAX_MATCHES,
+  DEFAULT_MAX_REQUEST_BYTES,
+  jsonRequestBytes,
+  MAX_TIMER_MS,
+} from './limits';
+import { formatMatchesDocument, matchesDocument, type MatchResult, toMatches } from './matches';
+import { checkOutputCollisions, writeFileAtomically } from './outputs';
+import { Deadline, type Endpoint, KServeV2Client, redact, toEndpoint } from './triton-client';
+
+export { formatMatchesDocument, matchesDocument, type MatchesDocument, type MatchResult, toMatches } from './matches';
 
 /** The ensemble's outputs (docs/ensemble-design.md), requested in this order. */
 export const OUTPUT_NAMES = ['matches_kp0', 'matches_kp1', 'match_confidences'] as const;
@@ -27,6 +33,8 @@ export const DEFAULTS = {
   minConfidence: 0,
   // Generous: the first request after a load may build TensorRT engines or warm CUDA kernels.
   timeoutMs: 120_000,
+  maxMatches: DEFAULT_MAX_MATCHES,
+  maxRequestBytes: DEFAULT_MAX_REQUEST_BYTES,
 } as const;
 
 export const USAGE = `Usage: npm run match -- --image0 <path> --image1 <path> [options]
@@ -40,17 +48,24 @@ Matches two images with the OmniGlue Triton ensemble (KServe v2 HTTP, binary ten
   --json <file.json>        write the matches as JSON
   --min-confidence <0..1>   drop matches below this confidence (default 0; the reference demo uses 0.02)
   --model <name>            model to call (default ${DEFAULTS.model})
-  --timeout-ms <ms>         limit per HTTP request (default ${DEFAULTS.timeoutMs})
-  --json-protocol           send and receive plain JSON instead of binary tensors
+  --timeout-ms <ms>         limit for the whole run: readiness checks and inference together
+                            (default ${DEFAULTS.timeoutMs}, at most ${MAX_TIMER_MS})
+  --max-matches <n>         refuse a response with more matches (default ${DEFAULTS.maxMatches}, the ensemble's keypoints per image)
+  --max-request-bytes <n>   refuse to send a larger request (default ${DEFAULTS.maxRequestBytes}, Triton's --http-max-input-size)
+  --json-protocol           send and receive plain JSON instead of binary tensors (about 3.6x larger)
   --ignore-exif-orientation keep the pixels as stored, as the reference's PIL decoding does (default: rotate
                             as the EXIF orientation says, the way viewers show phone photos)
   --help                    show this text
 
-Exit codes: 0 ok, 1 internal error, 2 invalid arguments, 3 unreadable image, 4 server unreachable,
-5 model not ready, 6 HTTP error from inference, 7 malformed response, 8 cannot write output, 9 timeout.`;
+Exit codes: 0 ok, 1 internal error, 2 invalid arguments, 3 unreadable image or input limit, 4 server unreachable,
+5 model not ready, 6 HTTP error from inference, 7 protocol error or malformed response, 8 cannot write output,
+9 timeout.`;
 
 export interface MatchOptions {
+  /** --url without its credentials: safe to print. */
   url: string;
+  /** Basic credentials from --url, sent as a header (fetch refuses URLs that carry them). */
+  authorization?: string;
   model: string;
   image0: string;
   image1: string;
@@ -58,6 +73,8 @@ export interface MatchOptions {
   json?: string;
   minConfidence: number;
   timeoutMs: number;
+  maxMatches: number;
+  maxRequestBytes: number;
   protocol: Protocol;
   /** EXIF orientation handling when decoding the images (images.ts). */
   exifOrientation: ExifOrientation;
@@ -92,6 +109,8 @@ export function parseCliArgs(argv: string[]): MatchOptions | 'help' {
         'min-confidence': { type: 'string' },
         model: { type: 'string' },
         'timeout-ms': { type: 'string' },
+        'max-matches': { type: 'string' },
+        'max-request-bytes': { type: 'string' },
         'json-protocol': { type: 'boolean' },
         'ignore-exif-orientation': { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
@@ -111,8 +130,9 @@ export function parseCliArgs(argv: string[]): MatchOptions | 'help' {
     parsedUrl = undefined;
   }
   if (!parsedUrl || (parsedUrl.protocol !== 'http:' && parsedUrl.protocol !== 'https:')) {
-    throw usageError(`--url must be an http(s) URL such as ${DEFAULTS.url}, got '${url}'`);
+    throw usageError(`--url must be an http(s) URL such as ${DEFAULTS.url}, got '${redact(url)}'`);
   }
+  const endpoint: Endpoint = toEndpoint(parsedUrl);
   for (const flag of ['image0', 'image1'] as const) {
     if (!values[flag]) throw usageError(`--${flag} <path> is required`);
   }
@@ -128,17 +148,15 @@ export function parseCliArgs(argv: string[]): MatchOptions | 'help' {
       throw usageError(`--min-confidence must be a number between 0 and 1, got '${raw}'`);
     }
   }
-  let timeoutMs: number = DEFAULTS.timeoutMs;
-  if (values['timeout-ms'] !== undefined) {
-    const raw = values['timeout-ms'];
-    timeoutMs = /^\d+$/.test(raw.trim()) ? Number(raw) : NaN;
-    if (!Number.isSafeInteger(timeoutMs) || timeoutMs <= 0) {
-      throw usageError(`--timeout-ms must be a positive whole number of milliseconds, got '${raw}'`);
-    }
-  }
+  const timeoutMs = wholeNumber(values['timeout-ms'], '--timeout-ms', DEFAULTS.timeoutMs, MAX_TIMER_MS,
+    'milliseconds', ` (about 24.8 days, the longest delay Node's timers support)`);
+  const maxMatches = wholeNumber(values['max-matches'], '--max-matches', DEFAULTS.maxMatches, Number.MAX_SAFE_INTEGER, 'matches');
+  const maxRequestBytes = wholeNumber(values['max-request-bytes'], '--max-request-bytes', DEFAULTS.maxRequestBytes,
+    Number.MAX_SAFE_INTEGER, 'bytes');
 
   return {
-    url,
+    url: endpoint.url,
+    authorization: endpoint.authorization,
     model: values.model ?? DEFAULTS.model,
     image0: values.image0 as string,
     image1: values.image1 as string,
@@ -146,87 +164,35 @@ export function parseCliArgs(argv: string[]): MatchOptions | 'help' {
     json: values.json,
     minConfidence,
     timeoutMs,
+    maxMatches,
+    maxRequestBytes,
     protocol: values['json-protocol'] ? 'json' : 'binary',
     exifOrientation: values['ignore-exif-orientation'] ? 'ignore' : 'apply',
   };
 }
 
-/**
- * Turns the three output tensors into matches, enforcing the ensemble contract:
- * matches_kp0 / matches_kp1 FP32 [K,2], match_confidences FP32 [K], all with the same K.
- */
-export function toMatches(outputs: Map<string, DecodedTensor>): Match[] {
-  const conf = readFloat32(outputs.get('match_confidences'), 'match_confidences', [null]);
-  const k = conf.shape[0] as number;
-  const kp0 = readFloat32(outputs.get('matches_kp0'), 'matches_kp0', [k, 2]).values;
-  const kp1 = readFloat32(outputs.get('matches_kp1'), 'matches_kp1', [k, 2]).values;
-  const matches: Match[] = [];
-  for (let i = 0; i < k; i++) {
-    matches.push({
-      kp0: [kp0[2 * i] as number, kp0[2 * i + 1] as number],
-      kp1: [kp1[2 * i] as number, kp1[2 * i + 1] as number],
-      confidence: conf.values[i] as number,
-    });
+/** A positive whole number flag within `max`; the message names the flag, the value and the range. */
+function wholeNumber(raw: string | undefined, flag: string, fallback: number, max: number, unit: string, why = ''): number {
+  if (raw === undefined) return fallback;
+  const value = /^\d+$/.test(raw.trim()) ? Number(raw) : NaN;
+  if (!Number.isSafeInteger(value) || value <= 0) {
+    throw usageError(`${flag} must be a positive whole number of ${unit}, got '${raw}'`);
   }
-  return matches;
-}
-
-export interface MatchResult {
-  model: string;
-  image0: RgbImage;
-  image1: RgbImage;
-  /** Matches the server returned, before --min-confidence. */
-  returned: number;
-  /** Matches kept after --min-confidence. */
-  matches: Match[];
-  /** Round trip of the inference POST (encode excluded, decode excluded). */
-  roundTripMs: number;
-}
-
-export interface MatchesDocument {
-  model: string;
-  image0: { path: string; width: number; height: number };
-  image1: { path: string; width: number; height: number };
-  matches: Match[];
-  /** Round trip of the inference request in ms (what the server costs; decode/draw time excluded). */
-  elapsedMs: number;
+  if (value > max) throw usageError(`${flag} must be at most ${max}${why}, got '${raw}'`);
+  return value;
 }
 
 /**
- * The values are float32 on the wire; printed as doubles they grow noise digits (0.03389830514788627). Nine
- * significant digits always round-trip a float32 (Math.fround gives back the same value) and read cleanly.
+ * Where to look when the model is not ready, naming only what the deployment leaves open: constructs/triton-server.ts
+ * restricts the model-repository, model-config, shared-memory, trace and logging APIs (`--http-restricted-api`), so
+ * `POST /v2/repository/index` answers 403 there; health (`/v2/models/<name>/ready`) and metadata stay open.
  */
-const float32Text = (v: number): number => Number(v.toPrecision(9));
-
-/** The --json document: { model, image0, image1, matches, elapsedMs }. */
-export function matchesDocument(result: MatchResult): MatchesDocument {
-  const image = (img: RgbImage) => ({ path: img.path, width: img.width, height: img.height });
-  return {
-    model: result.model,
-    image0: image(result.image0),
-    image1: image(result.image1),
-    matches: result.matches.map((m) => ({
-      kp0: [float32Text(m.kp0[0]), float32Text(m.kp0[1])],
-      kp1: [float32Text(m.kp1[0]), float32Text(m.kp1[1])],
-      confidence: float32Text(m.confidence),
-    })),
-    elapsedMs: Math.round(result.roundTripMs * 10) / 10,
-  };
-}
-
-/** Pretty JSON with one match per line: up to 1024 matches stay greppable and diffable without 15 lines each. */
-export function formatMatchesDocument(doc: MatchesDocument): string {
-  const lines = doc.matches.map((m) => `    ${JSON.stringify(m)}`);
-  return [
-    '{',
-    `  "model": ${JSON.stringify(doc.model)},`,
-    `  "image0": ${JSON.stringify(doc.image0)},`,
-    `  "image1": ${JSON.stringify(doc.image1)},`,
-    lines.length === 0 ? '  "matches": [],' : `  "matches": [\n${lines.join(',\n')}\n  ],`,
-    `  "elapsedMs": ${JSON.stringify(doc.elapsedMs)}`,
-    '}',
-    '',
-  ].join('\n');
+export function notReadyHint(url: string): string {
+  return (
+    `Triton marks the ensemble ready only after every model it uses; the reason for a failed model is in the Triton ` +
+    `pod's log (kubectl --namespace omniglue logs deployment/omniglue-triton), and ` +
+    `curl -i ${url}/v2/models/<name>/ready tells each model's state (names: the directories of model_repository/)`
+  );
 }
 
 /** Readiness: the model must be ready; a not-ready *server* only warns, see the comment inside. */
@@ -239,8 +205,7 @@ async function checkReady(client: KServeV2Client, options: MatchOptions, io: Io)
       `model '${options.model}' is not ready at ${options.url} (HTTP ${model.status}${detail}); ` +
         `server ready: ${server.ready ? 'yes' : `no (HTTP ${server.status})`}`,
       ExitCode.NotReady,
-      `Triton loads the ensemble only after all its models; check the Triton pod's logs, or ` +
-        `curl -X POST ${options.url.replace(/\/+$/, '')}/v2/repository/index for each model's state`,
+      notReadyHint(options.url),
     );
   }
   if (!server.ready) {
@@ -250,47 +215,62 @@ async function checkReady(client: KServeV2Client, options: MatchOptions, io: Io)
   }
 }
 
-async function writeOutput(what: string, path: string, write: () => Promise<void>): Promise<void> {
-  try {
-    await write();
-  } catch (err) {
-    throw new MatchClientError(`cannot write ${what} '${path}': ${reasonOf(err)}`, ExitCode.Output);
-  }
-}
-
-/** The whole run; throws MatchClientError on every expected failure. Prints the summary through io. */
-export async function runMatch(options: MatchOptions, io: Io = consoleIo): Promise<MatchResult> {
-  const started = performance.now();
-  // Decode first: local mistakes (wrong path) are reported without touching the network.
-  const [image0, image1] = await Promise.all([options.image0, options.image1].map((p) => loadRgbImage(p, options.exifOrientation)));
-
-  const client = new KServeV2Client(options.url, options.timeoutMs);
-  await checkReady(client, options, io);
-
+/** The request body, refused before any network traffic when it breaks the server's request size limit. */
+function encodeRequest(options: MatchOptions, image0: RgbImage, image1: RgbImage) {
   const inputs = [image0, image1].map((img, i) => ({
     name: `image${i}`,
     datatype: 'UINT8' as const,
     shape: [img.height, img.width, 3],
     data: img.data,
   }));
-  const encode = options.protocol === 'binary' ? encodeBinaryRequest : encodeJsonRequest;
-  const { outputs, roundTripMs } = await client.infer(options.model, encode(inputs, [...OUTPUT_NAMES]));
-  const all = toMatches(outputs);
+  const binary = encodeBinaryRequest(inputs, [...OUTPUT_NAMES]);
+  const binaryBytes = (binary.body as Uint8Array).byteLength;
+  if (options.protocol === 'binary') {
+    checkRequestSize(binaryBytes, binaryBytes, 'binary', options.maxRequestBytes);
+    return binary;
+  }
+  checkRequestSize(jsonRequestBytes(inputs, [...OUTPUT_NAMES]), binaryBytes, 'json', options.maxRequestBytes);
+  return encodeJsonRequest(inputs, [...OUTPUT_NAMES]);
+}
+
+/** The whole run; throws MatchClientError on every expected failure. Prints the summary through io. */
+export async function runMatch(options: MatchOptions, io: Io = consoleIo): Promise<MatchResult> {
+  const started = performance.now();
+  // Local mistakes first, without touching the network: colliding outputs, unreadable images, input limits.
+  const outputsGiven = [
+    ...(options.json ? [{ flag: '--json', path: options.json }] : []),
+    ...(options.out ? [{ flag: '--out', path: options.out }] : []),
+  ];
+  await checkOutputCollisions([{ flag: '--image0', path: options.image0 }, { flag: '--image1', path: options.image1 }], outputsGiven);
+  const [image0, image1] = await Promise.all([options.image0, options.image1].map((p) => loadRgbImage(p, options.exifOrientation)));
+  checkAspectRatio(image0);
+  checkAspectRatio(image1);
+  // Encoded before the readiness checks, so the inference follows them at once: a server that closes idle
+  // keep-alive connections (5 s is common) must not see a long pause on the connection they used.
+  const request = encodeRequest(options, image0, image1);
+
+  const client = new KServeV2Client({ url: options.url, authorization: options.authorization }, new Deadline(options.timeoutMs));
+  await checkReady(client, options, io);
+  const { outputs, roundTripMs } = await client.infer(options.model, request);
+  const all = toMatches(outputs, options.maxMatches);
+  checkMatchValues(all, image0, image1);
   const matches = all.filter((m) => m.confidence >= options.minConfidence);
   const result: MatchResult = { model: options.model, image0, image1, returned: all.length, matches, roundTripMs };
 
   if (options.json) {
-    const json = options.json;
-    await writeOutput('JSON', json, () => writeFile(json, formatMatchesDocument(matchesDocument(result))));
+    await writeFileAtomically('JSON', options.json, formatMatchesDocument(matchesDocument(result)));
   }
   if (options.out) {
-    const out = options.out;
-    await writeOutput('picture', out, () => drawMatches(image0, image1, matches, out));
+    const png = await renderMatchesPng(image0, image1, matches).catch((err: unknown) => {
+      throw new MatchClientError(`cannot draw the picture for '${options.out}': ${reasonOf(err)}`, ExitCode.Output);
+    });
+    await writeFileAtomically('picture', options.out, png);
   }
   const totalMs = performance.now() - started;
 
   const protocol = options.protocol === 'binary' ? 'binary tensor data' : 'JSON';
-  io.out(`model: ${options.model} at ${options.url} (${protocol})`);
+  const auth = options.authorization ? ', credentials from --url sent as HTTP Basic auth' : '';
+  io.out(`model: ${options.model} at ${options.url} (${protocol}${auth})`);
   io.out(`image0: ${image0.path} (${image0.width}x${image0.height})`);
   io.out(`image1: ${image1.path} (${image1.width}x${image1.height})`);
   io.out(`matches: ${matches.length} (${all.length} returned, min confidence ${options.minConfidence})`);

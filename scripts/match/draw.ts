@@ -51,15 +51,15 @@ export function matchesSvg(matches: Match[], offsetX: number, width: number, hei
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}">${shapes.join('')}</svg>`;
 }
 
-/** Writes the picture as PNG (whatever the extension of `outPath`). */
-export async function drawMatches(image0: RgbImage, image1: RgbImage, matches: Match[], outPath: string): Promise<void> {
+/** The picture as PNG bytes (the caller writes them atomically). */
+export async function renderMatchesPng(image0: RgbImage, image1: RgbImage, matches: Match[]): Promise<Buffer> {
   const { width, height } = canvasSize(image0, image1);
-  await sharp({ create: { width, height, channels: 3, background: { r: 0, g: 0, b: 0 } } })
+  return sharp({ create: { width, height, channels: 3, background: { r: 0, g: 0, b: 0 } } })
     .composite([
       { input: image0.data, raw: { width: image0.width, height: image0.height, channels: 3 }, left: 0, top: 0 },
       { input: image1.data, raw: { width: image1.width, height: image1.height, channels: 3 }, left: image0.width, top: 0 },
       { input: Buffer.from(matchesSvg(matches, image0.width, width, height)), left: 0, top: 0 },
     ])
     .png()
-    .toFile(outPath);
+    .toBuffer();
 }

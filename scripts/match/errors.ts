@@ -13,7 +13,7 @@ export const ExitCode = {
   Internal: 1,
   /** Invalid or missing command-line flag. */
   Usage: 2,
-  /** An input image cannot be read or decoded, or is smaller than the ensemble accepts. */
+  /** An input image cannot be read or decoded, or breaks a documented input limit (size, aspect ratio, request size). */
   Image: 3,
   /** Nothing answers at --url (connection refused, DNS failure, connection dropped). */
   Unreachable: 4,
@@ -21,11 +21,11 @@ export const ExitCode = {
   NotReady: 5,
   /** The inference request got an HTTP error; Triton's {"error": "..."} message is shown. */
   Http: 6,
-  /** The server answered 200 but the body breaks the protocol or the ensemble's output contract. */
+  /** Protocol error: a body that breaks the protocol or the output contract, does not decode, or a redirect. */
   BadResponse: 7,
-  /** --out or --json cannot be written. */
+  /** --out or --json cannot be written (written atomically: nothing partial is left). */
   Output: 8,
-  /** A request took longer than --timeout-ms. */
+  /** The run (readiness checks and inference together) took longer than --timeout-ms. */
   Timeout: 9,
 } as const;
 

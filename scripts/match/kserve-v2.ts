@@ -10,9 +10,9 @@
  * - kserve predict-api v2: GET /v2/health/ready, GET /v2/models/<m>/ready (200 = ready), POST /v2/models/<m>/infer,
  *   errors as `{"error": "<message>"}` with a non-200 status.
  *
- * The only I/O here is fetch; everything else is pure so the tests can exercise encode/decode directly.
+ * Pure encode/decode, so the tests exercise it directly; the HTTP calls are in triton-client.ts.
  */
-import { ExitCode, isErrorLike, MatchClientError, reasonOf } from './errors';
+import { ExitCode, MatchClientError, reasonOf } from './errors';
 
 /** Name of the header that carries the JSON part's byte length (extension_binary_data.md). */
 export const INFERENCE_HEADER_CONTENT_LENGTH = 'Inference-Header-Content-Length';
@@ -173,95 +173,4 @@ export function readFloat32(tensor: DecodedTensor | undefined, name: string, exp
     }
   }
   return { shape, values };
-}
-
-// ---------------------------------------------------------------------------------------------------------------
-// HTTP
-
-export interface ReadyStatus {
-  ready: boolean;
-  status: number;
-  /** Server's {"error"} message or a body excerpt, when not ready. */
-  detail?: string;
-}
-
-/** Text of an error body: Triton's {"error": "..."} message when present, else a short excerpt. */
-export function errorDetail(text: string): string {
-  try {
-    const parsed = JSON.parse(text) as { error?: unknown };
-    if (typeof parsed.error === 'string') return parsed.error;
-  } catch {
-    // not JSON: fall through to the raw excerpt
-  }
-  const trimmed = text.trim();
-  return trimmed.length > 300 ? `${trimmed.slice(0, 300)}...` : trimmed;
-}
-
-export class KServeV2Client {
-  private readonly base: string;
-
-  constructor(baseUrl: string, private readonly timeoutMs: number) {
-    this.base = baseUrl.replace(/\/+$/, ''); // keep any path prefix (ingress), drop trailing slashes
-  }
-
-  /** fetch + body read under one deadline; network failures and timeouts become MatchClientErrors. */
-  private async send(path: string, init: RequestInit): Promise<{ response: Response; body: Uint8Array }> {
-    const url = `${this.base}${path}`;
-    const what = `${init.method ?? 'GET'} ${url}`;
-    try {
-      // identity: the binary decoder must see the exact bytes Inference-Header-Content-Length describes, and
-      // compressing ~2 MB of pixels/floats on loopback or a port-forward costs more than it saves.
-      const headers = { 'Accept-Encoding': 'identity', ...(init.headers as Record<string, string> | undefined) };
-      const response = await fetch(url, { ...init, headers, signal: AbortSignal.timeout(this.timeoutMs) });
-      const body = new Uint8Array(await response.arrayBuffer());
-      return { response, body };
-    } catch (err) {
-      if (isErrorLike(err) && (err.name === 'TimeoutError' || err.name === 'AbortError')) {
-        throw new MatchClientError(`${what} took longer than ${this.timeoutMs} ms`, ExitCode.Timeout,
-          'raise --timeout-ms (the first request after a model load can be slow)');
-      }
-      // fetch reports every network failure as TypeError('fetch failed'); the useful part (ECONNREFUSED,
-      // ENOTFOUND, ...) is in `cause`.
-      const cause = isErrorLike(err) && err.cause !== undefined ? reasonOf(err.cause) : reasonOf(err);
-      throw new MatchClientError(`cannot reach Triton at ${this.base} (${what}: ${cause})`, ExitCode.Unreachable,
-        `is the server running? For the in-cluster service, forward it first: ` +
-          `kubectl --namespace omniglue port-forward service/omniglue-triton 8000:8000 (or the port-forward-command output of the omniglue-serving stack)`);
-    }
-  }
-
-  private async ready(path: string): Promise<ReadyStatus> {
-    const { response, body } = await this.send(path, { method: 'GET' });
-    const text = Buffer.from(body).toString('utf8');
-    if (!response.ok) return { ready: false, status: response.status, detail: errorDetail(text) || undefined };
-    // Triton answers 200 with an empty body; some KServe servers answer {"ready": false} with 200.
-    try {
-      if ((JSON.parse(text) as { ready?: unknown }).ready === false) return { ready: false, status: response.status };
-    } catch {
-      // empty or non-JSON body: the status code is the answer
-    }
-    return { ready: true, status: response.status };
-  }
-
-  serverReady(): Promise<ReadyStatus> {
-    return this.ready('/v2/health/ready');
-  }
-
-  modelReady(model: string): Promise<ReadyStatus> {
-    return this.ready(`/v2/models/${encodeURIComponent(model)}/ready`);
-  }
-
-  /** One inference request; returns the decoded outputs and the HTTP round trip in milliseconds. */
-  async infer(model: string, request: EncodedRequest): Promise<{ outputs: Map<string, DecodedTensor>; roundTripMs: number }> {
-    const path = `/v2/models/${encodeURIComponent(model)}/infer`;
-    const started = performance.now();
-    const { response, body } = await this.send(path, { method: 'POST', headers: request.headers, body: request.body });
-    const roundTripMs = performance.now() - started;
-    if (!response.ok) {
-      const detail = errorDetail(Buffer.from(body).toString('utf8')) || response.statusText;
-      throw new MatchClientError(`inference failed: HTTP ${response.status} from POST ${this.base}${path}: ${detail}`,
-        ExitCode.Http);
-    }
-    const outputs = decodeInferResponse(body, response.headers.get(INFERENCE_HEADER_CONTENT_LENGTH));
-    return { outputs, roundTripMs };
-  }
 }

@@ -12,9 +12,16 @@ import shutil
 import tarfile
 import uuid
 import zipfile
+import zlib
 from pathlib import Path, PurePosixPath
+from typing import Callable
 
 from .errors import ExportError
+from .logs import StageLogger
+from .weights import FetchedWeight, discard_cached
+
+# The weights that arrive as archives of a TensorFlow SavedModel.
+ARCHIVE_WEIGHTS = frozenset({"superpoint", "omniglue"})
 
 
 def _check_member_name(archive: Path, name: str) -> None:
@@ -75,12 +82,52 @@ def extract_archive(archive: Path, sha256: str, dest_root: Path) -> Path:
         else:
             raise ExportError(f"{archive} is neither a tar nor a zip archive")
         os.replace(staging, dest)
-    except (tarfile.TarError, zipfile.BadZipFile, OSError) as exc:
-        raise ExportError(f"cannot extract {archive}: {exc}") from exc
+    except (tarfile.TarError, zipfile.BadZipFile, zlib.error, EOFError, ValueError, OSError) as exc:
+        # A truncated .tgz passes is_tarfile() (its first block reads) and fails with EOFError midway.
+        raise ExportError(f"cannot extract {archive}: {type(exc).__name__}: {exc}") from exc
     finally:
         if staging.exists():
             shutil.rmtree(staging, ignore_errors=True)
     return dest
+
+
+def prepare_archive(weight: FetchedWeight, refetch: Callable[[], FetchedWeight], log: StageLogger) -> FetchedWeight:
+    """Extracts an archive weight now, so a bad archive costs one download, not every future run.
+
+    Without a pinned checksum nothing else tells a damaged cache file (a truncated copy on the volume, a proxy's
+    error page) from the real one, and it would fail identically on every re-run. So an archive that does not
+    extract leaves the cache and is downloaded once more; a second failure names the file and the URL.
+    Export steps later call extract_archive() again and find the extracted directory.
+    """
+    try:
+        extract_archive(weight.path, weight.sha256, weight.path.parent)
+        return weight
+    except ExportError as exc:
+        first = exc
+    discard_cached(weight)
+    if weight.verified:
+        raise ExportError(
+            f"the {weight.name} archive {weight.path} matches its pinned sha256 but cannot be extracted "
+            f"({first.message}); it was removed from the cache",
+            hint=f"the pin (--weights-sha256 {weight.name}=...) names a file that is not a usable archive: "
+            "check the pin and the URL",
+        )
+    log.warning(
+        "weights", "archive-unusable", weight=weight.name, path=str(weight.path), from_cache=weight.from_cache,
+        reason=first.message, action="removed from the cache; downloading again",
+    )
+    again = refetch()
+    try:
+        extract_archive(again.path, again.sha256, again.path.parent)
+    except ExportError as exc:
+        discard_cached(again)
+        raise ExportError(
+            f"the {again.name} archive {again.path} cannot be extracted, also after downloading it again from "
+            f"{again.url} ({exc.message}); it was removed from the cache",
+            hint="the URL does not serve a tar or zip SavedModel archive (an error page, a proxy, a wrong file): "
+            f"check --weights-url {again.name}=...",
+        ) from exc
+    return again
 
 
 def find_saved_model(root: Path, what: str) -> Path:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import traceback
 from pathlib import Path
@@ -16,7 +17,11 @@ from .pipeline import Options, Steps, run
 from .publish import check_version
 from .serving import DEFAULT_MAX_IMAGE_SIDE, INSTANCE_KINDS, TYPICAL_IMAGE_HW
 from .termination import report_failure
-from .weights import DEFAULT_WEIGHT_URLS, WEIGHT_NAMES, parse_assignments, resolve_sources
+from .locking import DEFAULT_LOCK_TIMEOUT_S
+from .weights import (
+    DEFAULT_DOWNLOAD_TIMEOUT_S, DEFAULT_MAX_BYTES, DEFAULT_WEIGHT_URLS, WEIGHT_NAMES, parse_assignments, parse_byte_caps,
+    resolve_sources,
+)
 
 # Scripts live in <root>/scripts; the demo pair in <root>/assets, both in the
 # repository and in the conversion image (/opt/omniglue).
@@ -46,6 +51,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--weights-url", action="append", metavar="NAME=URL",
                    help=f"override a weight URL (https:// or file://); NAME in {', '.join(WEIGHT_NAMES)}")
     p.add_argument("--weights-sha256", action="append", metavar="NAME=HEX", help="pin a weight's sha256")
+    p.add_argument("--weights-max-bytes", action="append", metavar="NAME=BYTES",
+                   help="size cap of one weight download (defaults: "
+                   + ", ".join(f"{n} {DEFAULT_MAX_BYTES[n]}" for n in WEIGHT_NAMES) + ")")
+    p.add_argument("--download-timeout-seconds", type=float, default=DEFAULT_DOWNLOAD_TIMEOUT_S,
+                   help=f"limit for all weight downloads together (default {DEFAULT_DOWNLOAD_TIMEOUT_S:g})")
+    p.add_argument("--lock-timeout-seconds", type=float, default=DEFAULT_LOCK_TIMEOUT_S,
+                   help=f"how long to wait for another Job's publish lock, exit 9 after (default {DEFAULT_LOCK_TIMEOUT_S:g})")
     p.add_argument("--tensorrt-fp16", action="store_true",
                    help="add ONNX Runtime's TensorRT FP16 accelerator to superpoint, dinov2 and omniglue")
     p.add_argument("--tensorrt-workspace-bytes", type=int, default=DEFAULT_TRT_WORKSPACE_BYTES)
@@ -75,6 +87,10 @@ def _options(args: argparse.Namespace) -> Options:
         raise UsageError(f"--min-sample-matches must be >= 0, got {args.min_sample_matches}")
     if args.keep_versions < 0:
         raise UsageError(f"--keep-versions must be >= 0, got {args.keep_versions}")
+    for flag, seconds in (("--download-timeout-seconds", args.download_timeout_seconds),
+                          ("--lock-timeout-seconds", args.lock_timeout_seconds)):
+        if not math.isfinite(seconds) or seconds <= 0:
+            raise UsageError(f"{flag} must be a positive number of seconds, got {seconds:g}")
     if args.keypoint_count <= 0:
         raise UsageError(f"--keypoint-count must be positive, got {args.keypoint_count}")
     if args.tensorrt_max_image_side < max(TYPICAL_IMAGE_HW):
@@ -87,6 +103,7 @@ def _options(args: argparse.Namespace) -> Options:
     sources = resolve_sources(
         parse_assignments(args.weights_url, "--weights-url"),
         parse_assignments(args.weights_sha256, "--weights-sha256"),
+        parse_byte_caps(parse_assignments(args.weights_max_bytes, "--weights-max-bytes")),
     )
     return Options(
         model_configs=args.model_configs,
@@ -104,6 +121,8 @@ def _options(args: argparse.Namespace) -> Options:
         keep_versions=args.keep_versions,
         instance_kind=args.instance_kind,
         tensorrt_max_image_side=args.tensorrt_max_image_side,
+        download_timeout_s=args.download_timeout_seconds,
+        lock_timeout_s=args.lock_timeout_seconds,
     )
 
 

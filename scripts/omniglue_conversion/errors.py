@@ -16,6 +16,7 @@ EXIT_EXPORT = 5
 EXIT_CONTRACT = 6
 EXIT_SAMPLE = 7
 EXIT_PUBLISH = 8
+EXIT_LOCK = 9
 
 
 class ConversionError(Exception):
@@ -68,3 +69,10 @@ class SampleInferenceError(ConversionError):
 class PublishError(ConversionError):
     exit_code = EXIT_PUBLISH
     kind = "publish"
+
+
+class LockError(ConversionError):
+    """The publish lock cannot be taken: unusable lock file, or another Job held it too long."""
+
+    exit_code = EXIT_LOCK
+    kind = "lock"

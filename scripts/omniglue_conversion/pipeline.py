@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import datetime as _dt
 import importlib.metadata
+import os
 import platform
 import shutil
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping
@@ -17,16 +19,20 @@ from typing import Any, Callable, Mapping
 import numpy as np
 
 from .contract import Contract, ModelSpec, load_contract, validate_models
+from .archives import ARCHIVE_WEIGHTS, prepare_archive
 from .ensemble import SessionFactory, load_rgb, onnxruntime_sessions, run_ensemble
-from .errors import ConversionError, ExportError, SampleInferenceError, UsageError
+from .errors import ConversionError, ExportError, PublishError, SampleInferenceError, UsageError
 from .logs import StageLogger
 from .model_config import DEFAULT_TRT_WORKSPACE_BYTES
 from .serving import DEFAULT_MAX_IMAGE_SIDE
 from .publish import (
-    ServingOptions, check_writable, clean_stale_staging, prune_old_versions, publish_lock, publish_repository,
-    verify_published, version_dir,
+    ServingOptions, VOLUME_PERMISSION_FIX, check_writable, describe_owner, clean_stale_staging, prune_old_versions, publish_lock,
+    publish_repository, verify_published, version_dir,
 )
-from .weights import FetchedWeight, WeightSource, fetch_weight, remove_partial_downloads, sha256_file
+from .locking import DEFAULT_LOCK_TIMEOUT_S
+from .weights import (
+    DEFAULT_DOWNLOAD_TIMEOUT_S, FetchedWeight, WeightSource, fetch_weight, remove_partial_downloads, sha256_file,
+)
 
 # The reference demo keeps matches above this confidence; the sample check counts those.
 SAMPLE_CONFIDENCE = 0.02
@@ -50,6 +56,8 @@ class Options:
     keep_versions: int = 3
     instance_kind: str = "gpu"
     tensorrt_max_image_side: int = DEFAULT_MAX_IMAGE_SIDE
+    download_timeout_s: float = DEFAULT_DOWNLOAD_TIMEOUT_S
+    lock_timeout_s: float = DEFAULT_LOCK_TIMEOUT_S
 
 
 def _default_export(name: str) -> Callable[[FetchedWeight, ModelSpec, Path, StageLogger], Path]:
@@ -79,7 +87,8 @@ def _default_glue(out_dir: Path, keypoint_count: int) -> Mapping[str, Path]:
 
 @dataclass
 class Steps:
-    fetch: Callable[[WeightSource, Path, StageLogger], FetchedWeight] = fetch_weight
+    # Called as fetch(source, cache_dir, log, deadline=..., total_timeout_s=...).
+    fetch: Callable[..., FetchedWeight] = fetch_weight
     exports: Mapping[str, Callable[[FetchedWeight, ModelSpec, Path, StageLogger], Path]] = field(
         default_factory=lambda: {name: _default_export(name) for name in NETWORK_EXPORTS}
     )
@@ -141,21 +150,70 @@ def _converting(what: str, action: Callable[[], Any]) -> Any:
         raise ExportError(f"conversion of {what} failed: {type(exc).__name__}: {exc}") from exc
 
 
+def _load_contract(options: Options, log: StageLogger) -> Contract:
+    with log.stage("contract", path=str(options.contract)) as info:
+        contract = load_contract(options.contract)
+        missing = [n for n in sorted(contract.models) if not (options.model_configs / n / "config.pbtxt").is_file()]
+        if missing:
+            raise UsageError(f"--model-configs {options.model_configs} lacks <model>/config.pbtxt for {missing}")
+        info["models"] = len(contract.models)
+        info["steps"] = len(contract.steps)
+    return contract
+
+
+def _check_volume(options: Options, final: Path) -> None:
+    """Every directory the run writes, checked before the lock and the hour of conversion.
+
+    The lock file is the first thing written, publishing renames into versions/, and a version that failed
+    verification is moved aside (rename(2) of a directory across parents needs write access to it too).
+    """
+    check_writable(options.output_root, "--output-root")
+    check_writable(options.output_root / "versions", "--output-root")
+    check_writable(options.work_dir, "--work-dir")
+    check_writable(options.work_dir / "weights", "--work-dir")
+    if final.is_dir() and not os.access(final, os.W_OK):
+        raise PublishError(
+            f"the existing version {final} failed verification and must be set aside, but uid {os.getuid()} "
+            f"cannot move it (it is {describe_owner(final)})",
+            hint=VOLUME_PERMISSION_FIX,
+        )
+
+
+def _fetch_weights(options: Options, steps: Steps, log: StageLogger) -> dict[str, FetchedWeight]:
+    cache_dir = options.work_dir / "weights"
+    removed = remove_partial_downloads(cache_dir)
+    if removed:
+        log.event("weights", "leftovers-removed", paths=removed)
+    deadline = time.monotonic() + options.download_timeout_s
+    weights: dict[str, FetchedWeight] = {}
+    for name, source in options.sources.items():
+        with log.stage("weights", weight=name, url=source.url) as info:
+            def fetch(source: WeightSource = source) -> FetchedWeight:
+                return steps.fetch(source, cache_dir, log, deadline=deadline, total_timeout_s=options.download_timeout_s)
+
+            weight = fetch()
+            if name in ARCHIVE_WEIGHTS:
+                weight = prepare_archive(weight, fetch, log)
+            weights[name] = weight
+            info.update(sha256=weight.sha256, cached=weight.from_cache, verified=weight.verified)
+    return weights
+
+
 def run(options: Options, log: StageLogger, steps: Steps | None = None) -> Path:
     """Publishes `options.version` (or finds it published); returns its directory."""
     steps = steps or Steps()
     final = version_dir(options.output_root, options.version)
-    ok, _ = verify_published(final)
+    contract = _load_contract(options, log)
+    ok, _ = verify_published(final, contract)
     if ok:
         log.event("publish", "already-published", version=options.version, path=str(final))
         return final
 
     # Before the lock: its file is the first thing written, and a root-owned volume
-    # should fail with the fix, not with a traceback.
-    check_writable(options.output_root, "--output-root")
-    check_writable(options.work_dir, "--work-dir")
-    with publish_lock(options.output_root, log):
-        ok, reason = verify_published(final)
+    # should fail in seconds with the fix, not with a traceback after the conversion.
+    _check_volume(options, final)
+    with publish_lock(options.output_root, log, timeout_s=options.lock_timeout_s, version=options.version):
+        ok, reason = verify_published(final, contract)
         if ok:  # another Job finished it while this one waited for the lock
             log.event("publish", "already-published", version=options.version, path=str(final))
             return final
@@ -163,26 +221,16 @@ def run(options: Options, log: StageLogger, steps: Steps | None = None) -> Path:
             log.warning("publish", "invalid-existing-version", version=options.version, reason=reason)
         clean_stale_staging(options.output_root, log)
 
-        with log.stage("contract", path=str(options.contract)) as info:
-            contract = load_contract(options.contract)
-            missing = [n for n in sorted(contract.models) if not (options.model_configs / n / "config.pbtxt").is_file()]
-            if missing:
-                raise UsageError(
-                    f"--model-configs {options.model_configs} lacks <model>/config.pbtxt for {missing}"
-                )
-            info["models"] = len(contract.models)
-            info["steps"] = len(contract.steps)
-
-        cache_dir = options.work_dir / "weights"
-        remove_partial_downloads(cache_dir)
-        weights: dict[str, FetchedWeight] = {}
-        for name, source in options.sources.items():
-            with log.stage("weights", weight=name, url=source.url) as info:
-                weights[name] = steps.fetch(source, cache_dir, log)
-                info.update(sha256=weights[name].sha256, cached=weights[name].from_cache, verified=weights[name].verified)
+        weights = _fetch_weights(options, steps, log)
 
         # Under the lock no other Job builds, so anything in build/ is left over from a failed run.
         shutil.rmtree(options.work_dir / "build", ignore_errors=True)
+        if (options.work_dir / "build").exists():
+            raise PublishError(
+                f"cannot remove {options.work_dir / 'build'}, left over from an earlier run; "
+                f"the Job runs as uid {os.getuid()}, it is {describe_owner(options.work_dir / 'build')}",
+                hint=VOLUME_PERMISSION_FIX,
+            )
         build_dir = options.work_dir / "build" / options.version
         build_dir.mkdir(parents=True)
         models: dict[str, Path] = {}

@@ -10,9 +10,7 @@ re-run prove that a version is already published and do nothing.
 
 from __future__ import annotations
 
-import contextlib
 import errno
-import fcntl
 import json
 import os
 import re
@@ -22,11 +20,12 @@ import tempfile
 import time
 import uuid
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, Iterator, Mapping
+from pathlib import Path, PurePosixPath
+from typing import Any, ContextManager, Iterator, Mapping
 
 from .contract import Contract
 from .errors import PublishError, UsageError
+from .locking import LOCK_NAME, exclusive_lock
 from .logs import StageLogger
 from .model_config import TENSORRT_MODELS, append_tensorrt_fp16, config_model_name
 from .serving import (
@@ -53,6 +52,7 @@ class ServingOptions:
     tensorrt_max_image_side: int = DEFAULT_MAX_IMAGE_SIDE
     keypoint_count: int = DEFAULT_KEYPOINT_COUNT
 
+REJECTED_PREFIX = ".rejected-"
 _VERSION_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 
 
@@ -90,23 +90,53 @@ def _copy_file(source: Path, target: Path) -> None:
         os.fsync(out.fileno())
 
 
-def verify_published(path: Path) -> tuple[bool, str]:
-    """Whether `path` holds a complete version: a manifest whose hashes all match."""
+_SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
+
+
+def required_files(contract: Contract) -> list[str]:
+    """Files a published version must list: every model's config, and every non-ensemble model's ONNX file."""
+    files = []
+    for name in sorted(contract.models):
+        files.append(f"{name}/config.pbtxt")
+        if name != contract.ensemble:
+            files.append(f"{name}/1/model.onnx")
+    return files
+
+
+def verify_published(path: Path, contract: Contract) -> tuple[bool, str]:
+    """Whether `path` holds a complete version of `contract`'s models.
+
+    The manifest must name this version and list every required file, and every
+    file it lists must exist and match its sha256: a manifest with `"files": {}`
+    or one written by an older contract does not count as published.
+    """
     manifest_path = path / MANIFEST
     if not manifest_path.is_file():
         return False, f"{manifest_path} is missing"
     try:
         manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
         files: Mapping[str, Any] = manifest["files"]
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+        if not isinstance(files, dict):
+            raise TypeError(f'"files" is a {type(files).__name__}, not an object')
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
         return False, f"{manifest_path} is unreadable: {exc}"
     if manifest.get("version") != path.name:
         return False, f"{manifest_path} is for version {manifest.get('version')!r}, not {path.name!r}"
-    for relative, entry in files.items():
+    missing = [f for f in required_files(contract) if f not in files]
+    if missing:
+        return False, f"{manifest_path} does not list {missing}"
+    if not (path / contract.ensemble / "1").is_dir():
+        return False, f"{path / contract.ensemble / '1'} (the ensemble's version directory) is missing"
+    for relative, entry in sorted(files.items()):
+        pure = PurePosixPath(relative)
+        if pure.is_absolute() or ".." in pure.parts or relative == MANIFEST:
+            return False, f"{manifest_path} lists the path {relative!r} outside the version"
+        if not isinstance(entry, dict) or not _SHA256_RE.match(str(entry.get("sha256"))):
+            return False, f"{manifest_path} has no valid sha256 for {relative}"
         file_path = path / relative
         if not file_path.is_file():
             return False, f"{file_path} is missing"
-        if sha256_file(file_path) != entry.get("sha256"):
+        if sha256_file(file_path) != entry["sha256"]:
             return False, f"{file_path} does not match its sha256 in the manifest"
     return True, "ok"
 
@@ -126,7 +156,7 @@ def _probe_write(directory: Path) -> None:
         os.unlink(name)
 
 
-def _owner_and_mode(path: Path) -> str:
+def describe_owner(path: Path) -> str:
     """`path` (or its nearest existing parent)'s owner and mode, for the operator."""
     probe = path
     while not probe.exists() and probe != probe.parent:
@@ -153,7 +183,7 @@ def check_writable(path: Path, flag: str) -> None:
         detail = exc.strerror or str(exc)
         message = (
             f"{flag} {path} is not writable ({detail}); the Job runs as uid {os.getuid()} gid {os.getgid()}, "
-            f"the directory is {_owner_and_mode(path)}"
+            f"the directory is {describe_owner(path)}"
         )
         if exc.errno == errno.EROFS:
             raise PublishError(message, hint="the volume is mounted read-only; mount it read-write") from exc
@@ -162,31 +192,9 @@ def check_writable(path: Path, flag: str) -> None:
         raise PublishError(message) from exc
 
 
-@contextlib.contextmanager
-def publish_lock(output_root: Path, log: StageLogger, timeout_s: float = 6 * 3600) -> Iterator[None]:
-    """Serialises Jobs writing the same output root (flock works on local disks and NFSv4)."""
-    output_root.mkdir(parents=True, exist_ok=True)
-    lock_path = output_root / ".publish.lock"
-    with open(lock_path, "a+") as handle:
-        deadline = time.monotonic() + timeout_s
-        waited = False
-        while True:
-            try:
-                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except OSError as exc:
-                if exc.errno not in (errno.EAGAIN, errno.EACCES):
-                    raise PublishError(f"cannot lock {lock_path}: {exc}") from exc
-                if time.monotonic() > deadline:
-                    raise PublishError(f"another conversion Job held {lock_path} for over {timeout_s:.0f} s")
-                if not waited:
-                    log.event("lock", "waiting", path=str(lock_path))
-                    waited = True
-                time.sleep(5)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+def publish_lock(output_root: Path, log: StageLogger, *, timeout_s: float, version: str) -> ContextManager[None]:
+    """Serialises Jobs writing the same output root (locking.py; exit 9 when the lock cannot be had)."""
+    return exclusive_lock(output_root / LOCK_NAME, log, timeout_s=timeout_s, version=version)
 
 
 def clean_stale_staging(output_root: Path, log: StageLogger) -> list[str]:
@@ -287,7 +295,9 @@ def publish_repository(
         if final.exists():
             # Only reached when an existing version failed verification: keep it for
             # inspection instead of deleting what a server may have loaded.
-            rejected = output_root / f".rejected-{version}-{int(time.time())}"
+            rejected = output_root / f"{REJECTED_PREFIX}{version}-{int(time.time())}"
+            if rejected.exists():  # a second rejection within the same second
+                rejected = rejected.with_name(f"{rejected.name}-{uuid.uuid4().hex[:8]}")
             os.rename(final, rejected)
             log.warning("publish", "replaced-invalid-version", version=version, moved_to=str(rejected))
         os.rename(staging, final)
@@ -300,30 +310,43 @@ def publish_repository(
     return final
 
 
-def prune_old_versions(output_root: Path, keep: int, current: str, log: StageLogger) -> list[str]:
-    """Removes all but the `keep` newest published versions (call under the lock).
+def _rejected_time(path: Path) -> float:
+    """`.rejected-<version>-<unix time>[-<random>]`: the time it was set aside (rename(2) keeps the old mtime)."""
+    for part in reversed(path.name.split("-")):
+        if part.isdigit() and len(part) >= 9:
+            return float(part)
+    return path.stat().st_mtime
 
-    Pods of the previous rollout may still serve an older version while the new one
-    rolls out, so the newest few always stay; `current` is never removed. keep=0
-    keeps everything.
+
+def prune_old_versions(output_root: Path, keep: int, current: str, log: StageLogger) -> list[str]:
+    """Removes all but the `keep` newest published versions, and all but the `keep` newest rejected ones.
+
+    Call under the lock. Pods of the previous rollout may still serve an older version while the new one
+    rolls out, so the newest few always stay; `current` is never removed. Rejected versions
+    (`.rejected-*`, set aside for inspection) would otherwise pile up on every failed verification.
+    keep=0 keeps everything.
     """
     if keep <= 0:
         return []
-    versions_root = output_root / "versions"
-    if not versions_root.is_dir():
-        return []
-    published = sorted(
-        (path for path in versions_root.iterdir() if path.is_dir()),
-        key=lambda path: path.stat().st_mtime,
-        reverse=True,
-    )
     removed = []
-    for path in published[keep:]:
-        if path.name == current:
-            continue
+    versions_root = output_root / "versions"
+    if versions_root.is_dir():
+        published = sorted(
+            (path for path in versions_root.iterdir() if path.is_dir()),
+            key=lambda path: path.stat().st_mtime,
+            reverse=True,
+        )
+        for path in published[keep:]:
+            if path.name == current:
+                continue
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path.name)
+    rejected = sorted(
+        (path for path in output_root.glob(f"{REJECTED_PREFIX}*") if path.is_dir()), key=_rejected_time, reverse=True
+    )
+    for path in rejected[keep:]:
         shutil.rmtree(path, ignore_errors=True)
         removed.append(path.name)
     if removed:
         log.event("publish", "old-versions-removed", versions=removed, kept=keep)
     return removed
-

@@ -7,6 +7,8 @@ import json
 import os
 import subprocess
 import sys
+import tarfile
+import zipfile
 
 import onnx
 import pytest
@@ -69,11 +71,25 @@ def job(tmp_path, contract_path):
         "--sample-image0", str(REPO_ROOT / "assets" / "demo1.jpg"),
         "--sample-image1", str(REPO_ROOT / "assets" / "demo2.jpg"),
     ]
-    for name in ("superpoint", "dinov2", "omniglue"):
-        path = weights / f"{name}.bin"
-        path.write_bytes(name.encode() * 100)
+    for name, path in write_weights(weights).items():
         argv += ["--weights-url", f"{name}={path.as_uri()}"]
     return argv
+
+
+def write_weights(directory):
+    """The three weights as the Job gets them: two SavedModel archives (tgz, zip) and a checkpoint."""
+    superpoint = directory / "sp_v6.tgz"
+    with tarfile.open(superpoint, "w:gz") as tar:
+        for member, data in (("sp_v6/saved_model.pb", b"pb" * 50), ("sp_v6/variables/variables.index", b"i")):
+            info = tarfile.TarInfo(member)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    omniglue = directory / "og_export.zip"
+    with zipfile.ZipFile(omniglue, "w") as zf:
+        zf.writestr("og_export/saved_model.pb", b"pb" * 50)
+    dinov2 = directory / "dinov2_vitb14_pretrain.pth"
+    dinov2.write_bytes(b"dinov2" * 100)
+    return {"superpoint": superpoint, "dinov2": dinov2, "omniglue": omniglue}
 
 
 def _run(argv, fakes):
@@ -89,7 +105,7 @@ def test_job_publishes_once_and_second_run_does_nothing(tmp_path, contract, job)
     assert code == 0
     final = tmp_path / "volume" / "repository" / "versions" / "abc123"
     manifest = json.loads((final / "manifest.json").read_text())
-    assert manifest["weights"]["dinov2"]["sha256"] == sha256_file(tmp_path / "mirror" / "dinov2.bin")
+    assert manifest["weights"]["dinov2"]["sha256"] == sha256_file(tmp_path / "mirror" / "dinov2_vitb14_pretrain.pth")
     assert manifest["weights"]["omniglue"]["url"].startswith("file://")
     assert manifest["sample_inference"] == {"matches": 12, "matches_above_0_02": 12}
     assert manifest["tools"]["python"] == ".".join(map(str, sys.version_info[:3]))
@@ -178,3 +194,108 @@ def test_an_unwritable_volume_fails_before_the_lock_with_the_fix(tmp_path, contr
     assert "make the volume writable for uid 1000" in error["hint"]
     assert not (tmp_path / "volume" / "repository" / ".publish.lock").exists()
     assert fakes.export_calls == []
+
+
+def test_a_read_only_versions_directory_fails_in_seconds_before_any_download(tmp_path, contract, job, monkeypatch):
+    from omniglue_conversion import publish
+
+    versions = tmp_path / "volume" / "repository" / "versions"
+    real_probe = publish._probe_write
+
+    def root_owned_versions(directory):
+        if directory == versions:
+            raise PermissionError(13, "Permission denied", str(directory))
+        real_probe(directory)
+
+    monkeypatch.setattr(publish, "_probe_write", root_owned_versions)
+    fakes = Fakes(contract)
+    code, records = _run(job, fakes)
+    assert code == 8
+    assert records[-1]["message"].startswith(f"--output-root {versions} is not writable (Permission denied)")
+    assert not [r for r in records if r["stage"] == "weights"]
+    assert fakes.export_calls == []
+
+
+def test_a_directory_in_place_of_the_lock_file_exits_9_naming_it(tmp_path, contract, job):
+    lock = tmp_path / "volume" / "repository" / ".publish.lock"
+    lock.mkdir(parents=True)
+    fakes = Fakes(contract)
+    code, records = _run(job, fakes)
+    assert code == 9
+    assert records[-1]["kind"] == "lock" and records[-1]["message"] == f"the lock file {lock} is a directory"
+    assert fakes.export_calls == []
+
+
+def test_a_manifest_listing_no_files_is_not_taken_as_published(tmp_path, contract, job):
+    assert _run(job, Fakes(contract))[0] == 0
+    final = tmp_path / "volume" / "repository" / "versions" / "abc123"
+    manifest = json.loads((final / "manifest.json").read_text())
+    (final / "manifest.json").write_text(json.dumps({**manifest, "files": {}}))
+
+    again = Fakes(contract)
+    code, records = _run(job, again)
+    assert code == 0
+    assert sorted(again.export_calls) == sorted(NETWORK_EXPORTS)
+    (invalid,) = [r for r in records if r["event"] == "invalid-existing-version"]
+    assert "does not list" in invalid["reason"]
+    assert len(list((tmp_path / "volume" / "repository").glob(".rejected-abc123-*"))) == 1
+    assert json.loads((final / "manifest.json").read_text())["files"]
+
+
+def test_a_damaged_cached_archive_is_downloaded_again_and_the_job_succeeds(tmp_path, contract, job):
+    from omniglue_conversion.weights import WeightSource, cache_path
+
+    source = WeightSource("omniglue", (tmp_path / "mirror" / "og_export.zip").as_uri(), None)
+    cached = cache_path(source, tmp_path / "volume" / "work" / "weights")
+    cached.parent.mkdir(parents=True)
+    cached.write_bytes(b"PK\x03\x04 truncated by a killed copy")
+    code, records = _run(job, Fakes(contract))
+    assert code == 0
+    (warning,) = [r for r in records if r["event"] == "archive-unusable"]
+    assert warning["weight"] == "omniglue" and warning["path"] == str(cached) and warning["from_cache"] is True
+    assert cached.read_bytes() == (tmp_path / "mirror" / "og_export.zip").read_bytes()
+
+
+def test_a_download_over_its_cap_exits_3(contract, job):
+    code, records = _run(job + ["--weights-max-bytes", "dinov2=100"], Fakes(contract))
+    assert code == 3
+    assert "over the cap of 100 bytes" in records[-1]["message"]
+
+
+@pytest.mark.parametrize(
+    "flags, message",
+    [
+        (["--download-timeout-seconds", "0"], "--download-timeout-seconds must be a positive number of seconds, got 0"),
+        (["--lock-timeout-seconds", "nan"], "--lock-timeout-seconds must be a positive number of seconds, got nan"),
+        (["--weights-max-bytes", "dinov2=1GB"], "--weights-max-bytes dinov2=1GB: expected a positive whole number"),
+        (["--weights-max-bytes", "dino=1"], "--weights-max-bytes: unknown weight name 'dino'"),
+    ],
+)
+def test_bad_limits_are_usage_errors(contract, job, flags, message):
+    code, records = _run(job + flags, Fakes(contract))
+    assert code == 2 and message in records[-1]["message"]
+
+
+def test_an_invalid_version_that_cannot_be_moved_aside_fails_before_any_download(tmp_path, contract, job, monkeypatch):
+    from omniglue_conversion import pipeline
+
+    final = tmp_path / "volume" / "repository" / "versions" / "abc123"
+    final.mkdir(parents=True)
+    real_access = os.access
+    monkeypatch.setattr(pipeline.os, "access", lambda p, mode: False if p == final else real_access(p, mode))
+    fakes = Fakes(contract)
+    code, records = _run(job, fakes)
+    assert code == 8
+    assert records[-1]["message"].startswith(f"the existing version {final} failed verification and must be set aside")
+    assert not [r for r in records if r["stage"] == "weights"]
+
+
+def test_a_build_directory_that_cannot_be_removed_is_named(tmp_path, contract, job, monkeypatch):
+    from omniglue_conversion import pipeline
+
+    leftover = tmp_path / "volume" / "work" / "build" / "old"
+    leftover.mkdir(parents=True)
+    monkeypatch.setattr(pipeline.shutil, "rmtree", lambda *args, **kwargs: None)
+    code, records = _run(job, Fakes(contract))
+    assert code == 8
+    assert records[-1]["message"].startswith(f"cannot remove {leftover.parent}, left over from an earlier run")

@@ -51,7 +51,7 @@ def test_publishes_a_complete_verified_repository(tmp_path, contract, models, lo
     manifest = json.loads((final / "manifest.json").read_text())
     assert manifest["version"] == "v1" and manifest["note"] == "test"
     assert "superpoint/config.pbtxt" in manifest["files"]
-    assert verify_published(final) == (True, "ok")
+    assert verify_published(final, contract) == (True, "ok")
     assert not list((tmp_path / "out").glob(".staging-*"))
 
 
@@ -81,13 +81,13 @@ def test_staging_left_by_a_killed_job_is_removed_by_the_next_run(tmp_path, contr
     assert clean_stale_staging(tmp_path / "out", log)
     _publish(tmp_path, contract, models, log)
     assert not list((tmp_path / "out").glob(".staging-*"))
-    assert verify_published(tmp_path / "out" / "versions" / "v1")[0]
+    assert verify_published(tmp_path / "out" / "versions" / "v1", contract)[0]
 
 
 def test_tampered_version_fails_verification(tmp_path, contract, models, log):
     final = _publish(tmp_path, contract, models, log)
     (final / "dinov2" / "1" / "model.onnx").write_bytes(b"truncated")
-    ok, reason = verify_published(final)
+    ok, reason = verify_published(final, contract)
     assert not ok and "dinov2/1/model.onnx does not match its sha256" in reason
 
 
@@ -95,7 +95,7 @@ def test_republishing_over_an_invalid_version_keeps_the_old_one_aside(tmp_path, 
     final = _publish(tmp_path, contract, models, log)
     (final / "manifest.json").unlink()
     _publish(tmp_path, contract, models, log)
-    assert verify_published(final)[0]
+    assert verify_published(final, contract)[0]
     assert len(list((tmp_path / "out").glob(".rejected-v1-*"))) == 1
 
 
@@ -257,3 +257,60 @@ def test_a_read_only_directory_fails_the_real_probe(tmp_path):
 def test_a_writable_directory_passes_and_is_left_empty(tmp_path):
     publish.check_writable(tmp_path / "new" / "root", "--output-root")
     assert list((tmp_path / "new" / "root").iterdir()) == []
+
+
+def _rewrite_manifest(final, change):
+    manifest = json.loads((final / "manifest.json").read_text())
+    change(manifest)
+    (final / "manifest.json").write_text(json.dumps(manifest))
+
+
+@pytest.mark.parametrize(
+    "change, reason",
+    [
+        (lambda m: m.update(files={}), "does not list ['dinov2/config.pbtxt', 'dinov2/1/model.onnx', "),
+        (lambda m: m["files"].pop("omniglue_ensemble/config.pbtxt"), "does not list ['omniglue_ensemble/config.pbtxt']"),
+        (lambda m: m["files"].pop("superpoint/1/model.onnx"), "does not list ['superpoint/1/model.onnx']"),
+        (lambda m: m.update(files=[]), '"files" is a list, not an object'),
+        (lambda m: m["files"]["dinov2/config.pbtxt"].pop("sha256"), "has no valid sha256 for dinov2/config.pbtxt"),
+        (lambda m: m["files"].update({"../../etc/passwd": {"sha256": "0" * 64}}), "lists the path '../../etc/passwd' outside"),
+        (lambda m: m.update(version="v0"), "is for version 'v0', not 'v1'"),
+    ],
+)
+def test_already_published_is_trusted_only_when_the_manifest_covers_every_model(
+    tmp_path, contract, models, log, change, reason
+):
+    final = _publish(tmp_path, contract, models, log)
+    _rewrite_manifest(final, change)
+    ok, why = verify_published(final, contract)
+    assert not ok and reason in why
+
+
+def test_a_missing_ensemble_version_directory_fails_verification(tmp_path, contract, models, log):
+    final = _publish(tmp_path, contract, models, log)
+    (final / "omniglue_ensemble" / "1").rmdir()
+    ok, why = verify_published(final, contract)
+    assert not ok and "the ensemble's version directory" in why
+
+
+def test_rejected_versions_are_pruned_like_old_ones(tmp_path, log):
+    out = tmp_path / "out"
+    (out / "versions" / "v9").mkdir(parents=True)
+    names = [f".rejected-v{i}-{1_700_000_000 + i * 10}" for i in range(5)] + [".rejected-v5-1700000045-ab12cd34"]
+    for name in names:
+        (out / name).mkdir()
+        os.utime(out / name, (2_000_000_000, 2_000_000_000))  # a rename keeps no useful mtime: the name's time counts
+    removed = prune_old_versions(out, 3, "v9", log)
+    assert sorted(removed) == sorted(names[:3])
+    assert sorted(p.name for p in out.glob(".rejected-*")) == sorted(names[3:])
+    assert prune_old_versions(out, 0, "v9", log) == []
+
+
+def test_a_second_rejection_in_the_same_second_gets_its_own_directory(tmp_path, contract, models, log, monkeypatch):
+    monkeypatch.setattr(publish.time, "time", lambda: 1_800_000_000.0)
+    final = _publish(tmp_path, contract, models, log)
+    for _ in range(2):
+        (final / "manifest.json").unlink()
+        _publish(tmp_path, contract, models, log)
+    rejected = sorted(p.name for p in (tmp_path / "out").glob(".rejected-v1-*"))
+    assert len(rejected) == 2 and rejected[0] == ".rejected-v1-1800000000"

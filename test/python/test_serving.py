@@ -126,7 +126,7 @@ def test_published_tensorrt_configs_carry_the_profiles(tmp_path, contract, log):
 
 def test_every_model_but_the_ensemble_warms_up_and_gets_its_data_files(tmp_path, contract, log):
     final = _publish(tmp_path, contract, log)
-    assert verify_published(final) == (True, "ok")
+    assert verify_published(final, contract) == (True, "ok")
     for name in contract.models:
         text = (final / name / "config.pbtxt").read_text()
         assert ("model_warmup" in [f.name for f in top_level_fields(text)]) == (name != contract.ensemble)

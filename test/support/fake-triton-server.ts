@@ -34,12 +34,22 @@ export interface FakeTritonOptions {
   inferError?: { status: number; message: string };
   malformed?: Malformation;
   inferDelayMs?: number;
+  /** Delay of each readiness answer (GET routes). */
+  readyDelayMs?: number;
+  /** Close the connection without answering the first N model-readiness requests (a dropped keep-alive connection). */
+  dropModelReady?: number;
+  /** Answer the infer route with `Content-Encoding: gzip` and a body that is not gzip. */
+  badGzip?: boolean;
+  /** Answer every route with a 302 to itself. */
+  redirectLoop?: boolean;
 }
 
 export interface RecordedRequest {
   method: string;
   path: string;
   protocol?: 'binary' | 'json';
+  /** The Authorization header, when one was sent. */
+  authorization?: string;
 }
 
 export interface FakeTriton {
@@ -187,15 +197,33 @@ export async function startFakeTriton(options: FakeTritonOptions): Promise<FakeT
   const model = options.model ?? 'omniglue_ensemble';
   const requests: RecordedRequest[] = [];
   const violations: string[] = [];
+  let dropsLeft = options.dropModelReady ?? 0;
+  // Delays of answers the client gave up on would outlive the test: close() cancels them.
+  const pending = new Set<NodeJS.Timeout>();
+  const delay = (ms: number) =>
+    new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        pending.delete(timer);
+        resolve();
+      }, ms);
+      pending.add(timer);
+    });
 
   const server = createServer((req, res) => {
     void (async () => {
       const body = await readBody(req);
       const path = (req.url ?? '').split('?')[0] ?? '';
       const record: RecordedRequest = { method: req.method ?? '', path };
+      if (req.headers.authorization !== undefined) record.authorization = req.headers.authorization;
       requests.push(record);
+      if (req.method === 'GET' && options.readyDelayMs) await delay(options.readyDelayMs);
 
-      if (req.method === 'GET' && path === '/v2/health/ready') {
+      if (options.redirectLoop) {
+        res.writeHead(302, { Location: path }).end();
+      } else if (req.method === 'GET' && path === `/v2/models/${model}/ready` && dropsLeft > 0) {
+        dropsLeft -= 1;
+        req.socket.destroy();
+      } else if (req.method === 'GET' && path === '/v2/health/ready') {
         // Triton: 200 with an empty body when ready.
         const status = options.serverReadyStatus ?? 200;
         res.writeHead(status, { 'Content-Type': 'text/plain' }).end();
@@ -206,10 +234,12 @@ export async function startFakeTriton(options: FakeTritonOptions): Promise<FakeT
       } else if (req.method === 'POST' && path === `/v2/models/${model}/infer`) {
         const checked = verifyInferRequest(req, body, options.expected);
         record.protocol = checked.protocol;
-        if (options.inferDelayMs) await new Promise((r) => setTimeout(r, options.inferDelayMs));
+        if (options.inferDelayMs) await delay(options.inferDelayMs);
         if (checked.violations.length > 0) {
           violations.push(...checked.violations);
           sendJson(res, 400, { error: `fake-triton: ${checked.violations.join('; ')}` });
+        } else if (options.badGzip) {
+          res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Encoding': 'gzip' }).end('{"outputs": []}');
         } else if (options.inferError) {
           sendJson(res, options.inferError.status, { error: options.inferError.message });
         } else if (checked.protocol === 'binary') {
@@ -233,6 +263,8 @@ export async function startFakeTriton(options: FakeTritonOptions): Promise<FakeT
     violations,
     close: () =>
       new Promise<void>((resolve) => {
+        for (const timer of pending) clearTimeout(timer);
+        pending.clear();
         server.closeAllConnections(); // fetch keeps connections alive; don't let them hold close() open
         server.close(() => resolve());
       }),

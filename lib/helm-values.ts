@@ -17,6 +17,18 @@ export function helmValues(values: unknown): string {
  * literal `EOF,` and `<<EOF` lines, which Helm cannot parse. It also shows a reviewer the values Helm gets.
  */
 export function singleValuesDocument(documents: readonly string[]): [string] {
+  // The same documents always merge to the same text; stacks built many times in one process (tests) reuse it.
+  const key = JSON.stringify(documents);
+  const known = mergedDocuments.get(key);
+  if (known !== undefined) return [known];
+  const [merged] = mergeValuesDocuments(documents);
+  mergedDocuments.set(key, merged);
+  return [merged];
+}
+
+const mergedDocuments = new Map<string, string>();
+
+function mergeValuesDocuments(documents: readonly string[]): [string] {
   const [first = '', ...rest] = documents;
   const merged = parseDocument(first);
   for (const text of [first, ...rest]) {

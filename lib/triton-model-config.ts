@@ -108,7 +108,18 @@ interface RawConfig {
 }
 
 /** Parses one config.pbtxt; errors name the file (and the line, for syntax errors). */
+const parsedConfigs = new Map<string, RawConfig>();
+
+/** Parses a config.pbtxt; the same text parses to the same message, so it is parsed once per process. */
 function parseModelConfig(configText: string, file: string): RawConfig {
+  const known = parsedConfigs.get(configText);
+  if (known !== undefined) return structuredClone(known);
+  const raw = parseModelConfigText(configText, file);
+  parsedConfigs.set(configText, raw);
+  return structuredClone(raw);
+}
+
+function parseModelConfigText(configText: string, file: string): RawConfig {
   const type = modelConfigType();
   try {
     const message = textformat.fromText(type, configText);

@@ -2,8 +2,10 @@ import fc from 'fast-check';
 import * as fs from 'fs';
 import * as path from 'path';
 import { cdktfHeredoc, exactHclString, rewriteHeredocs, rewriteQuotedStrings } from '../lib/hcl-output';
-import { parseHcl, renderHcl, renderJson } from './support/hcl';
+import { closeHclParser, parseHcl, renderHcl, renderJson } from './support/hcl';
 import { synthesize } from './support/synth';
+
+afterAll(() => closeHclParser());
 
 /**
  * The only differences between cdk.tf (parsed back) and cdk.tf.json that the comparison accepts, because Terraform

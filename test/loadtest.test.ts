@@ -61,26 +61,26 @@ describe('npm run loadtest', () => {
     const dir = await mkdtemp(join(tmpdir(), 'loadtest-'));
     const json = join(dir, 'report.json');
     const c = capture();
-    const code = await main(['--url', triton.url, '--requests', '12', '--concurrency', '3', '--metrics-url', metrics.url, '--json', json], c.io);
+    const code = await main(['--url', triton.url, '--requests', '6', '--concurrency', '3', '--metrics-url', metrics.url, '--json', json], c.io);
     expect(triton.violations).toEqual([]);
     expect(code).toBe(ExitCode.Ok);
-    expect(inferCalls(triton)).toBe(12);
+    expect(inferCalls(triton)).toBe(6);
     expect(triton.requests.filter((r) => r.protocol !== undefined).every((r) => r.protocol === 'binary')).toBe(true);
     expect(metrics.scrapes).toBe(2);
 
     const stdout = c.stdout();
-    expect(stdout).toContain('requests: 12 ok, 0 failed');
+    expect(stdout).toContain('requests: 6 ok, 0 failed');
     expect(stdout).toMatch(/throughput: \d+\.\d\d pairs\/s/);
     expect(stdout).toMatch(/latency ms: p50 \d+\.\d {2}p90 \d+\.\d {2}p99 \d+\.\d {2}max \d+\.\d/);
-    expect(stdout).toMatch(/dinov2\s+24\s+0\s+2\.0\s+10\.0\s+1\.00/);
-    expect(stdout).toMatch(/superpoint\s+24\s+0\s+1\.0\s+3\.0\s+1\.00/);
-    expect(stdout).toMatch(/omniglue\s+12\s+0\s+0\.0\s+5\.0\s+1\.00/);
+    expect(stdout).toMatch(/dinov2\s+12\s+0\s+2\.0\s+10\.0\s+1\.00/);
+    expect(stdout).toMatch(/superpoint\s+12\s+0\s+1\.0\s+3\.0\s+1\.00/);
+    expect(stdout).toMatch(/omniglue\s+6\s+0\s+0\.0\s+5\.0\s+1\.00/);
     // (2 x 2 + 2 x 1) ms queue and (2 x 10 + 2 x 3 + 5) ms compute per pair, the ensemble's own 30 ms left out.
     expect(stdout).toContain('queue 6.0 ms, compute 31.0 ms');
-    expect(c.stderr()).toMatch(/\[\s+\d+ s\] 12 ok, 0 failed, \d+\.\d\d pairs\/s/);
+    expect(c.stderr()).toMatch(/\[\s+\d+ s\] 6 ok, 0 failed, \d+\.\d\d pairs\/s/);
 
     const report = JSON.parse(await readFile(json, 'utf8'));
-    expect(report).toMatchObject({ succeeded: 12, failed: 0, concurrency: 3, errors: {}, images: { sizes: `${expected.image0.shape[1]}x${expected.image0.shape[0]}, ${expected.image1.shape[1]}x${expected.image1.shape[0]}` } });
+    expect(report).toMatchObject({ succeeded: 6, failed: 0, concurrency: 3, errors: {}, images: { sizes: `${expected.image0.shape[1]}x${expected.image0.shape[0]}, ${expected.image1.shape[1]}x${expected.image1.shape[0]}` } });
     expect(report.latencyMs.p50).toBeLessThanOrEqual(report.latencyMs.p99);
     expect(report.steps.map((s: { model: string }) => s.model)).toEqual(['omniglue_ensemble', 'dinov2', 'superpoint', 'omniglue']);
     await rm(dir, { recursive: true, force: true });

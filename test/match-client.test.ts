@@ -108,17 +108,26 @@ describe('match client against a fake Triton', () => {
   });
 
   test('--json-protocol sends plain JSON tensors and reads a JSON response', async () => {
-    const server = await fake();
+    // Small images: the JSON form of the demo pair is 14 MB, which only costs time here (its size is tested in
+    // match-client-limits.test.ts).
+    const [small0, small1] = [join(tmp, 'json-0.png'), join(tmp, 'json-1.png')];
+    const pixels = (seed: number) => Buffer.from(Array.from({ length: 40 * 30 * 3 }, (_, i) => (i * seed) % 251));
+    await sharp(pixels(7), { raw: { width: 40, height: 30, channels: 3 } }).png().toFile(small0);
+    await sharp(pixels(13), { raw: { width: 40, height: 30, channels: 3 } }).png().toFile(small1);
+    const server = await fake({
+      expected: { image0: { shape: [30, 40, 3], data: pixels(7) }, image1: { shape: [30, 40, 3], data: pixels(13) } },
+      matches: { kp0: [[1, 2], [30.5, 20.25]], kp1: [[3, 4], [10.75, 20.5]], confidences: [0.5, 0.015625] },
+    });
     const jsonPath = join(tmp, 'json-protocol.json');
     const c = capture();
-    const code = await main([...demoArgs(server.url), '--json-protocol', '--json', jsonPath], c.io);
+    const code = await main(['--url', server.url, '--image0', small0, '--image1', small1, '--json-protocol', '--json', jsonPath], c.io);
 
     expect(code).toBe(ExitCode.Ok);
     expect(server.violations).toEqual([]);
     expect(server.requests[2]).toEqual({ method: 'POST', path: '/v2/models/omniglue_ensemble/infer', protocol: 'json' });
-    expect(c.stdout()).toContain('matches: 5 (5 returned');
+    expect(c.stdout()).toContain('matches: 2 (2 returned');
     const doc = JSON.parse(await readFile(jsonPath, 'utf8'));
-    expect(doc.matches[3]).toEqual({ kp0: [900.5, 50.25], kp1: [10.75, 20.5], confidence: 0.015625 });
+    expect(doc.matches[1]).toEqual({ kp0: [30.5, 20.25], kp1: [10.75, 20.5], confidence: 0.015625 });
   });
 
   test('images of different heights are top-aligned over black padding; PNG alpha is dropped', async () => {

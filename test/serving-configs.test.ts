@@ -8,6 +8,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { buildModelContract, loadModelRepository, MODEL_REPOSITORY_DIR, WarmupInput } from '../lib/triton-model-config';
+import { onnxFixtures } from './support/onnx-fixtures';
 import { ort } from './support/ort';
 import { synthesize, findResource } from './support/synth';
 
@@ -68,9 +69,8 @@ describe('model_warmup', () => {
 
   test('the glue graphs run their warm-up sample on ONNX Runtime (a failing warm-up would fail the model load)', async () => {
     const published = render('gpu', []);
-    const glueDir = path.join(workDir, 'glue');
-    python(['-m', 'omniglue_conversion.glue_graphs', '--out', glueDir]);
-    const glue = fs.readdirSync(glueDir);
+    const glueDir = path.join(onnxFixtures(), 'models');
+    const glue = fs.readdirSync(glueDir).filter((name) => !TENSORRT_MODELS.includes(name));
     expect(glue).toHaveLength(5);
     for (const name of glue) {
       const [sample] = repo.model(name).warmups;
@@ -119,8 +119,7 @@ describe('TensorRT profiles as published', () => {
 describe('TensorRT profiles against the preprocessing graphs', () => {
   test('what the preprocessing produces for the smallest, typical, extreme-aspect and largest images lies within the profiles', async () => {
     const published = loadModelRepository(fs.existsSync(path.join(workDir, 'trt')) ? path.join(workDir, 'trt') : render('trt', ['--tensorrt-fp16']));
-    const glueDir = path.join(workDir, 'glue-limits');
-    python(['-m', 'omniglue_conversion.glue_graphs', '--out', glueDir]);
+    const glueDir = path.join(onnxFixtures(), 'models');
     const range = (model: string, input: string) =>
       ['min', 'max'].map((which) => {
         const text = new RegExp(`key: "trt_profile_${which}_shapes" value: "([^"]+)"`).exec(published.model(model).configText)![1]!;

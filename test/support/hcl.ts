@@ -20,28 +20,44 @@ export function renderJson(stack: TerraformStack): any {
 const WORKER = `
 const { parentPort, workerData } = require('worker_threads');
 const { parse } = require(workerData.hcl2json);
-(async () => {
-  const results = [];
-  for (const text of workerData.texts) results.push(await parse('cdk.tf', text));
-  parentPort.postMessage(results);
-})().catch((error) => parentPort.postMessage({ error: String((error && error.stack) || error) }));
+parentPort.on('message', async (texts) => {
+  try {
+    const results = [];
+    for (const text of texts) results.push(await parse('cdk.tf', text));
+    parentPort.postMessage(results);
+  } catch (error) {
+    parentPort.postMessage({ error: String((error && error.stack) || error) });
+  }
+});
 `;
+
+let parser: Worker | undefined;
 
 /**
  * Parses each HCL text with @cdktf/hcl2json: HashiCorp's HCL parser (hashicorp/hcl v2) compiled to WebAssembly,
  * independent of cdktf's renderer. Its Go runtime keeps timers alive after heavy use, which would hold Jest open,
- * so it runs in a worker thread that is terminated afterwards.
+ * so it runs in a worker thread, started once per test file (starting the runtime is most of the cost) and ended
+ * by closeHclParser() in afterAll.
  */
 export async function parseHcl(texts: string[]): Promise<any[]> {
-  const worker = new Worker(WORKER, { eval: true, workerData: { texts, hcl2json: require.resolve('@cdktf/hcl2json') } });
-  try {
-    const message: any[] | { error: string } = await new Promise((resolve, reject) => {
-      worker.once('message', resolve);
-      worker.once('error', reject);
+  parser ??= new Worker(WORKER, { eval: true, workerData: { hcl2json: require.resolve('@cdktf/hcl2json') } });
+  const worker = parser;
+  const message: any[] | { error: string } = await new Promise((resolve, reject) => {
+    const onError = (error: Error) => reject(error);
+    worker.once('error', onError);
+    worker.once('message', (reply) => {
+      worker.off('error', onError);
+      resolve(reply);
     });
-    if (!Array.isArray(message)) throw new Error(`parsing the HCL failed: ${message.error}`);
-    return message;
-  } finally {
-    await worker.terminate();
-  }
+    worker.postMessage(texts);
+  });
+  if (!Array.isArray(message)) throw new Error(`parsing the HCL failed: ${message.error}`);
+  return message;
+}
+
+/** Ends the parser's worker thread; call it in afterAll of every file that parses HCL. */
+export async function closeHclParser(): Promise<void> {
+  const worker = parser;
+  parser = undefined;
+  if (worker !== undefined) await worker.terminate();
 }

@@ -6,6 +6,8 @@ import { deepMerge, Json } from '../../lib/deep-merge';
 import { parseConfig } from '../../config/load';
 import { OmniglueConfig, OmniglueConfigInput } from '../../config/schema';
 import { createStacks, OmniglueStacks } from '../../stacks';
+import { contentHash, filesUnder, type HashedFile } from '../../lib/content-hash';
+import { REPOSITORY_ROOT } from '../../lib/paths';
 
 export interface SynthesizedStack {
   /** Terraform JSON as `cdktf synth` writes it. */
@@ -49,26 +51,71 @@ export function synthesize(input: OmniglueConfigInput = {}): Synthesized {
   return synthesized;
 }
 
+// Synthesized JSON is also kept on disk between runs, under a key of every file synthesis reads (the app's
+// sources, charts, model configs and shipped scripts, the locked dependency versions) and of the configuration:
+// a warm run reads a stack instead of building it, and any change to those files starts a new cache.
+const SYNTH_INPUTS = ['config', 'constructs', 'lib', 'stacks', 'charts', 'model_repository', 'scripts', 'assets'];
+const SYNTH_INPUT_FILES = ['main.ts', 'cdktf.json', 'package-lock.json', 'test/support/synth.ts'];
+const SYNTH_CACHE = path.join(REPOSITORY_ROOT, '.cache', 'synth');
+let sourcesDir: string | undefined;
+
+function synthCacheDir(): string {
+  if (sourcesDir !== undefined) return sourcesDir;
+  const files: HashedFile[] = [
+    ...SYNTH_INPUTS.flatMap((dir) => filesUnder(path.join(REPOSITORY_ROOT, dir)).map((file) => ({ ...file, key: `${dir}/${file.key}` }))),
+    ...SYNTH_INPUT_FILES.map((file) => ({ key: file, content: fs.readFileSync(path.join(REPOSITORY_ROOT, file)) })),
+  ].filter((file) => !file.key.includes('__pycache__'));
+  sourcesDir = path.join(SYNTH_CACHE, contentHash(files, process.version, 16));
+  if (!fs.existsSync(sourcesDir)) {
+    fs.mkdirSync(sourcesDir, { recursive: true });
+    // Caches of older sources are never read again.
+    for (const entry of fs.readdirSync(SYNTH_CACHE)) if (entry !== path.basename(sourcesDir)) fs.rmSync(path.join(SYNTH_CACHE, entry), { recursive: true, force: true });
+  }
+  return sourcesDir;
+}
+
 function synthesizeUncached(input: OmniglueConfigInput): Synthesized {
   const config = parseConfig(input, 'test configuration');
-  const app = Testing.app() as App;
-  const stacks = createStacks(app, config);
+  let app: App | undefined;
+  let stacks: OmniglueStacks | undefined;
+  const build = (): { app: App; stacks: OmniglueStacks } => {
+    if (app === undefined || stacks === undefined) {
+      app = Testing.app() as App;
+      stacks = createStacks(app, config);
+    }
+    return { app, stacks };
+  };
+  const cacheFile = path.join(synthCacheDir(), `${contentHash([], input, 24)}.json`);
+  // Only successful syntheses are cached: without an entry the stacks are built at once, so a configuration the
+  // constructs refuse throws from synthesize() itself, as it always did.
+  if (!fs.existsSync(cacheFile)) build();
   // The whole app is synthesized as `cdktf synth` does it, when a test first reads a stack: only an app synth
   // resolves cross-stack references into outputs and terraform_remote_state data sources (Testing.synth of one
   // stack leaves the other stack's addresses in place).
   let written: { platform: SynthesizedStack; serving: SynthesizedStack } | undefined;
   const read = () => {
-    if (written === undefined) {
-      app.synth();
-      const stackJson = (stack: TerraformStack) => fs.readFileSync(path.join(app.outdir, 'stacks', stack.node.id, 'cdk.tf.json'), 'utf8');
-      written = { platform: parse(stackJson(stacks.platform)), serving: parse(stackJson(stacks.serving)) };
-      fs.rmSync(app.outdir, { recursive: true, force: true });
+    if (written !== undefined) return written;
+    if (fs.existsSync(cacheFile)) {
+      const cached = JSON.parse(fs.readFileSync(cacheFile, 'utf8')) as { platform: string; serving: string };
+      return (written = { platform: parse(cached.platform), serving: parse(cached.serving) });
     }
+    const built = build();
+    built.app.synth();
+    const stackJson = (stack: TerraformStack) => fs.readFileSync(path.join(built.app.outdir, 'stacks', stack.node.id, 'cdk.tf.json'), 'utf8');
+    const raw = { platform: stackJson(built.stacks.platform), serving: stackJson(built.stacks.serving) };
+    fs.rmSync(built.app.outdir, { recursive: true, force: true });
+    written = { platform: parse(raw.platform), serving: parse(raw.serving) };
+    // Written whole, then renamed: the other Jest worker may read the same entry at any moment.
+    const temporary = `${cacheFile}.${process.pid}.tmp`;
+    fs.writeFileSync(temporary, JSON.stringify(raw));
+    fs.renameSync(temporary, cacheFile);
     return written;
   };
   return {
     config,
-    stacks,
+    get stacks() {
+      return build().stacks;
+    },
     get platform() {
       return read().platform;
     },

@@ -1,6 +1,10 @@
 import { Testing } from 'cdktf';
 import { DeploymentV1, HelmRelease, HorizontalPodAutoscalerV2, JobV1, PersistentVolumeClaimV1 } from '../lib/provider-classes';
 import { synthesize } from './support/synth';
+// cdktf's Jest matchers (toHaveResourceWithProperties, ...) and their type declarations, for this suite only.
+import 'cdktf/lib/testing/adapters/jest';
+
+Testing.setupJest();
 
 // The stack's intent in cdktf's own matchers (snake_case, as Terraform sees it).
 describe('intent of the synthesized stacks', () => {

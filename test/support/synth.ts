@@ -1,11 +1,11 @@
 import * as fs from 'fs';
 import * as path from 'path';
-import { App, TerraformStack, Testing } from 'cdktf';
+import type { App, TerraformStack } from 'cdktf';
 import { parse as parseYaml } from 'yaml';
 import { deepMerge, Json } from '../../lib/deep-merge';
 import { parseConfig } from '../../config/load';
 import { OmniglueConfig, OmniglueConfigInput } from '../../config/schema';
-import { createStacks, OmniglueStacks } from '../../stacks';
+import type { OmniglueStacks } from '../../stacks';
 import { contentHash, filesUnder, type HashedFile } from '../../lib/content-hash';
 import { REPOSITORY_ROOT } from '../../lib/paths';
 
@@ -80,6 +80,11 @@ function synthesizeUncached(input: OmniglueConfigInput): Synthesized {
   let stacks: OmniglueStacks | undefined;
   const build = (): { app: App; stacks: OmniglueStacks } => {
     if (app === undefined || stacks === undefined) {
+      // Loaded on first build only: a suite that reads cached stacks never loads cdktf and the provider bindings.
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const { Testing } = require('cdktf') as typeof import('cdktf');
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const { createStacks } = require('../../stacks') as typeof import('../../stacks');
       app = Testing.app() as App;
       stacks = createStacks(app, config);
     }

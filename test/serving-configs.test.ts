@@ -20,15 +20,17 @@ const composing = repo.models.filter((m) => m.name !== repo.ensemble.name);
 
 let workDir: string;
 const python = (args: string[]) => execFileSync(PYTHON, args, { cwd: SCRIPTS_DIR, stdio: 'pipe' });
-function render(name: string, args: string[]) {
-  const out = path.join(workDir, name);
-  python(['-m', 'omniglue_conversion.render_configs', '--model-configs', MODEL_REPOSITORY_DIR, '--contract', path.join(workDir, 'contract.json'), '--out', out, ...args]);
-  return out;
-}
+const VARIANTS: Record<string, string[]> = { gpu: [], trt: ['--tensorrt-fp16'], cpu: ['--instance-kind', 'cpu'] };
+/** The configs one variant publishes, rendered in beforeAll (one Python process renders all of them). */
+const render = (name: keyof typeof VARIANTS) => path.join(workDir, name);
 
 beforeAll(() => {
   workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'serving-configs-'));
   fs.writeFileSync(path.join(workDir, 'contract.json'), JSON.stringify(buildModelContract(repo)));
+  const calls = Object.entries(VARIANTS).map(([name, args]) => [
+    '--model-configs', MODEL_REPOSITORY_DIR, '--contract', path.join(workDir, 'contract.json'), '--out', path.join(workDir, name), ...args,
+  ]);
+  python(['-c', 'import json, sys\nfrom omniglue_conversion.render_configs import main\nfor args in json.loads(sys.argv[1]):\n    assert main(args) == 0, args', JSON.stringify(calls)]);
 });
 afterAll(() => fs.rmSync(workDir, { recursive: true, force: true }));
 
@@ -68,7 +70,7 @@ describe('model_warmup', () => {
   });
 
   test('the glue graphs run their warm-up sample on ONNX Runtime (a failing warm-up would fail the model load)', async () => {
-    const published = render('gpu', []);
+    const published = render('gpu');
     const glueDir = path.join(onnxFixtures(), 'models');
     const glue = fs.readdirSync(glueDir).filter((name) => !TENSORRT_MODELS.includes(name));
     expect(glue).toHaveLength(5);
@@ -99,7 +101,7 @@ describe('TensorRT profiles as published', () => {
     Object.fromEntries(text.split(',').map((entry) => { const [name, dims] = entry.split(':'); return [name!, dims!.split('x').map(Number)]; }));
 
   test('cover every dynamic input of the three networks and contain their warm-up shape as the optimum', () => {
-    const published = loadModelRepository(render('trt', ['--tensorrt-fp16']));
+    const published = loadModelRepository(render('trt'));
     for (const name of TENSORRT_MODELS) {
       const text = published.model(name).configText;
       const parameter = (key: string) => parseShapes(new RegExp(`key: "${key}" value: "([^"]+)"`).exec(text)![1]!);
@@ -118,7 +120,7 @@ describe('TensorRT profiles as published', () => {
 
 describe('TensorRT profiles against the preprocessing graphs', () => {
   test('what the preprocessing produces for the smallest, typical, extreme-aspect and largest images lies within the profiles', async () => {
-    const published = loadModelRepository(fs.existsSync(path.join(workDir, 'trt')) ? path.join(workDir, 'trt') : render('trt', ['--tensorrt-fp16']));
+    const published = loadModelRepository(render('trt'));
     const glueDir = path.join(onnxFixtures(), 'models');
     const range = (model: string, input: string) =>
       ['min', 'max'].map((which) => {
@@ -153,7 +155,7 @@ describe('CPU-only replicas (triton.gpusPerReplica: 0)', () => {
     const container = findResource(serving, 'kubernetes_deployment_v1', 'triton').spec.template.spec.container[0];
     expect(container.resources.limits).not.toHaveProperty('nvidia.com/gpu');
 
-    const published = loadModelRepository(render('cpu', ['--instance-kind', 'cpu']));
+    const published = loadModelRepository(render('cpu'));
     for (const model of published.models.filter((m) => m.name !== published.ensemble.name)) {
       expect([model.name, model.instanceGroups.map((g) => g.kind)]).toEqual([model.name, model.instanceGroups.map(() => 'KIND_CPU')]);
       expect(model.configText).not.toContain('KIND_GPU');

@@ -1,0 +1,64 @@
+import { ConfigError, parseConfig } from '../config/load';
+import { OmniglueConfigInput } from '../config/schema';
+
+function rejection(input: OmniglueConfigInput | Record<string, unknown>): string {
+  try {
+    parseConfig(input);
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    return (error as Error).message;
+  }
+  throw new Error('expected the configuration to be rejected');
+}
+
+// Bounds that Kubernetes, Triton or common sense impose, each refused with the setting and what is allowed.
+describe('bounds', () => {
+  test.each<[string, Record<string, unknown>, RegExp]>([
+    ['the default namespace', { namespace: 'default' }, /namespace 'default' cannot hold the serving workload/],
+    ['a kube-* namespace', { namespace: 'kube-system' }, /namespace 'kube-system' cannot hold the serving workload: kube-\* namespaces belong to Kubernetes/],
+    ['the monitoring namespace', { namespace: 'monitoring' }, /namespace 'monitoring' cannot hold the serving workload: it is monitoring\.namespace/],
+    ['the device-plugin namespace', { namespace: 'nvidia-device-plugin' }, /it is addons\.nvidiaDevicePluginNamespace/],
+    ['replicas beyond the ceiling', { triton: { replicas: { min: 1, max: 65 } } }, /triton\.replicas\.max: must be between 1 and 64/],
+    ['replicas beyond int32', { triton: { replicas: { min: 2 ** 31 } } }, /triton\.replicas\.min: must be between 1 and 64/],
+    ['more GPUs than a node holds', { triton: { gpusPerReplica: 17 } }, /triton\.gpusPerReplica: must be between 0 and 16/],
+    ['a memory unit as CPU', { triton: { resources: { cpuRequest: '1.5Gi' } } }, /triton\.resources\.cpuRequest: must be CPU cores such as '4' or millicores/],
+    ['CPU below the minimum', { conversion: { cpuRequest: '100m' } }, /conversion\.cpuRequest: must be at least 0\.5 CPU/],
+    ['thousandths as memory', { triton: { resources: { memoryRequest: '1m' } } }, /triton\.resources\.memoryRequest: must be bytes with a unit .*not 'm'/],
+    ['memory below the minimum', { triton: { resources: { memoryRequest: '1Gi' } } }, /triton\.resources\.memoryRequest: must be at least 4Gi/],
+    ['an overflowing quantity', { modelRepository: { size: '1e400' } }, /modelRepository\.size: must be bytes with a unit/],
+    ['a volume too small for the models', { modelRepository: { size: '1Gi' } }, /modelRepository\.size: must be at least 5Gi/],
+    ['/dev/shm that leaves Triton too little', { triton: { shmSizeMiB: 22000 } }, /triton\.shmSizeMiB \(22000\) leaves Triton 2576 MiB of triton\.resources\.memoryLimit \(24Gi\); it needs at least 4096 MiB/],
+    ['an HPA stabilization beyond the API range', { autoscaling: { scaleDownStabilizationSeconds: 3601 } }, /autoscaling\.scaleDownStabilizationSeconds: must be between 0 and 3600/],
+    ['a utilization target that cannot trigger', { autoscaling: { gpuUtilizationTargetPercent: 100 } }, /gpuUtilizationTargetPercent: must be between 1 and 99/],
+    ['more sample matches than the ensemble returns', { conversion: { minSampleMatches: 1025 } }, /conversion\.minSampleMatches: must be between 0 and 1024/],
+    ['an upper-case image name', { conversion: { image: 'Registry.io/Omniglue/Conversion:1.0' } }, /conversion\.image: must be a container image reference/],
+    ['an empty image name', { conversion: { image: ':1.0' } }, /conversion\.image: must be a container image reference/],
+    ['an upper-case Triton repository', { triton: { imageRepository: 'NVCR.io/nvidia/tritonserver' } }, /triton\.imageRepository: must be an image repository/],
+    ['a Prometheus URL that is not http(s)', { monitoring: { installKubePrometheusStack: false, existingPrometheusUrl: 'file:///etc/passwd' } }, /monitoring\.existingPrometheusUrl: must be an http:\/\/ or https:\/\/ URL/],
+    ['an environment variable name that is not an identifier', { conversion: { extraEnv: { 'BAD-NAME': 'x' } } }, /conversion\.extraEnv\.BAD-NAME: must be an environment variable name/],
+    ['PATH in extraEnv', { conversion: { extraEnv: { PATH: '/tmp' } } }, /conversion\.extraEnv may not set PATH/],
+    ['a grace period shorter than the preStop sleep', { triton: { terminationGracePeriodSeconds: 1 } }, /triton\.terminationGracePeriodSeconds: must be between 16 and 3600/],
+    ['a queue target of zero', { autoscaling: { queueToComputeRatio: { target: '0' } } }, /autoscaling\.queueToComputeRatio\.target: must be above 0/],
+  ])('refuses %s', (_name, input, message) => {
+    expect(rejection(input)).toMatch(message);
+  });
+
+  test('the limits themselves are accepted', () => {
+    expect(() =>
+      parseConfig({
+        triton: { replicas: { min: 64, max: 64 }, gpusPerReplica: 16, terminationGracePeriodSeconds: 16, resources: { cpuRequest: '500m', memoryRequest: '4Gi' } },
+        modelRepository: { size: '5Gi' },
+        autoscaling: { gpuUtilizationTargetPercent: 99, scaleDownStabilizationSeconds: 3600 },
+        conversion: { minSampleMatches: 1024, image: 'registry.internal:5000/omniglue/conversion@sha256:' + 'ab'.repeat(32) },
+      }),
+    ).toThrow(/triton\.resources\.cpuRequest: must be at least 1 CPU/);
+    expect(() =>
+      parseConfig({
+        triton: { replicas: { min: 64, max: 64 }, gpusPerReplica: 16, terminationGracePeriodSeconds: 16, resources: { cpuRequest: '1', memoryRequest: '4Gi' } },
+        modelRepository: { size: '5Gi' },
+        autoscaling: { gpuUtilizationTargetPercent: 99, scaleDownStabilizationSeconds: 3600 },
+        conversion: { minSampleMatches: 1024, image: 'registry.internal:5000/omniglue/conversion@sha256:' + 'ab'.repeat(32) },
+      }),
+    ).not.toThrow();
+  });
+});

@@ -3,8 +3,17 @@ import { isPlainObject, Json } from './deep-merge';
 
 /** Renders Helm values as plain YAML: no anchors/aliases, so reviewers read every value where it applies. */
 export function helmValues(values: unknown): string {
-  return stringify(values, { aliasDuplicateObjects: false, lineWidth: 0 });
+  // Pure in its input; stacks built many times in one process (tests) render the same values again and again.
+  const key = JSON.stringify(values);
+  let text = renderedValues.get(key);
+  if (text === undefined) {
+    text = stringify(values, { aliasDuplicateObjects: false, lineWidth: 0 });
+    renderedValues.set(key, text);
+  }
+  return text;
 }
+
+const renderedValues = new Map<string, string>();
 
 /**
  * A release's values files as the one document Helm ends up with: later documents merged over earlier ones as the

@@ -1,6 +1,6 @@
 import { Construct } from 'constructs';
-import { commonLabels } from '../lib/labels';
 import { PersistentVolumeClaimV1 } from '../lib/provider-classes';
+import { workloadClaim } from '../lib/volume-claim';
 import { ServingNamespace } from './serving-namespace';
 
 /** The conversion Job writes while Triton reads, so read-only and single-pod modes are not offered. */
@@ -45,19 +45,13 @@ export class ModelRepository extends Construct {
     this.accessMode = props.accessMode ?? 'ReadWriteMany';
     this.storageClassName = props.storageClassName;
     this.namespace = props.namespace;
-    this.claim = new PersistentVolumeClaimV1(this, 'claim', {
-      metadata: {
-        name: 'omniglue-model-repository',
-        namespace: props.namespace.name,
-        labels: commonLabels('omniglue', 'model-repository'),
-      },
-      spec: {
-        accessModes: [this.accessMode],
-        resources: { requests: { storage: this.size } },
-        ...(this.storageClassName !== undefined ? { storageClassName: this.storageClassName } : {}),
-      },
-      // WaitForFirstConsumer classes (most cloud defaults) bind only when a pod mounts the claim: waiting here deadlocks.
-      waitUntilBound: false,
+    this.claim = workloadClaim(this, 'claim', {
+      name: 'omniglue-model-repository',
+      namespace: props.namespace.name,
+      component: 'model-repository',
+      size: this.size,
+      accessMode: this.accessMode,
+      storageClassName: this.storageClassName,
     });
     this.claimName = this.claim.metadata.name;
   }

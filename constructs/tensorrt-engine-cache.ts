@@ -1,7 +1,7 @@
 import { Construct } from 'constructs';
-import { commonLabels } from '../lib/labels';
 import { hardenedContainerSecurityContext } from '../lib/pod-hardening';
 import { PersistentVolumeClaimV1 } from '../lib/provider-classes';
+import { workloadClaim } from '../lib/volume-claim';
 import { EngineCachePaths, restoreScript, syncScript } from '../lib/trt-engine-cache-scripts';
 import { ModelRepository, VolumeAccessMode } from './model-repository';
 
@@ -60,19 +60,13 @@ export class TensorrtEngineCache extends Construct {
     if (!Number.isInteger(this.retentionDays) || this.retentionDays < 1) {
       throw new Error(`retentionDays (${this.retentionDays}) must be a whole number of days, at least 1`);
     }
-    this.claim = new PersistentVolumeClaimV1(this, 'claim', {
-      metadata: {
-        name: 'omniglue-trt-engine-cache',
-        namespace: modelRepository.namespace.name,
-        labels: commonLabels('omniglue', 'trt-engine-cache'),
-      },
-      spec: {
-        accessModes: [this.accessMode],
-        resources: { requests: { storage: this.size } },
-        ...(this.storageClassName !== undefined ? { storageClassName: this.storageClassName } : {}),
-      },
-      // As for the model repository: WaitForFirstConsumer classes bind only once a pod mounts the claim.
-      waitUntilBound: false,
+    this.claim = workloadClaim(this, 'claim', {
+      name: 'omniglue-trt-engine-cache',
+      namespace: modelRepository.namespace.name,
+      component: 'trt-engine-cache',
+      size: this.size,
+      accessMode: this.accessMode,
+      storageClassName: this.storageClassName,
     });
     this.claimName = this.claim.metadata.name;
   }

@@ -1,15 +1,6 @@
-import { ConfigError, parseConfig } from '../config/load';
-import { OmniglueConfigInput } from '../config/schema';
+import { parseConfig } from '../config/load';
+import { configRejection } from './support/config-errors';
 
-function rejection(input: OmniglueConfigInput | Record<string, unknown>): string {
-  try {
-    parseConfig(input);
-  } catch (error) {
-    expect(error).toBeInstanceOf(ConfigError);
-    return (error as Error).message;
-  }
-  throw new Error('expected the configuration to be rejected');
-}
 
 // Bounds that Kubernetes, Triton or common sense impose, each refused with the setting and what is allowed.
 describe('bounds', () => {
@@ -40,7 +31,7 @@ describe('bounds', () => {
     ['a grace period shorter than the preStop sleep', { triton: { terminationGracePeriodSeconds: 1 } }, /triton\.terminationGracePeriodSeconds: must be between 16 and 3600/],
     ['a queue target of zero', { autoscaling: { queueToComputeRatio: { target: '0' } } }, /autoscaling\.queueToComputeRatio\.target: must be above 0/],
   ])('refuses %s', (_name, input, message) => {
-    expect(rejection(input)).toMatch(message);
+    expect(configRejection(input)).toMatch(message);
   });
 
   test('the limits themselves are accepted', () => {

@@ -1,19 +1,11 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { ConfigError, loadConfig, parseConfig } from '../config/load';
+import { loadConfig, parseConfig } from '../config/load';
 import { OmniglueConfigInput } from '../config/schema';
 import { VERSIONS } from '../config/versions';
+import { configRejection } from './support/config-errors';
 
-function problemsOf(input: unknown): string {
-  try {
-    parseConfig(input);
-  } catch (error) {
-    expect(error).toBeInstanceOf(ConfigError);
-    return (error as Error).message;
-  }
-  throw new Error('expected the configuration to be rejected');
-}
 
 describe('configuration defaults', () => {
   test('an empty configuration gets production defaults', () => {
@@ -78,11 +70,11 @@ describe('bad configurations stop synth with a message naming the setting', () =
   ];
 
   test.each(cases)('rejects %s', (_name, input, message) => {
-    expect(problemsOf(input)).toMatch(message);
+    expect(configRejection(input)).toMatch(message);
   });
 
   test('reports every problem at once, not only the first', () => {
-    const message = problemsOf({ namespace: 'Bad', modelRepository: { size: '1 Gi' } });
+    const message = configRejection({ namespace: 'Bad', modelRepository: { size: '1 Gi' } });
     expect(message).toMatch(/namespace:/);
     expect(message).toMatch(/modelRepository\.size:/);
   });

@@ -70,6 +70,9 @@ describe('the README set-up and CI', () => {
     expect(setup).toBeLessThan(readme.indexOf('npm run synth'));
     const ci = read('.ci/run').split('\n').filter((line) => line.trim() !== '' && !line.startsWith('#'));
     expect(ci.slice(-2)).toEqual(['npm run setup', 'npm test']);
+    const named = /Those packages \(a test keeps this line equal to the list\): (.*)$/m.exec(read('.ci/run'))?.[1]?.split(' ');
+    const listed = read('scripts/setup/system-packages.txt').split('\n').map((line) => line.replace(/#.*/, '').trim().split(/\s+/)[0]).filter(Boolean);
+    expect(named).toEqual(listed);
     const scripts = JSON.parse(read('package.json')).scripts;
     expect(scripts.setup).toBe('bash scripts/setup/install-system-packages.sh && npm ci');
     expect(scripts.test).toMatch(/^node scripts\/setup\/check\.mjs && /);

@@ -228,7 +228,7 @@ describe('dinov2_keypoint_sampler samples as get_dino_descriptors and hands the 
     }
   });
 
-  test('no keypoint: one score-0 placeholder for the matcher, which can never match', async () => {
+  test('no keypoint: one score-0 filler keypoint for the matcher, which can never match', async () => {
     const { out } = await sample([]);
     expect(out.matcher_keypoints.dims).toEqual([1, 1, 2]);
     expect(Array.from(floats(out.matcher_keypoints))).toEqual([0, 0]);

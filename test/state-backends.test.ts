@@ -1,7 +1,8 @@
 import * as path from 'path';
-import { ConfigError, loadConfig, parseConfig } from '../config/load';
+import { loadConfig } from '../config/load';
 import { OmniglueConfigInput } from '../config/schema';
 import { synthesize } from './support/synth';
+import { configRejection } from './support/config-errors';
 
 const EXAMPLE = path.resolve(__dirname, '..', 'omniglue.config.example.json');
 
@@ -10,15 +11,6 @@ function documents(input: OmniglueConfigInput) {
   return { platform: JSON.parse(synthesized.platform.json), serving: JSON.parse(synthesized.serving.json) };
 }
 
-function rejection(input: unknown): string {
-  try {
-    parseConfig(input);
-  } catch (error) {
-    expect(error).toBeInstanceOf(ConfigError);
-    return (error as Error).message;
-  }
-  throw new Error('expected the configuration to be rejected');
-}
 
 const crossStackInput = (serving: any) => serving.data.terraform_remote_state['cross-stack-reference-input-gpu-platform'];
 
@@ -96,6 +88,6 @@ describe('state backends', () => {
     ['an upper-case storage account', { state: { backend: 'azurerm', resourceGroupName: 'rg', storageAccountName: 'TFState', containerName: 'tfstate' } }, /state\.storageAccountName: must be an Azure storage account name/],
     ['an HCP backend without organization', { state: { backend: 'cloud' } }, /state\.organization: must be of type string/],
   ])('refuses %s, naming the setting', (_name, input, message) => {
-    expect(rejection(input)).toMatch(message);
+    expect(configRejection(input)).toMatch(message);
   });
 });

@@ -151,18 +151,18 @@ def build_superpoint_keypoints(keypoint_count: int) -> onnx.ModelProto:
     )
 
 
-def _placeholder_if_empty(g: GraphBuilder, tensor: str, count_is_zero: str, value: list[float]) -> str:
+def _filler_if_empty(g: GraphBuilder, tensor: str, count_is_zero: str, value: list[float]) -> str:
     """`tensor` [1, N, C] unchanged when N > 0; the one row `value` [1, 1, C] when N = 0."""
-    placeholder = g.const([[value]], hint="placeholder")
+    filler = g.const([[value]], hint="filler")
     rows = g.op("Cast", count_is_zero, to=INT64)
-    return g.op("Concat", tensor, g.op("Slice", placeholder, g.i64(0), rows, g.i64(1)), axis=1)
+    return g.op("Concat", tensor, g.op("Slice", filler, g.i64(0), rows, g.i64(1)), axis=1)
 
 
 def build_dinov2_keypoint_sampler(keypoint_count: int) -> onnx.ModelProto:
     """Samples DINOv2 features at the keypoints and assembles the matcher's per-image inputs.
 
     `keypoint_count` only documents the upper bound; every keypoint dim is dynamic.
-    With N = 0 keypoints the matcher inputs get one placeholder keypoint with score 0
+    With N = 0 keypoints the matcher inputs get one filler keypoint with score 0
     (at (0, 0), a unit descriptor): whether a converted matcher runs on empty tensors
     cannot be checked without its weights (ONNX Reshape cannot infer -1 from an empty
     tensor, for one), and a score-0 keypoint never yields a match
@@ -178,9 +178,9 @@ def build_dinov2_keypoint_sampler(keypoint_count: int) -> onnx.ModelProto:
     height = g.input("height", INT32, [1])
 
     empty = g.op("Equal", g.dim(keypoints, 1), g.i64(0))
-    matcher_keypoints = _placeholder_if_empty(g, keypoints, empty, [0.0, 0.0])
-    matcher_descriptors = _placeholder_if_empty(g, descriptors, empty, [DESCRIPTOR_SIZE ** -0.5] * DESCRIPTOR_SIZE)
-    matcher_scores = _placeholder_if_empty(g, scores, empty, [0.0])
+    matcher_keypoints = _filler_if_empty(g, keypoints, empty, [0.0, 0.0])
+    matcher_descriptors = _filler_if_empty(g, descriptors, empty, [DESCRIPTOR_SIZE ** -0.5] * DESCRIPTOR_SIZE)
+    matcher_scores = _filler_if_empty(g, scores, empty, [0.0])
 
     grid_h, grid_w = g.dim(features, 2), g.dim(features, 3)
     points = g.op("Squeeze", matcher_keypoints, g.i64(0))
@@ -197,5 +197,5 @@ def build_dinov2_keypoint_sampler(keypoint_count: int) -> onnx.ModelProto:
     g.output(matcher_scores, "matcher_scores", FLOAT, [1, "matcher_keypoints", 1])
     return g.model(
         "DINOv2 patch features bilinearly sampled at the keypoints [1, N, 768], and the matcher's keypoints, "
-        "descriptors and scores (N >= 1: one score-0 placeholder when the image has no keypoint)."
+        "descriptors and scores (N >= 1: one score-0 filler keypoint when the image has no keypoint)."
     )

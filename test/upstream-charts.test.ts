@@ -13,7 +13,10 @@ interface ManifestEntry { chart: string; version: string; versionsKey: keyof typ
 
 const MANIFEST_FILE = path.join(__dirname, 'fixtures', 'upstream-charts.json');
 const manifest = JSON.parse(fs.readFileSync(MANIFEST_FILE, 'utf8')) as { environmentVariable: string; charts: ManifestEntry[] };
-const FIXTURES = process.env[manifest.environmentVariable];
+// The packaged charts are not in the repository (fetched upstream files are not committed here); the steering
+// repository's shared/ (laid beside every clone, CI's included) is where they belong, so they are found there too.
+const SHARED_FIXTURES = path.resolve(__dirname, '..', '..', 'shared', 'fixtures', 'upstream-charts');
+const FIXTURES = process.env[manifest.environmentVariable] ?? (fs.existsSync(SHARED_FIXTURES) ? SHARED_FIXTURES : undefined);
 
 describe('upstream chart fixtures manifest (always runs)', () => {
   test.each(manifest.charts.map((entry) => [entry.chart, entry] as const))('%s is recorded at the version config/versions.ts pins', (_chart, entry) => {

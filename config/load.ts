@@ -255,6 +255,7 @@ export function parseConfigDocument(document: Json, file: string, environment?: 
   }
   // Every environment is checked at every synth: a typo in one must not wait until someone deploys it.
   const problems: string[] = [];
+  const baseProblems = new Set<string>();
   let selected: OmniglueConfig | undefined;
   for (const name of [undefined, ...names]) {
     try {
@@ -262,8 +263,10 @@ export function parseConfigDocument(document: Json, file: string, environment?: 
       if (name === environment) selected = config;
     } catch (error) {
       if (!(error instanceof ConfigError)) throw error;
-      const prefix = name === undefined ? '' : `environments.${name}: `;
-      problems.push(...error.problems.map((problem) => `${prefix}${problem}`));
+      if (name === undefined) error.problems.forEach((problem) => baseProblems.add(problem));
+      // A problem of the base shows once, not again under every environment that inherits it.
+      const own = name === undefined ? error.problems : error.problems.filter((problem) => !baseProblems.has(problem));
+      problems.push(...own.map((problem) => (name === undefined ? problem : `environments.${name}: ${problem}`)));
     }
   }
   if (problems.length > 0 || selected === undefined) {

@@ -26,6 +26,13 @@ describe('the configuration file', () => {
     expect(loadError(text, 'staging')).toMatch(/environments\.production: triton\.replicas: unknown setting/);
   });
 
+  test('a problem of the base is reported once, not again under each environment that inherits it', () => {
+    const message = loadError(JSON.stringify({ namespace: 'Bad_NS', environments: { staging: {}, production: { triton: { gpusPerReplica: -1 } } } }));
+    expect(message.match(/namespace: must be a DNS-1123 label/g)).toHaveLength(1);
+    expect(message).toMatch(/environments\.production: triton\.gpusPerReplica: must be between 0 and 16/);
+    expect(message).not.toMatch(/environments\.staging/);
+  });
+
   test('a rule broken only by an overlay names the environment', () => {
     const text = JSON.stringify({ environments: { tiny: { triton: { replicas: { min: 3, max: 2 } } } } });
     expect(loadError(text)).toMatch(/environments\.tiny: triton\.replicas\.min \(3\) must be less than or equal to triton\.replicas\.max \(2\)/);

@@ -284,7 +284,14 @@ export function loadConfig(options: LoadConfigOptions = {}): OmniglueConfig {
   const shown = relative !== '' && !relative.startsWith('..') && !path.isAbsolute(relative) ? relative : file;
   let document: Json = {};
   if (fs.existsSync(file)) {
-    document = parseJsonDocument(fs.readFileSync(file, 'utf8'), shown);
+    let text: string;
+    try {
+      text = fs.readFileSync(file, 'utf8');
+    } catch (error) {
+      throw new ConfigError(shown, [`cannot read the file: ${(error as Error).message}`]);
+    }
+    // Editors on Windows may start the file with a byte-order mark, which JSON.parse refuses.
+    document = parseJsonDocument(text.replace(/^\uFEFF/, ''), shown);
   } else if (options.file !== undefined || process.env.OMNIGLUE_CONFIG !== undefined) {
     throw new ConfigError(shown, ['file not found']);
   }

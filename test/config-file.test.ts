@@ -67,6 +67,12 @@ describe('the configuration file', () => {
     expect(loadError(deep)).toMatch(/nested more than 32 levels deep|triton: unknown setting/);
   });
 
+  test('a byte-order mark is accepted; a file that cannot be read is a configuration error', () => {
+    expect(loadConfig({ file: writeConfig('\uFEFF{"namespace": "omniglue-bom"}') }).namespace).toBe('omniglue-bom');
+    const directory = fs.mkdtempSync(path.join(os.tmpdir(), 'omniglue-config-dir-'));
+    expect(() => loadConfig({ file: directory })).toThrow(/cannot read the file: EISDIR/);
+  });
+
   test('invalid JSON names the file and the position', () => {
     expect(loadError('{"namespace": }')).toMatch(/Invalid configuration \(.*omniglue\.config\.json\):\n  - not valid JSON: Unexpected token/);
   });

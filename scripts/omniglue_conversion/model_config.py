@@ -126,6 +126,10 @@ def tensorrt_parameters(workspace_bytes: int, extra: Mapping[str, str] | None = 
         "max_workspace_size_bytes": str(workspace_bytes),
         "trt_engine_cache_enable": "true",
         "trt_engine_cache_path": TRT_ENGINE_CACHE_PATH,
+        # The onnxruntime backend loads a model's instances in parallel (src/onnxruntime.cc,
+        # ParallelModelInstanceLoading), so two instances would build the same engine at once, each writing the
+        # same cache file; sequential builds let the second instance find the first one's engine.
+        "trt_force_sequential_engine_build": "true",
         **(extra or {}),
     }
 

@@ -69,7 +69,8 @@ def tensorrt_profiles(max_image_side: int, keypoint_count: int) -> dict[str, dic
 
     Images may be portrait or landscape, so each spatial dim ranges over the whole
     side range. The matcher's keypoint count ranges from one keypoint to the
-    extraction's top-k (an image with no keypoint at all lies outside it).
+    extraction's top-k (an image with no keypoint at all gets one score-0 filler
+    keypoint from dinov2_keypoint_sampler, so it stays inside the range).
     """
     if max_image_side < max(TYPICAL_IMAGE_HW):
         raise PublishError(
@@ -162,6 +163,8 @@ def warmup_files(text: str, model_name: str) -> dict[str, bytes]:
 
 
 INSTANCE_KINDS = ("gpu", "cpu")
+GPU_PLACEMENT_COMMENT = "# On the GPU from measurement: on the CPU this step costs more than the networks need on a GPU,\n# plus copies to and from the device"
+CPU_PLACEMENT_COMMENT = "# On the CPU: this model version serves replicas without a GPU (triton.gpusPerReplica 0); the GPU\n# placement of the other version and its measurements"
 _KIND = re.compile(r"\bKIND_(GPU|AUTO)\b")
 
 
@@ -180,4 +183,5 @@ def with_instance_kind(text: str, model_name: str, kind: str) -> str:
         if re.search(r"\bgpus\b", span):
             raise PublishError(f"model {model_name!r}: an instance_group lists `gpus`, which KIND_CPU does not allow")
         text = text[:field.value_start] + _KIND.sub("KIND_CPU", span) + text[field.end:]
-    return text
+    # The GPU placement's reasoning no longer applies; say why these instances are on the CPU instead.
+    return text.replace(GPU_PLACEMENT_COMMENT, CPU_PLACEMENT_COMMENT)

@@ -156,6 +156,7 @@ def test_tensorrt_block_is_added_to_the_three_networks_only_and_parses(tmp_path,
             "max_workspace_size_bytes": str(1 << 30),
             "trt_engine_cache_enable": "true",
             "trt_engine_cache_path": "/tmp/trt-engine-cache",
+            "trt_force_sequential_engine_build": "true",
             **profile_parameters(tensorrt_profiles(DEFAULT_MAX_IMAGE_SIDE, DEFAULT_KEYPOINT_COUNT)[name]),
         }
 

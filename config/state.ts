@@ -75,8 +75,14 @@ const kubernetes = z.strictObject({
    * @default "default"
    */
   namespace: dnsLabel().default('default'),
-  /** Prefix of the Secrets' suffix. @default "omniglue-triton" */
-  secretSuffixPrefix: dnsSubdomain().default('omniglue-triton'),
+  /**
+   * Prefix of the Secrets' suffix; at most 46 characters, since Terraform also writes the suffix
+   * (`<prefix>-omniglue-serving`) as a label value, which Kubernetes caps at 63 (backend client.go, getLabels).
+   * @default "omniglue-triton"
+   */
+  secretSuffixPrefix: dnsSubdomain()
+    .max(46, { error: 'must be at most 46 characters: with "-omniglue-serving" it becomes a label value, at most 63' })
+    .default('omniglue-triton'),
 });
 
 const hcpOrganization = name('HCP Terraform organization name');

@@ -3,7 +3,7 @@
 // through (`npm run deploy -- --auto-approve`). The app is synthesized once first, so a configuration error is
 // printed once, by the app, before the CLI starts.
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 
 export const ACTIONS = ['deploy', 'diff', 'destroy'] as const;
@@ -52,10 +52,17 @@ function main(argv: readonly string[]): number {
   }
   const root = path.resolve(__dirname, '..');
   const outdir = path.join(root, 'cdktf.out');
-  const env = { ...process.env, CHECKPOINT_DISABLE: '1' };
+  // The app writes to cdktf.out, where the CLI (cdktf.json) reads with --skip-synth, even if CDKTF_OUTDIR is set.
+  const { CDKTF_OUTDIR: _ignored, ...inherited } = process.env;
+  const env = { ...inherited, CHECKPOINT_DISABLE: '1' };
   const synth = spawnSync(process.execPath, [path.join(root, 'scripts', 'synth-app.mjs')], { cwd: root, env, stdio: 'inherit' });
   if (synth.status !== 0) return synth.status ?? 1;
-  const manifest = JSON.parse(readFileSync(path.join(outdir, 'manifest.json'), 'utf8')) as Manifest;
+  const manifestFile = path.join(outdir, 'manifest.json');
+  if (!existsSync(manifestFile)) {
+    console.error(`synth wrote no ${path.relative(root, manifestFile)}; nothing to ${action}`);
+    return 1;
+  }
+  const manifest = JSON.parse(readFileSync(manifestFile, 'utf8')) as Manifest;
   const cdktf = process.env.CDKTF_BIN ?? path.join(root, 'node_modules', '.bin', 'cdktf');
   for (const args of cdktfInvocations(action as Action, manifest, extraArgs)) {
     console.log(`\n$ cdktf ${args.join(' ')}`);

@@ -1,17 +1,22 @@
 #!/usr/bin/env node
 // The cdktf app command (cdktf.json). esbuild bundles main.ts and its modules into one CommonJS file in a few
-// tens of milliseconds, with packages left external, and Node runs it: about 1.1 s in all, against 1.8 s when a
+// tens of milliseconds, with packages left external, and Node runs it: about 0.7 s in all, against 1.2 s when a
 // TypeScript loader hooks every require (measured with `npm run bench`). Nothing is type-checked here:
 // `npm test` runs `tsc --noEmit` once.
 import { buildSync } from 'esbuild';
-import { readFileSync, rmSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import * as path from 'node:path';
+import { clearGeneratedFiles, removeOrphanedStacks } from './synth-output.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 // One directory below the root, like every source module, so REPOSITORY_ROOT (lib/paths.ts) resolves the same.
 const bundle = path.join(root, '.gen', 'app.cjs');
+
+// Cleared first, so that a failure at any later step (the bundle included) leaves no manifest to deploy.
+const outdir = process.env.CDKTF_OUTDIR ?? path.join(root, 'cdktf.out');
+clearGeneratedFiles(outdir);
 
 buildSync({
   entryPoints: [path.join(root, 'main.ts')],
@@ -25,14 +30,8 @@ buildSync({
   logLevel: 'warning',
 });
 
-// Start from empty stack folders, under the CLI too: an earlier synth's files (cdk.tf beside a new cdk.tf.json, a
-// removed stack) would otherwise mislead a review and make Terraform see two configurations in one folder.
-// The manifest goes too: a configuration error leaves none, so nothing stale can be deployed (see main.ts).
-const outdir = process.env.CDKTF_OUTDIR ?? path.join(root, 'cdktf.out');
-rmSync(path.join(outdir, 'stacks'), { recursive: true, force: true });
-rmSync(path.join(outdir, 'manifest.json'), { force: true });
-
 createRequire(import.meta.url)(bundle);
+removeOrphanedStacks(outdir);
 
 // Run directly, say what was written and from which configuration; under the CLI, it reports itself.
 if (process.env.CDKTF_OUTDIR === undefined) {

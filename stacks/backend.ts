@@ -1,4 +1,5 @@
-import { AzurermBackend, CloudBackend, GcsBackend, LocalBackend, NamedCloudWorkspace, RemoteBackend, S3Backend, TerraformBackend, TerraformStack } from 'cdktf';
+import { AzurermBackend, GcsBackend, LocalBackend, S3Backend, TerraformBackend, TerraformStack } from 'cdktf';
+import { NamedWorkspaceRemoteBackend, ProjectWorkspaceCloudBackend } from '../lib/hcp-backends';
 import { StateConfig } from '../config/state';
 import { KubernetesBackend } from '../lib/kubernetes-backend';
 
@@ -15,19 +16,24 @@ export interface ClusterAccess {
  */
 export function configureStateBackend(stack: TerraformStack, stackName: string, state: StateConfig, cluster: ClusterAccess): TerraformBackend {
   switch (state.backend) {
-    case 'local':
+    case 'local': {
       // Relative to the stack's synthesized directory (cdktf.out/stacks/<stack>), where Terraform runs. cdktf's
       // default is an absolute path of the machine that ran synth, which would make the output differ per machine.
-      return new LocalBackend(stack, { path: `../../../${state.directory === '.' ? '' : `${state.directory.replace(/\/$/, '')}/`}terraform.${stackName}.tfstate` });
+      // Non-default workspaces keep their state in workspace_dir, by default inside that directory, which synth
+      // output is: it goes beside the default state instead (hashicorp/terraform internal/backend/local/backend.go).
+      const base = `../../../${state.directory === '.' ? '' : `${state.directory.replace(/\/$/, '')}/`}terraform.${stackName}`;
+      return new LocalBackend(stack, { path: `${base}.tfstate`, workspaceDir: `${base}.tfstate.d` });
+    }
     case 's3':
+      // S3 native locking (use_lockfile) exists from Terraform 1.10 (README "Remote state"). Not written as
+      // required_version: cdktf 0.21 renders an override of the terraform block as broken HCL.
       return new S3Backend(stack, {
         bucket: state.bucket,
         region: state.region,
         key: `${state.keyPrefix}/${stackName}.tfstate`,
         encrypt: state.encrypt,
         dynamodbTable: state.dynamodbTable,
-        // S3 native locking (Terraform >= 1.10); cdktf 0.21's typed config predates it, and S3Backend writes every
-        // given key in snake case.
+        // cdktf 0.21's typed config predates use_lockfile; S3Backend writes every given key in snake case.
         ...({ useLockfile: state.useLockfile } as object),
       });
     case 'gcs':
@@ -48,16 +54,13 @@ export function configureStateBackend(stack: TerraformStack, stackName: string, 
         ...(cluster.configContext === undefined ? {} : { config_context: cluster.configContext }),
       });
     case 'remote':
-      return new RemoteBackend(stack, {
-        hostname: state.hostname,
-        organization: state.organization,
-        workspaces: { name: `${state.workspacePrefix}${stackName}` },
-      });
+      return new NamedWorkspaceRemoteBackend(stack, { hostname: state.hostname, organization: state.organization, workspaceName: `${state.workspacePrefix}${stackName}` });
     case 'cloud':
-      return new CloudBackend(stack, {
+      return new ProjectWorkspaceCloudBackend(stack, {
         hostname: state.hostname,
         organization: state.organization,
-        workspaces: new NamedCloudWorkspace(`${state.workspacePrefix}${stackName}`, state.project),
+        workspaceName: `${state.workspacePrefix}${stackName}`,
+        project: state.project,
       });
   }
 }

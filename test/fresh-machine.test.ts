@@ -143,3 +143,23 @@ describe('the README configuration-error example', () => {
     }
   });
 });
+
+describe('what a synth removes from cdktf.out', () => {
+  test("replaces the generated configuration, keeps Terraform's own files, and drops stacks that no longer exist", () => {
+    const outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'cdktf-out-'));
+    const write = (file: string, text = 'x') => {
+      fs.mkdirSync(path.dirname(path.join(outdir, file)), { recursive: true });
+      fs.writeFileSync(path.join(outdir, file), text);
+    };
+    for (const file of ['manifest.json', 'stacks/gpu-platform/cdk.tf', 'stacks/gpu-platform/cdk.tf.json', 'stacks/gpu-platform/.terraform/terraform.tfstate', 'stacks/gpu-platform/.terraform.lock.hcl', 'stacks/gpu-platform/terraform.tfstate.d/blue/terraform.tfstate', 'stacks/retired/cdk.tf.json']) write(file);
+    const run = (snippet: string) =>
+      spawnSync(process.execPath, ['--input-type=module', '-e', `import * as output from './scripts/synth-output.mjs';\n${snippet}`], { cwd: ROOT, encoding: 'utf8' });
+    expect(run(`output.clearGeneratedFiles(${JSON.stringify(outdir)});`).status).toBe(0);
+    const left = (dir: string) => fs.readdirSync(path.join(outdir, dir)).sort();
+    expect(fs.existsSync(path.join(outdir, 'manifest.json'))).toBe(false);
+    expect(left('stacks/gpu-platform')).toEqual(['.terraform', '.terraform.lock.hcl', 'terraform.tfstate.d']);
+    write('manifest.json', JSON.stringify({ stacks: { 'gpu-platform': {}, 'omniglue-serving': {} } }));
+    expect(run(`output.removeOrphanedStacks(${JSON.stringify(outdir)});`).status).toBe(0);
+    expect(left('stacks')).toEqual(['gpu-platform']);
+  });
+});

@@ -12,7 +12,13 @@ if ((${#missing[@]} == 0)); then
   exit 0
 fi
 sudo=()
-if [[ $(id -u) -ne 0 ]]; then sudo=(sudo); fi
+if [[ $(id -u) -ne 0 ]]; then
+  if ! command -v sudo >/dev/null 2>&1; then
+    echo "system packages: missing ${missing[*]}; as root, run: apt-get update && apt-get install -y --no-install-recommends ${missing[*]}" >&2
+    exit 1
+  fi
+  sudo=(sudo)
+fi
 echo "system packages: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 "${sudo[@]}" apt-get update -q

@@ -68,7 +68,7 @@ describe('providers', () => {
   test('state is kept at the repository root through a machine-independent relative path', () => {
     const { stacks } = synthesize();
     for (const [stack, name] of [[stacks.platform, 'gpu-platform'], [stacks.serving, 'omniglue-serving']] as const) {
-      expect(stack.toTerraform().terraform.backend).toEqual({ local: { path: `../../../terraform.${name}.tfstate` } });
+      expect(stack.toTerraform().terraform.backend).toEqual({ local: { path: `../../../terraform.${name}.tfstate`, workspace_dir: `../../../terraform.${name}.tfstate.d` } });
     }
   });
 

@@ -2,6 +2,10 @@ import fc from 'fast-check';
 import * as fs from 'fs';
 import * as path from 'path';
 import { cdktfHeredoc, exactHclString, rewriteHeredocs, rewriteQuotedStrings } from '../lib/hcl-output';
+import { App, TerraformStack, Testing } from 'cdktf';
+import { parseConfig } from '../config/load';
+import { OmniglueConfigInput } from '../config/schema';
+import { configureStateBackend } from '../stacks/backend';
 import { closeHclParser, parseHcl, renderHcl, renderJson } from './support/hcl';
 import { synthesize } from './support/synth';
 
@@ -178,5 +182,37 @@ describe('HCL output', () => {
     const releases = hcl[stack].split(/\n(?=resource ")/).filter((block) => block.startsWith('resource "helm_release"'));
     expect(releases.length).toBeGreaterThan(0);
     for (const release of releases) expect(release).toMatch(/\nvalues = \[\n<<EOF\n[^]*?\nEOF\n\]\n/);
+  });
+});
+
+/** hcl2json writes every block as a list of its instances; blocks here occur once. */
+function unwrapBlocks(value: unknown): unknown {
+  if (Array.isArray(value)) return value.length === 1 && typeof value[0] === 'object' && value[0] !== null && !Array.isArray(value[0]) ? unwrapBlocks(value[0]) : value.map(unwrapBlocks);
+  if (typeof value !== 'object' || value === null) return value;
+  return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, unwrapBlocks(item)]));
+}
+
+describe('state backends in HCL (npm run synth:hcl)', () => {
+  const hclCases: [string, OmniglueConfigInput['state']][] = [
+    ['local', { backend: 'local', directory: 'state' }],
+    ['s3', { backend: 's3', bucket: 'tf-state', region: 'eu-west-1', dynamodbTable: 'locks' }],
+    ['gcs', { backend: 'gcs', bucket: 'tf-state' }],
+    ['azurerm', { backend: 'azurerm', resourceGroupName: 'rg', storageAccountName: 'tfstate01', containerName: 'tfstate' }],
+    ['kubernetes', { backend: 'kubernetes' }],
+    ['remote', { backend: 'remote', organization: 'acme' }],
+    ['cloud', { backend: 'cloud', organization: 'acme', project: 'ml-platform' }],
+  ];
+
+  test('each backend parses back from HCL to exactly its JSON (cdktf writes remote workspaces and cloud projects wrong; lib/hcp-backends.ts)', async () => {
+    const rendered = hclCases.map(([name, state]) => {
+      const stack = new TerraformStack(Testing.app() as App, `state-${name}`);
+      configureStateBackend(stack, 'gpu-platform', parseConfig({ state }).state, { configPath: '~/.kube/config', configContext: 'admin' });
+      return { json: renderJson(stack).terraform, hcl: renderHcl(stack) };
+    });
+    const parsed = await parseHcl(rendered.map((r) => r.hcl));
+    parsed.forEach((document, index) => {
+      const { backend, cloud } = unwrapBlocks(document.terraform) as Record<string, unknown>;
+      expect([hclCases[index]![0], { backend, cloud }]).toEqual([hclCases[index]![0], { backend: rendered[index]!.json.backend, cloud: rendered[index]!.json.cloud }]);
+    });
   });
 });

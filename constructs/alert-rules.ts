@@ -1,16 +1,13 @@
-import * as path from 'path';
 import { Construct } from 'constructs';
-import { contentHash, filesUnder } from '../lib/content-hash';
-import { helmValues } from '../lib/helm-values';
-import { REPOSITORY_ROOT } from '../lib/paths';
+import { localChart, localChartRelease } from '../lib/local-chart-release';
 import { HelmRelease } from '../lib/provider-classes';
 import { TRITON_ENSEMBLE_MODEL, TRITON_SCRAPE_JOB } from '../lib/triton-metrics';
 import { ModelConversionJob } from './model-conversion-job';
 import { TritonServer } from './triton-server';
 
 /** The local chart, relative to where Terraform runs (cdktf.out/stacks/<stack>), so the path is the same on every machine. */
-const CHART_PATH = path.posix.join('..', '..', '..', 'charts', 'omniglue-alerts');
-export const ALERT_CHART_DIR = path.join(REPOSITORY_ROOT, 'charts', 'omniglue-alerts');
+const ALERT_CHART = localChart('omniglue-alerts');
+export const ALERT_CHART_DIR = ALERT_CHART.directory;
 
 export interface AlertRulesProps {
   /** The server the rules watch (namespace, Deployment and HPA names). */
@@ -60,27 +57,19 @@ export class AlertRules extends Construct {
     if (!(this.queueToComputeRatioThreshold > 0)) {
       throw new Error(`queueToComputeRatioThreshold (${this.queueToComputeRatioThreshold}) must be greater than 0`);
     }
-    this.release = new HelmRelease(this, 'release', {
+    this.release = localChartRelease(this, 'release', {
       name: 'omniglue-alerts',
-      chart: CHART_PATH,
+      chart: ALERT_CHART,
       namespace: props.monitoringNamespace,
-      values: [
-        helmValues({
-          servingNamespace: props.server.namespaceName,
-          deploymentName: props.server.name,
-          scrapeJob: TRITON_SCRAPE_JOB,
-          conversionJobPrefix: ModelConversionJob.NAME_PREFIX,
-          ensembleModel: TRITON_ENSEMBLE_MODEL,
-          ruleLabels: this.ruleLabels,
-          thresholds: { queueToComputeRatio: this.queueToComputeRatioThreshold, failureRatio: this.failureRatioThreshold },
-          // helm_release diffs only values and version: a digest of the chart makes a template edit an upgrade.
-          chartDigest: contentHash(filesUnder(ALERT_CHART_DIR), {}, 16),
-        }),
-      ],
-      wait: true,
-      atomic: true,
-      timeout: 300,
-      maxHistory: 5,
+      values: {
+        servingNamespace: props.server.namespaceName,
+        deploymentName: props.server.name,
+        scrapeJob: TRITON_SCRAPE_JOB,
+        conversionJobPrefix: ModelConversionJob.NAME_PREFIX,
+        ensembleModel: TRITON_ENSEMBLE_MODEL,
+        ruleLabels: this.ruleLabels,
+        thresholds: { queueToComputeRatio: this.queueToComputeRatioThreshold, failureRatio: this.failureRatioThreshold },
+      },
     });
   }
 }

@@ -1,15 +1,12 @@
-import * as path from 'path';
 import { Construct } from 'constructs';
-import { contentHash, filesUnder } from '../lib/content-hash';
-import { helmValues } from '../lib/helm-values';
-import { REPOSITORY_ROOT } from '../lib/paths';
+import { localChart, localChartRelease } from '../lib/local-chart-release';
 import { HelmRelease } from '../lib/provider-classes';
 import { TRITON_METRICS_PORT_NAME, TRITON_SCRAPE_JOB } from '../lib/triton-metrics';
 import { TritonServer } from './triton-server';
 
 /** The local chart, relative to where Terraform runs (cdktf.out/stacks/<stack>), so the path is the same on every machine. */
-const CHART_PATH = path.posix.join('..', '..', '..', 'charts', 'omniglue-pod-monitor');
-export const POD_MONITOR_CHART_DIR = path.join(REPOSITORY_ROOT, 'charts', 'omniglue-pod-monitor');
+const POD_MONITOR_CHART = localChart('omniglue-pod-monitor');
+export const POD_MONITOR_CHART_DIR = POD_MONITOR_CHART.directory;
 
 export interface TritonPodMonitorProps {
   /** The server whose pods are scraped (namespace, pod selector). */
@@ -43,27 +40,19 @@ export class TritonPodMonitor extends Construct {
     super(scope, id);
     this.scrapeIntervalSeconds = props.scrapeIntervalSeconds ?? 5;
     this.podMonitorLabels = { ...(props.podMonitorLabels ?? {}) };
-    this.release = new HelmRelease(this, 'release', {
+    this.release = localChartRelease(this, 'release', {
       name: 'omniglue-pod-monitor',
-      chart: CHART_PATH,
+      chart: POD_MONITOR_CHART,
       namespace: props.monitoringNamespace,
-      values: [
-        helmValues({
-          servingNamespace: props.server.namespaceName,
-          podSelector: props.server.selectorLabels,
-          metricsPort: TRITON_METRICS_PORT_NAME,
-          interval: `${this.scrapeIntervalSeconds}s`,
-          scrapeTimeout: `${Math.max(this.scrapeIntervalSeconds - 1, 1)}s`,
-          jobName: TRITON_SCRAPE_JOB,
-          podMonitorLabels: this.podMonitorLabels,
-          // helm_release diffs only values and version: a digest of the chart makes a template edit an upgrade.
-          chartDigest: contentHash(filesUnder(POD_MONITOR_CHART_DIR), {}, 16),
-        }),
-      ],
-      wait: true,
-      atomic: true,
-      timeout: 300,
-      maxHistory: 5,
+      values: {
+        servingNamespace: props.server.namespaceName,
+        podSelector: props.server.selectorLabels,
+        metricsPort: TRITON_METRICS_PORT_NAME,
+        interval: `${this.scrapeIntervalSeconds}s`,
+        scrapeTimeout: `${Math.max(this.scrapeIntervalSeconds - 1, 1)}s`,
+        jobName: TRITON_SCRAPE_JOB,
+        podMonitorLabels: this.podMonitorLabels,
+      },
     });
   }
 }

@@ -9,8 +9,8 @@
  */
 import { writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import { DEFAULTS as MATCH_DEFAULTS, OUTPUT_NAMES, toMatches } from '../match/cli';
+import { consoleIo, httpUrlFlag, type Io, parseFlags, usageError } from '../match/cli-support';
 import { ExitCode, MatchClientError, reasonOf } from '../match/errors';
 import { loadRgbImage } from '../match/images';
 import { encodeBinaryRequest } from '../match/kserve-v2';
@@ -70,17 +70,6 @@ export interface LoadOptions {
   progressIntervalMs: number;
 }
 
-export interface Io {
-  out(line: string): void;
-  err(line: string): void;
-}
-
-const consoleIo: Io = { out: (l) => console.log(l), err: (l) => console.error(l) };
-
-function usageError(message: string): MatchClientError {
-  return new MatchClientError(`invalid arguments: ${message}`, ExitCode.Usage, 'run with --help for usage');
-}
-
 function wholeNumber(flag: string, raw: string | undefined, min: number, max: number): number | undefined {
   if (raw === undefined) return undefined;
   const value = /^\d+$/.test(raw.trim()) ? Number(raw) : NaN;
@@ -91,43 +80,22 @@ function wholeNumber(flag: string, raw: string | undefined, min: number, max: nu
 }
 
 export function parseCliArgs(argv: string[]): LoadOptions | 'help' {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        url: { type: 'string' },
-        concurrency: { type: 'string' },
-        duration: { type: 'string' },
-        requests: { type: 'string' },
-        image0: { type: 'string' },
-        image1: { type: 'string' },
-        model: { type: 'string' },
-        'timeout-ms': { type: 'string' },
-        'metrics-url': { type: 'string' },
-        'no-metrics': { type: 'boolean' },
-        json: { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    }));
-  } catch (err) {
-    throw usageError(reasonOf(err).replace(/\s*\(ERR_PARSE_ARGS_\w+\)$/, ''));
-  }
+  const values = parseFlags(argv, {
+    url: { type: 'string' },
+    concurrency: { type: 'string' },
+    duration: { type: 'string' },
+    requests: { type: 'string' },
+    image0: { type: 'string' },
+    image1: { type: 'string' },
+    model: { type: 'string' },
+    'timeout-ms': { type: 'string' },
+    'metrics-url': { type: 'string' },
+    'no-metrics': { type: 'boolean' },
+    json: { type: 'string' },
+    help: { type: 'boolean', short: 'h' },
+  });
   if (values.help) return 'help';
-  const httpUrl = (flag: string, raw: string) => {
-    let parsed: URL | undefined;
-    try {
-      parsed = new URL(raw);
-    } catch {
-      parsed = undefined;
-    }
-    if (!parsed || (parsed.protocol !== 'http:' && parsed.protocol !== 'https:')) {
-      throw usageError(`--${flag} must be an http(s) URL such as ${DEFAULTS.url}, got '${raw}'`);
-    }
-    return raw;
-  };
+  const httpUrl = (flag: string, raw: string) => (httpUrlFlag(flag, raw, DEFAULTS.url), raw);
   const url = httpUrl('url', values.url ?? DEFAULTS.url);
   if (values.duration !== undefined && values.requests !== undefined) {
     throw usageError('--duration and --requests exclude each other: run for a time or for a number of requests');

@@ -4,7 +4,7 @@
  *
  * Everything is exported so the tests drive it in-process: main(argv, io) returns the exit code instead of exiting.
  */
-import { parseArgs } from 'node:util';
+import { consoleIo, httpUrlFlag, type Io, parseFlags, usageError } from './cli-support';
 import { renderMatchesPng } from './draw';
 import { ExitCode, MatchClientError, reasonOf } from './errors';
 import { type ExifOrientation, loadRgbImage, type RgbImage } from './images';
@@ -20,8 +20,9 @@ import {
 } from './limits';
 import { formatMatchesDocument, matchesDocument, type MatchResult, toMatches } from './matches';
 import { checkOutputCollisions, writeFileAtomically } from './outputs';
-import { Deadline, type Endpoint, KServeV2Client, redact, toEndpoint } from './triton-client';
+import { Deadline, type Endpoint, KServeV2Client, toEndpoint } from './triton-client';
 
+export type { Io } from './cli-support';
 export { formatMatchesDocument, matchesDocument, type MatchesDocument, type MatchResult, toMatches } from './matches';
 
 /** The ensemble's outputs (docs/ensemble-design.md), requested in this order. */
@@ -80,58 +81,26 @@ export interface MatchOptions {
   exifOrientation: ExifOrientation;
 }
 
-/** Where the CLI writes; the tests pass collectors. */
-export interface Io {
-  out(line: string): void;
-  err(line: string): void;
-}
-
-const consoleIo: Io = { out: (l) => console.log(l), err: (l) => console.error(l) };
-
-function usageError(message: string): MatchClientError {
-  return new MatchClientError(`invalid arguments: ${message}`, ExitCode.Usage, 'run with --help for usage');
-}
-
 /** Parses argv (without node and script); returns 'help' for --help. Throws usage errors naming the flag. */
 export function parseCliArgs(argv: string[]): MatchOptions | 'help' {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        url: { type: 'string' },
-        image0: { type: 'string' },
-        image1: { type: 'string' },
-        out: { type: 'string' },
-        json: { type: 'string' },
-        'min-confidence': { type: 'string' },
-        model: { type: 'string' },
-        'timeout-ms': { type: 'string' },
-        'max-matches': { type: 'string' },
-        'max-request-bytes': { type: 'string' },
-        'json-protocol': { type: 'boolean' },
-        'ignore-exif-orientation': { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    }));
-  } catch (err) {
-    // parseArgs' messages already name the offending flag ("Unknown option '--foo'", "Option '--url <value>' ...").
-    throw usageError(reasonOf(err).replace(/\s*\(ERR_PARSE_ARGS_\w+\)$/, ''));
-  }
+  const values = parseFlags(argv, {
+    url: { type: 'string' },
+    image0: { type: 'string' },
+    image1: { type: 'string' },
+    out: { type: 'string' },
+    json: { type: 'string' },
+    'min-confidence': { type: 'string' },
+    model: { type: 'string' },
+    'timeout-ms': { type: 'string' },
+    'max-matches': { type: 'string' },
+    'max-request-bytes': { type: 'string' },
+    'json-protocol': { type: 'boolean' },
+    'ignore-exif-orientation': { type: 'boolean' },
+    help: { type: 'boolean', short: 'h' },
+  });
   if (values.help) return 'help';
 
-  const url = values.url ?? DEFAULTS.url;
-  let parsedUrl: URL | undefined;
-  try {
-    parsedUrl = new URL(url);
-  } catch {
-    parsedUrl = undefined;
-  }
-  if (!parsedUrl || (parsedUrl.protocol !== 'http:' && parsedUrl.protocol !== 'https:')) {
-    throw usageError(`--url must be an http(s) URL such as ${DEFAULTS.url}, got '${redact(url)}'`);
-  }
+  const parsedUrl = httpUrlFlag('url', values.url ?? DEFAULTS.url, DEFAULTS.url);
   const endpoint: Endpoint = toEndpoint(parsedUrl);
   for (const flag of ['image0', 'image1'] as const) {
     if (!values[flag]) throw usageError(`--${flag} <path> is required`);

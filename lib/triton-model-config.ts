@@ -234,8 +234,26 @@ function dimsAgree(a: number[], b: number[]): boolean {
   return a.length === b.length && a.every((d, i) => d === -1 || b[i] === -1 || d === b[i]);
 }
 
-function describe(spec: TensorSpec): string {
-  return `${spec.dataType} [${spec.dims.join(', ')}]`;
+/** A tensor's shape as a request carries it: a batching model's dims get the leading batch dimension. */
+export function fullDims(spec: TensorSpec, maxBatchSize: number): number[] {
+  return maxBatchSize > 0 ? [-1, ...spec.dims] : spec.dims;
+}
+
+interface TensorEnd {
+  spec: TensorSpec;
+  maxBatchSize: number;
+}
+
+/**
+ * Triton core's ensemble_utils.cc `ValidateTensorConsistency`: dims agree with -1 as a wildcard, or else the full
+ * dims do, which lets a non-batching step's `[1, d...]` feed a batching model's `[d...]` (and back).
+ */
+function tensorsAgree(a: TensorEnd, b: TensorEnd): boolean {
+  return dimsAgree(a.spec.dims, b.spec.dims) || dimsAgree(fullDims(a.spec, a.maxBatchSize), fullDims(b.spec, b.maxBatchSize));
+}
+
+function describe({ spec, maxBatchSize }: TensorEnd): string {
+  return `${spec.dataType} [${fullDims(spec, maxBatchSize).join(', ')}]`;
 }
 
 /**
@@ -251,16 +269,21 @@ export function checkEnsembleConsistency(repo: LoadedModelRepository): string[] 
   if (ensemble.steps.length === 0) problems.push(`ensemble "${ensemble.name}" has no steps`);
 
   // The spec of every ensemble tensor as written by its producer: an ensemble input or a step output.
-  const producers = new Map<string, { by: string; spec?: TensorSpec }[]>();
-  const addProducer = (tensor: string, entry: { by: string; spec?: TensorSpec }) => {
+  const producers = new Map<string, { by: string; end?: TensorEnd }[]>();
+  const addProducer = (tensor: string, entry: { by: string; end?: TensorEnd }) => {
     producers.set(tensor, [...(producers.get(tensor) ?? []), entry]);
   };
-  for (const input of ensemble.inputs) addProducer(input.name, { by: `ensemble input "${input.name}"`, spec: input });
+  for (const input of ensemble.inputs) {
+    addProducer(input.name, { by: `ensemble input "${input.name}"`, end: { spec: input, maxBatchSize: ensemble.maxBatchSize } });
+  }
 
   ensemble.steps.forEach((step, index) => {
     const model = known.get(step.modelName);
     if (!model) {
       problems.push(`${label(index, step)}: model "${step.modelName}" is not in the model repository`);
+    } else if (model.maxBatchSize !== 0 && model.maxBatchSize < ensemble.maxBatchSize) {
+      // ensemble_utils.cc ValidateEnsembleConfig: a batching step must take the ensemble's largest batch.
+      problems.push(`${label(index, step)}: max_batch_size ${model.maxBatchSize} is below the ensemble's ${ensemble.maxBatchSize}`);
     }
     for (const [modelInput, tensor] of Object.entries(step.inputMap)) {
       if (model && !model.inputs.some((t) => t.name === modelInput)) {
@@ -273,7 +296,7 @@ export function checkEnsembleConsistency(repo: LoadedModelRepository): string[] 
       if (model && !spec) {
         problems.push(`${label(index, step)}: output_map key "${modelOutput}" is not an output of model "${model.name}" (outputs: ${model.outputs.map((t) => t.name).join(', ')})`);
       }
-      addProducer(tensor, { by: `${label(index, step)} output "${modelOutput}"`, spec });
+      addProducer(tensor, { by: `${label(index, step)} output "${modelOutput}"`, end: spec && model ? { spec, maxBatchSize: model.maxBatchSize } : undefined });
     }
     for (const input of model?.inputs ?? []) {
       if (!(input.name in step.inputMap) && !input.optional) {
@@ -289,31 +312,32 @@ export function checkEnsembleConsistency(repo: LoadedModelRepository): string[] 
   }
 
   // Edges: every consumer agrees with the tensor's producer on data type and shape.
-  const checkEdge = (tensor: string, consumer: string, expected: TensorSpec | undefined) => {
+  const checkEdge = (tensor: string, consumer: string, expected: TensorEnd | undefined) => {
     const produced = producers.get(tensor)?.[0];
     if (!produced) {
       problems.push(`tensor "${tensor}" consumed by ${consumer} is never produced (not an ensemble input nor any step's output)`);
       return;
     }
-    if (!expected || !produced.spec) return;
-    if (expected.dataType !== produced.spec.dataType) {
-      problems.push(`tensor "${tensor}": data type mismatch between ${produced.by} (${produced.spec.dataType}) and ${consumer} (${expected.dataType})`);
-    } else if (!dimsAgree(expected.dims, produced.spec.dims)) {
-      problems.push(`tensor "${tensor}": shape mismatch between ${produced.by} (${describe(produced.spec)}) and ${consumer} (${describe(expected)})`);
+    if (!expected || !produced.end) return;
+    if (expected.spec.dataType !== produced.end.spec.dataType) {
+      problems.push(`tensor "${tensor}": data type mismatch between ${produced.by} (${produced.end.spec.dataType}) and ${consumer} (${expected.spec.dataType})`);
+    } else if (!tensorsAgree(expected, produced.end)) {
+      problems.push(`tensor "${tensor}": shape mismatch between ${produced.by} (${describe(produced.end)}) and ${consumer} (${describe(expected)})`);
     }
   };
+  const end = (spec: TensorSpec | undefined, maxBatchSize: number) => (spec ? { spec, maxBatchSize } : undefined);
   const consumers = new Map<string, number[]>();
   ensemble.steps.forEach((step, index) => {
     const model = known.get(step.modelName);
     for (const [modelInput, tensor] of Object.entries(step.inputMap)) {
       consumers.set(tensor, [...(consumers.get(tensor) ?? []), index]);
-      checkEdge(tensor, `${label(index, step)} input "${modelInput}"`, model?.inputs.find((t) => t.name === modelInput));
+      checkEdge(tensor, `${label(index, step)} input "${modelInput}"`, end(model?.inputs.find((t) => t.name === modelInput), model?.maxBatchSize ?? 0));
     }
   });
   for (const output of ensemble.outputs) {
     const count = producers.get(output.name)?.length ?? 0;
     if (count === 0) problems.push(`ensemble output "${output.name}" is not produced by any step`);
-    else checkEdge(output.name, `ensemble output "${output.name}"`, output);
+    else checkEdge(output.name, `ensemble output "${output.name}"`, end(output, ensemble.maxBatchSize));
   }
   for (const input of ensemble.inputs) {
     if (!consumers.has(input.name)) problems.push(`ensemble input "${input.name}" is not consumed by any step`);

@@ -190,6 +190,37 @@ describe('checkEnsembleConsistency', () => {
     );
   });
 
+  // Triton core ensemble_utils.cc ValidateTensorConsistency: a batching step's [d...] meets a non-batching step's
+  // [1, d...] through the full dims [-1, d...]; anything else of another rank is a mismatch.
+  function batchingSuperpoint(root: string, dims: { image: string; prob: string; raw: string }): void {
+    edit(root, 'superpoint', 'max_batch_size: 0', 'max_batch_size: 8');
+    edit(root, 'superpoint', 'dims: [ 1, -1, -1, 1 ]', `dims: ${dims.image}`);
+    edit(root, 'superpoint', 'dims: [ 1, -1, -1 ]', `dims: ${dims.prob}`);
+    edit(root, 'superpoint', 'dims: [ 1, -1, -1, 256 ]', `dims: ${dims.raw}`);
+  }
+
+  test('accepts a batching step between non-batching ones when the full dims agree', () => {
+    const root = copyRepository();
+    batchingSuperpoint(root, { image: '[ 480, 640, 1 ]', prob: '[ 480, 640 ]', raw: '[ 60, 80, 256 ]' });
+    expect(checkEnsembleConsistency(loadModelRepository(root))).toEqual([]);
+  });
+
+  test('reports a batching step whose full dims disagree with its neighbours', () => {
+    const root = copyRepository();
+    // Three channels where the preprocessing gives one: neither [480, 640, 3] nor [-1, 480, 640, 3] fits [1, -1, -1, 1].
+    batchingSuperpoint(root, { image: '[ 480, 640, 3 ]', prob: '[ 480, 640 ]', raw: '[ 60, 80, 256 ]' });
+    expect(checkEnsembleConsistency(loadModelRepository(root))).toContain(
+      'tensor "superpoint_image0": shape mismatch between step 1 (superpoint_preprocess) output "image_gray" (TYPE_FP32 [1, -1, -1, 1]) and step 2 (superpoint) input "image" (TYPE_FP32 [-1, 480, 640, 3])',
+    );
+  });
+
+  test('reports a batching step that takes less than the ensemble\'s batch', () => {
+    const root = copyRepository();
+    batchingSuperpoint(root, { image: '[ 480, 640, 1 ]', prob: '[ 480, 640 ]', raw: '[ 60, 80, 256 ]' });
+    edit(root, 'omniglue_ensemble', 'max_batch_size: 0', 'max_batch_size: 16');
+    expect(checkEnsembleConsistency(loadModelRepository(root))).toContain('step 2 (superpoint): max_batch_size 8 is below the ensemble\'s 16');
+  });
+
   test('reports an ensemble input that no step consumes', () => {
     const problems = problemsAfter('omniglue_ensemble', 'input [\n', 'input [\n  {\n    name: "mask0"\n    data_type: TYPE_UINT8\n    dims: [ -1, -1 ]\n  },\n');
     expect(problems).toEqual(['ensemble input "mask0" is not consumed by any step']);

@@ -3,10 +3,12 @@
  * a step runs once every ensemble tensor in its input_map exists, each input_map entry feeds a model input from an
  * ensemble tensor, each output_map entry publishes a model output under an ensemble tensor name. Like Triton,
  * every tensor handed to a model and every tensor it returns is checked against that model's config: data type,
- * rank and each fixed dim (-1 accepts any size, including 0).
+ * rank and each fixed dim (-1 accepts any size, including 0). A batching model's tensors carry the batch dimension
+ * in front of its config dims; a non-batching step's `[1, d...]` reaches it as a batch of one (Triton core
+ * ensemble_scheduler.cc `ReshapeTensorDims`: dims of another rank are taken as already batched).
  */
 import type { InferenceSession, Tensor } from 'onnxruntime-node';
-import type { LoadedModelRepository, TensorSpec } from '../../lib/triton-model-config';
+import { fullDims, type LoadedModelRepository, type TensorSpec } from '../../lib/triton-model-config';
 
 const ORT_TYPES: Record<string, Tensor.Type> = { TYPE_FP32: 'float32', TYPE_UINT8: 'uint8', TYPE_INT32: 'int32', TYPE_INT64: 'int64' };
 
@@ -26,11 +28,13 @@ export interface EnsembleRun {
   steps: StepRun[];
 }
 
-export function conformanceProblems(where: string, spec: TensorSpec, tensor: Tensor): string[] {
+export function conformanceProblems(where: string, spec: TensorSpec, tensor: Tensor, maxBatchSize = 0): string[] {
   const problems: string[] = [];
   if (tensor.type !== ORT_TYPES[spec.dataType]) problems.push(`${where}: type ${tensor.type}, config says ${spec.dataType}`);
-  const fits = tensor.dims.length === spec.dims.length && spec.dims.every((d, i) => d === -1 || d === tensor.dims[i]);
-  if (!fits) problems.push(`${where}: shape [${tensor.dims.join(', ')}], config dims [${spec.dims.join(', ')}]`);
+  const dims = fullDims(spec, maxBatchSize);
+  const fits = tensor.dims.length === dims.length && dims.every((d, i) => d === -1 || d === tensor.dims[i]);
+  if (!fits) problems.push(`${where}: shape [${tensor.dims.join(', ')}], config dims [${dims.join(', ')}]`);
+  if (maxBatchSize > 0 && tensor.dims[0] > maxBatchSize) problems.push(`${where}: batch ${tensor.dims[0]} exceeds max_batch_size ${maxBatchSize}`);
   return problems;
 }
 
@@ -58,7 +62,7 @@ export async function runEnsemble(
     for (const [modelInput, tensorName] of Object.entries(step.inputMap)) {
       const spec = config.inputs.find((t) => t.name === modelInput);
       if (!spec) throw new Error(`${step.modelName} has no input ${modelInput}`);
-      problems.push(...conformanceProblems(`${step.modelName} input ${modelInput} <- ${tensorName}`, spec, tensors[tensorName]));
+      problems.push(...conformanceProblems(`${step.modelName} input ${modelInput} <- ${tensorName}`, spec, tensors[tensorName], config.maxBatchSize));
       feeds[modelInput] = tensors[tensorName];
     }
     if (problems.length > 0) throw new Error(problems.join('\n'));
@@ -67,7 +71,7 @@ export async function runEnsemble(
     for (const [modelOutput, tensorName] of Object.entries(step.outputMap)) {
       const spec = config.outputs.find((t) => t.name === modelOutput);
       if (!spec) throw new Error(`${step.modelName} has no output ${modelOutput}`);
-      problems.push(...conformanceProblems(`${step.modelName} output ${modelOutput}`, spec, results[modelOutput]));
+      problems.push(...conformanceProblems(`${step.modelName} output ${modelOutput}`, spec, results[modelOutput], config.maxBatchSize));
       tensors[tensorName] = results[modelOutput];
     }
     if (problems.length > 0) throw new Error(problems.join('\n'));

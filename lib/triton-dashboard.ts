@@ -70,6 +70,18 @@ export function tritonDashboardPanels(props: TritonDashboardProps): DashboardPan
       targets: [{ expr: perRequestMs('nv_inference_compute_infer_duration_us'), legendFormat: '{{model}}' }],
     },
     {
+      title: 'Mean batch size, by step',
+      description:
+        'Inferences per execution. 1 everywhere unless the throughput mode (conversion.throughputMode) lets superpoint and dinov2 merge requests; near 1 there means requests rarely overlap enough to batch.',
+      unit: 'none',
+      targets: [
+        {
+          expr: `sum by (model) (rate(nv_inference_count{${steps}}[${RATE}])) / clamp_min(sum by (model) (rate(nv_inference_exec_count{${steps}}[${RATE}])), 1e-9)`,
+          legendFormat: '{{model}}',
+        },
+      ],
+    },
+    {
       title: 'Queue/compute ratio per pod (HPA signal)',
       description: 'What the HPA’s triton_queue_compute_ratio reads: the steps’ queue time over their compute time.',
       unit: 'none',

@@ -1,9 +1,9 @@
 import { exposedSeriesNames, METRIC_CATALOG } from '../lib/metric-catalog';
-import { GRAFANA_DASHBOARD_LABEL } from '../lib/triton-metrics';
+import { GRAFANA_DASHBOARD_LABEL, TRITON_ENSEMBLE_MODEL, TRITON_SCRAPE_JOB } from '../lib/triton-metrics';
 import { renderAlertChart } from './support/alert-chart';
 import { expandAdapterQuery } from './support/prometheus-adapter-query';
 import { metricNames } from './support/promql-metric-names';
-import { promtool } from './support/promtool';
+import { counter, promtool, runRuleTests } from './support/promtool';
 import { findResource, releaseValues, resourcesOfType, synthesize } from './support/synth';
 
 const documented = new Set(Object.entries(METRIC_CATALOG).flatMap(([name, metric]) => exposedSeriesNames(name, metric)));
@@ -30,7 +30,7 @@ describe('Grafana dashboard', () => {
   test('shows requests and failures, latency, per-step queue and compute, GPU per pod, replicas and the conversion Job', () => {
     const { dashboard } = dashboardOf();
     expect(dashboard.panels.map((panel: any) => panel.title)).toEqual([
-      'Ensemble requests', 'Ensemble latency', 'Queue time per request, by step', 'Compute time per request, by step',
+      'Ensemble requests', 'Ensemble latency', 'Queue time per request, by step', 'Compute time per request, by step', 'Mean batch size, by step',
       'Queue/compute ratio per pod (HPA signal)', 'GPU utilization per pod', 'GPU memory per pod', 'Replicas', 'Model conversion Job',
     ]);
     const legends = (title: string) => dashboard.panels.find((panel: any) => panel.title === title).targets.map((target: any) => target.legendFormat);
@@ -53,6 +53,31 @@ describe('Grafana dashboard', () => {
     const result = promtool(['check', 'rules', 'dashboard.yaml'], { 'dashboard.yaml': { groups: [{ name: 'dashboard', rules }] } });
     expect(result.output).toContain(`SUCCESS: ${rules.length} rules found`);
     expect(result.ok).toBe(true);
+  });
+
+  test('the batch panel reads 4 for a step that runs 8 inferences in 2 executions, 1 for an unbatched step, and leaves the ensemble out', () => {
+    const panel = dashboardOf().dashboard.panels.find((p: any) => p.title === 'Mean batch size, by step');
+    const series = (name: string, model: string, step: number) => ({
+      series: `${name}{job="${TRITON_SCRAPE_JOB}",namespace="omniglue",pod="p",model="${model}",version="1"}`,
+      values: counter(step, 20),
+    });
+    const result = runRuleTests([], [
+      {
+        interval: '5s',
+        input_series: [
+          // Triton's nv_inference_count counts every inference of a batch, nv_inference_exec_count each execution (docs/metrics.md).
+          series('nv_inference_count', 'dinov2', 8), series('nv_inference_exec_count', 'dinov2', 2),
+          series('nv_inference_count', 'omniglue', 2), series('nv_inference_exec_count', 'omniglue', 2),
+          series('nv_inference_count', TRITON_ENSEMBLE_MODEL, 1), series('nv_inference_exec_count', TRITON_ENSEMBLE_MODEL, 1),
+        ],
+        promql_expr_test: [{
+          expr: asPrometheusReceivesIt(panel.targets[0].expr),
+          eval_time: '1m',
+          exp_samples: [{ labels: '{model="dinov2"}', value: 4 }, { labels: '{model="omniglue"}', value: 1 }],
+        }],
+      },
+    ]);
+    if (!result.ok) throw new Error(result.output);
   });
 
   test('promtool rejects a broken expression, so the parse check can fail', () => {

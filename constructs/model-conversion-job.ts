@@ -96,6 +96,13 @@ export interface ModelConversionJobProps {
 }
 
 const CODE_ROOT = '/opt/omniglue';
+
+/**
+ * Exit codes of failures that fail again on every retry (scripts/omniglue_conversion/errors.py): usage (2), checksum
+ * (4), export (5), contract (6) and sample inference (7). Downloads (3), publishing (8), the lock (9) and unexpected
+ * errors (1) may be transient and keep their retries.
+ */
+export const NON_RETRYABLE_EXIT_CODES = [2, 4, 5, 6, 7] as const;
 const DEPENDENCIES_DIR = '/deps';
 
 /**
@@ -161,7 +168,7 @@ export class ModelConversionJob extends Construct {
     const podSettingsHash = contentHash([], {
       dependenciesPreinstalled, useGpu: this.useGpu, backoffLimit, timeoutMinutes: this.timeoutMinutes, resources, extraEnv,
       sharesSingleNodeVolume, toleration: props.gpuScheduling.toleration, nodeLabels: props.gpuScheduling.requiredNodeLabels,
-      runtimeClassName: props.gpuScheduling.runtimeClassName,
+      runtimeClassName: props.gpuScheduling.runtimeClassName, podFailurePolicy: NON_RETRYABLE_EXIT_CODES,
     }, 6);
     this.jobName = `${ModelConversionJob.NAME_PREFIX}${this.version}-${podSettingsHash}`;
 
@@ -219,6 +226,15 @@ export class ModelConversionJob extends Construct {
       spec: {
         backoffLimit,
         activeDeadlineSeconds: this.timeoutMinutes * 60,
+        // Kubernetes' pod failure policy (batch/v1 JobSpec.podFailurePolicy): a deterministic failure ends the Job at
+        // once instead of repeating an hour of conversion backoffLimit times, and a pod lost to a node drain or
+        // preemption (condition DisruptionTarget) is replaced without using up a retry. Needs restartPolicy Never.
+        podFailurePolicy: {
+          rule: [
+            { action: 'FailJob', onExitCodes: { containerName: 'convert', operator: 'In', values: [...NON_RETRYABLE_EXIT_CODES] } },
+            { action: 'Ignore', onPodCondition: [{ type: 'DisruptionTarget', status: 'True' }] },
+          ],
+        },
         template: {
           metadata: { labels: { ...labels, 'omniglue.dev/model-version': this.version } },
           spec: {

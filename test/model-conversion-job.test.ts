@@ -3,7 +3,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { App, Testing } from 'cdktf';
 import { TerraformStack } from 'cdktf';
-import { ModelConversionJob } from '../constructs/model-conversion-job';
+import { ModelConversionJob, NON_RETRYABLE_EXIT_CODES } from '../constructs/model-conversion-job';
 import { ModelRepository } from '../constructs/model-repository';
 import { ServingNamespace } from '../constructs/serving-namespace';
 import { GpuScheduling } from '../lib/gpu-scheduling';
@@ -92,6 +92,25 @@ describe('ModelConversionJob', () => {
     expect(job.spec.active_deadline_seconds).toBe(3600);
     expect(job.spec.backoff_limit).toBe(2);
     expect(job.spec).not.toHaveProperty('ttl_seconds_after_finished');
+  });
+
+  test('fails at once on a deterministic failure, and does not count a node drain or preemption as a retry', () => {
+    const { job } = conversion();
+    expect(job.spec.template.spec.restart_policy).toBe('Never'); // required by a pod failure policy
+    expect(job.spec.pod_failure_policy.rule).toEqual([
+      { action: 'FailJob', on_exit_codes: { container_name: 'convert', operator: 'In', values: [2, 4, 5, 6, 7] } },
+      { action: 'Ignore', on_pod_condition: [{ type: 'DisruptionTarget', status: 'True' }] },
+    ]);
+  });
+
+  test('the exit codes the Job fails at once on are the conversion script\'s non-transient failure classes', () => {
+    const errors = fs.readFileSync(path.resolve(__dirname, '..', 'scripts', 'omniglue_conversion', 'errors.py'), 'utf8');
+    const codes = Object.fromEntries([...errors.matchAll(/^EXIT_([A-Z]+) = (\d+)$/gm)].map(([, name, code]) => [name, Number(code)]));
+    const deterministic = ['USAGE', 'CHECKSUM', 'EXPORT', 'CONTRACT', 'SAMPLE'].map((name) => codes[name]);
+    expect(deterministic.every((code) => Number.isInteger(code))).toBe(true);
+    expect([...NON_RETRYABLE_EXIT_CODES]).toEqual(deterministic);
+    // Transient or unknown failures keep their retries.
+    for (const name of ['UNEXPECTED', 'DOWNLOAD', 'PUBLISH', 'LOCK']) expect(NON_RETRYABLE_EXIT_CODES).not.toContain(codes[name]);
   });
 
   test('runs non-root with a read-only root filesystem and no service-account token', () => {

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+import io
 import random
+import re
 
 import numpy as np
 import onnx
@@ -108,7 +110,7 @@ def test_derived_shapes_follow_superpoints_cell_and_the_references_dinov2_rule()
     ((None, 4, 10), "--throughput-max-batch-size and --throughput-max-queue-delay-microseconds apply only in throughput mode"),
 ])
 def test_bad_flags_are_usage_errors_naming_the_flag_and_the_allowed_values(flags, message):
-    with pytest.raises(UsageError, match=__import__("re").escape(message)):
+    with pytest.raises(UsageError, match=re.escape(message)):
         throughput_mode_from_flags(*flags)
 
 
@@ -149,7 +151,7 @@ def _with_dims(contract, model, tensor, dims=None, max_batch_size=None):
     (("omniglue_ensemble", "image0", None, 2), "the ensemble 'omniglue_ensemble' has max_batch_size 2, expected 0"),
 ])
 def test_a_contract_that_is_not_the_expected_dynamic_one_is_refused(contract, change, message):
-    with pytest.raises(ContractError, match=__import__("re").escape(message)) as raised:
+    with pytest.raises(ContractError, match=re.escape(message)) as raised:
         apply_to_contract(_with_dims(contract, *change), MODE)
     assert "throughput mode cannot be applied to this contract" in str(raised.value)
 
@@ -237,7 +239,7 @@ def test_a_tensor_whose_dims_cannot_be_replaced_exactly_once_fails(contract):
 ])
 def test_config_errors_name_the_model_and_the_field(contract, edit, message):
     fixed = apply_to_contract(contract, MODE)
-    with pytest.raises(PublishError, match=__import__("re").escape(message)):
+    with pytest.raises(PublishError, match=re.escape(message)):
         apply_to_config(_config("superpoint").replace(*edit, 1), fixed.models["superpoint"], MODE)
 
 
@@ -319,7 +321,7 @@ def test_publish_in_throughput_mode_with_tensorrt_on_cpu_instances(contract, tmp
     assert 'key: "trt_profile_opt_shapes" value: "image:8x480x640x1"' in superpoint
     assert _parse(superpoint)["max_batch_size"] == 8 and _parse(superpoint)["delay"] == 1000
     cpu = publish_repository(
-        tmp_path / "cpu", "v1", fixed, models, CONFIGS, {}, StageLogger(__import__("io").StringIO()),
+        tmp_path / "cpu", "v1", fixed, models, CONFIGS, {}, StageLogger(io.StringIO()),
         trt_workspace_bytes=1 << 30, serving=ServingOptions(instance_kind="cpu", throughput=MODE),
     )
     for name in THROUGHPUT_MODELS:

@@ -17,6 +17,7 @@ from .pipeline import Options, Steps, run
 from .publish import check_version
 from .serving import DEFAULT_MAX_IMAGE_SIDE, INSTANCE_KINDS, TYPICAL_IMAGE_HW
 from .termination import report_failure
+from .throughput import add_throughput_flags, throughput_mode_from_flags
 from .locking import DEFAULT_LOCK_TIMEOUT_S
 from .weights import (
     DEFAULT_DOWNLOAD_TIMEOUT_S, DEFAULT_MAX_BYTES, DEFAULT_WEIGHT_URLS, WEIGHT_NAMES, parse_assignments, parse_byte_caps,
@@ -67,6 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--instance-kind", choices=INSTANCE_KINDS, default="gpu",
                    help="instance groups of the published configs: gpu (as written) or cpu (CPU-only replicas)")
     p.add_argument("--keypoint-count", type=int, default=1024)
+    add_throughput_flags(p)
     p.add_argument("--keep-versions", type=int, default=3,
                    help="published versions to keep on the volume, newest first (0 keeps all; default 3)")
     return p
@@ -100,6 +102,9 @@ def _options(args: argparse.Namespace) -> Options:
         )
     if args.instance_kind == "cpu" and args.tensorrt_fp16:
         raise UsageError("--tensorrt-fp16 needs GPU instances; it cannot be combined with --instance-kind cpu")
+    throughput = throughput_mode_from_flags(
+        args.throughput_image_size, args.throughput_max_batch_size, args.throughput_max_queue_delay_microseconds
+    )
     sources = resolve_sources(
         parse_assignments(args.weights_url, "--weights-url"),
         parse_assignments(args.weights_sha256, "--weights-sha256"),
@@ -123,6 +128,7 @@ def _options(args: argparse.Namespace) -> Options:
         tensorrt_max_image_side=args.tensorrt_max_image_side,
         download_timeout_s=args.download_timeout_seconds,
         lock_timeout_s=args.lock_timeout_seconds,
+        throughput=throughput,
     )
 
 

@@ -58,7 +58,11 @@ def order_steps(contract: Contract) -> list[Step]:
     return ordered
 
 
-def check_tensor(where: str, spec: TensorSpec, value: np.ndarray) -> list[str]:
+def check_tensor(where: str, spec: TensorSpec, value: np.ndarray, *, batching: bool = False) -> list[str]:
+    """`value` against `spec`; for a batching model's tensor (max_batch_size > 0) against Triton's full dims,
+    [-1] + dims: the config leaves the batch dim out (core src/ensemble_scheduler/ensemble_utils.cc)."""
+    if batching:
+        spec = TensorSpec(spec.name, spec.data_type, (-1,) + spec.dims)
     problems = []
     expected = NUMPY_DTYPES.get(spec.data_type)
     if expected is not None and value.dtype != np.dtype(expected):
@@ -95,7 +99,10 @@ def run_ensemble(
         feeds = {}
         for model_input, tensor in step.input_map.items():
             feeds[model_input] = tensors[tensor]
-            problems += check_tensor(f"{step.model_name} input {model_input!r} (<- {tensor})", model.input(model_input), tensors[tensor])
+            problems += check_tensor(
+                f"{step.model_name} input {model_input!r} (<- {tensor})", model.input(model_input), tensors[tensor],
+                batching=model.max_batch_size > 0,
+            )
         if problems:
             raise SampleInferenceError("\n".join(problems))
         names = list(step.output_map)
@@ -110,7 +117,10 @@ def run_ensemble(
             raise SampleInferenceError(f"model {step.model_name!r} returned {len(results)} outputs, expected {names}")
         for model_output, value in zip(names, results):
             value = np.asarray(value)
-            problems += check_tensor(f"{step.model_name} output {model_output!r}", model.output(model_output), value)
+            problems += check_tensor(
+                f"{step.model_name} output {model_output!r}", model.output(model_output), value,
+                batching=model.max_batch_size > 0,
+            )
             tensors[step.output_map[model_output]] = value
         if problems:
             raise SampleInferenceError(

@@ -191,10 +191,19 @@ def load_dinov2_vitb14(state_dict_path: Path) -> DinoV2Features:
     return model.eval()
 
 
-def export_features_model(model: nn.Module, output: Path, *, sample_hw: tuple[int, int] = (448, 602)) -> Path:
-    """Exports with dynamic H/W; `sample_hw` only seeds the trace."""
+def export_features_model(
+    model: nn.Module, output: Path, *, sample_hw: tuple[int, int] = (448, 602), batch_axis: bool = False
+) -> Path:
+    """Exports with dynamic H/W; `sample_hw` only seeds the trace.
+
+    `batch_axis` makes dim 0 dynamic too, for throughput mode's batching config (max_batch_size > 0,
+    whose ONNX graph needs a dynamic leading dim); the trace is then seeded with a batch of two, so no
+    batch size of one can be folded into the graph as a constant."""
     output.parent.mkdir(parents=True, exist_ok=True)
-    sample = torch.zeros(1, 3, *sample_hw)
+    sample = torch.zeros(2 if batch_axis else 1, 3, *sample_hw)
+    axes = {"pixel_values": {2: "height", 3: "width"}, "features": {2: "grid_height", 3: "grid_width"}}
+    if batch_axis:
+        axes = {name: {0: "batch", **dims} for name, dims in axes.items()}
     kwargs = {}
     if "dynamo" in inspect.signature(torch.onnx.export).parameters:
         kwargs["dynamo"] = False  # the TorchScript exporter honours autograd.Function.symbolic
@@ -206,14 +215,14 @@ def export_features_model(model: nn.Module, output: Path, *, sample_hw: tuple[in
         torch.onnx.export(
             model.eval(), (sample,), str(output),
             input_names=["pixel_values"], output_names=["features"],
-            dynamic_axes={"pixel_values": {2: "height", 3: "width"}, "features": {2: "grid_height", 3: "grid_width"}},
+            dynamic_axes=axes,
             opset_version=OPSET, do_constant_folding=True, **kwargs,
         )
     return output
 
 
-def export_dinov2(state_dict_path: Path, work_dir: Path, log: StageLogger) -> Path:
+def export_dinov2(state_dict_path: Path, work_dir: Path, log: StageLogger, *, batch_axis: bool = False) -> Path:
     model = load_dinov2_vitb14(state_dict_path)
-    output = export_features_model(model, work_dir / "dinov2.onnx")
-    log.event("export", "torch-onnx-done", model="dinov2", opset=OPSET)
+    output = export_features_model(model, work_dir / "dinov2.onnx", batch_axis=batch_axis)
+    log.event("export", "torch-onnx-done", model="dinov2", opset=OPSET, batch_axis=batch_axis)
     return output

@@ -1,11 +1,13 @@
 """Builds the weight-free glue models of omniglue_ensemble as ONNX files.
 
-    python3 -m omniglue_conversion.glue_graphs --out DIR [--keypoint-count K]
+    python3 -m omniglue_conversion.glue_graphs --out DIR [--keypoint-count K] [--fixed-image-size WxH]
 
 (run from scripts/, or with scripts/ on PYTHONPATH) writes DIR/<model>/1/model.onnx
 for each glue model. Tensor names, types and ranks match model_repository/*/config.pbtxt.
 --keypoint-count is the most keypoints kept per image (the reference's num_features,
 1024); the keypoint dimension itself is dynamic, so the configs do not depend on it.
+--fixed-image-size builds the throughput mode's preprocessing graphs, which resize every
+image to that size (throughput.py); the other glue models do not depend on it.
 """
 
 from __future__ import annotations
@@ -18,37 +20,46 @@ from typing import Callable
 import onnx
 
 from .glue_matches import build_omniglue_match_extraction
-from .glue_preprocess import build_dinov2_preprocess, build_superpoint_preprocess
+from .errors import UsageError
+from .glue_preprocess import FixedSize, build_dinov2_preprocess, build_superpoint_preprocess
 from .glue_sampling import build_dinov2_keypoint_sampler, build_superpoint_keypoints
+from .throughput import ThroughputMode, parse_image_size
 
 DEFAULT_KEYPOINT_COUNT = 1024
 
-_BUILDERS: dict[str, Callable[[int], onnx.ModelProto]] = {
-    "superpoint_preprocess": lambda _k: build_superpoint_preprocess(),
-    "superpoint_keypoints": build_superpoint_keypoints,
-    "dinov2_preprocess": lambda _k: build_dinov2_preprocess(),
-    "dinov2_keypoint_sampler": build_dinov2_keypoint_sampler,
-    "omniglue_match_extraction": lambda _k: build_omniglue_match_extraction(),
+# Each builder gets the keypoint count and the fixed image size (None: every image keeps its size).
+_BUILDERS: dict[str, Callable[[int, FixedSize | None], onnx.ModelProto]] = {
+    "superpoint_preprocess": lambda _k, size: build_superpoint_preprocess(size),
+    "superpoint_keypoints": lambda k, _size: build_superpoint_keypoints(k),
+    "dinov2_preprocess": lambda _k, size: build_dinov2_preprocess(size),
+    "dinov2_keypoint_sampler": lambda k, _size: build_dinov2_keypoint_sampler(k),
+    "omniglue_match_extraction": lambda _k, _size: build_omniglue_match_extraction(),
 }
 
 GLUE_MODEL_NAMES: tuple[str, ...] = tuple(_BUILDERS)
 
 
-def build_glue_model(name: str, keypoint_count: int = DEFAULT_KEYPOINT_COUNT) -> onnx.ModelProto:
+def build_glue_model(
+    name: str, keypoint_count: int = DEFAULT_KEYPOINT_COUNT, fixed_image_size: FixedSize | None = None
+) -> onnx.ModelProto:
     if name not in _BUILDERS:
         raise ValueError(f"unknown glue model {name!r}; glue models are {', '.join(GLUE_MODEL_NAMES)}")
-    return _BUILDERS[name](keypoint_count)
+    return _BUILDERS[name](keypoint_count, fixed_image_size)
 
 
-def build_glue_models(out_dir: pathlib.Path, keypoint_count: int = DEFAULT_KEYPOINT_COUNT) -> dict[str, pathlib.Path]:
-    """Writes <out_dir>/<model>/1/model.onnx for every glue model; returns the paths by model name."""
+def build_glue_models(
+    out_dir: pathlib.Path, keypoint_count: int = DEFAULT_KEYPOINT_COUNT, fixed_image_size: FixedSize | None = None
+) -> dict[str, pathlib.Path]:
+    """Writes <out_dir>/<model>/1/model.onnx for every glue model; returns the paths by model name.
+
+    `fixed_image_size` (width, height) builds throughput mode's preprocessing graphs."""
     if keypoint_count < 1:
         raise ValueError(f"keypoint_count must be at least 1, got {keypoint_count}")
     written: dict[str, pathlib.Path] = {}
     for name in GLUE_MODEL_NAMES:
         path = pathlib.Path(out_dir) / name / "1" / "model.onnx"
         path.parent.mkdir(parents=True, exist_ok=True)
-        onnx.save(build_glue_model(name, keypoint_count), str(path))
+        onnx.save(build_glue_model(name, keypoint_count, fixed_image_size), str(path))
         written[name] = path
     return written
 
@@ -62,10 +73,22 @@ def main(argv: list[str] | None = None) -> int:
         default=DEFAULT_KEYPOINT_COUNT,
         help=f"most keypoints kept per image (default {DEFAULT_KEYPOINT_COUNT}, the reference's num_features)",
     )
+    parser.add_argument(
+        "--fixed-image-size",
+        metavar="WIDTHxHEIGHT",
+        help="build the throughput mode's preprocessing graphs, which resize every image to this size "
+        "(multiples of 8 from 16 to 4096; conversion --throughput-image-size)",
+    )
     args = parser.parse_args(argv)
     try:
-        for name, path in build_glue_models(args.out, args.keypoint_count).items():
+        fixed = None
+        if args.fixed_image_size is not None:
+            mode = ThroughputMode(*parse_image_size(args.fixed_image_size, "--fixed-image-size"))
+            fixed = (mode.image_width, mode.image_height)
+        for name, path in build_glue_models(args.out, args.keypoint_count, fixed).items():
             print(f"{name}: {path}")
+    except UsageError as err:
+        parser.error(err.message.replace("--throughput-image-size", "--fixed-image-size"))
     except ValueError as err:
         parser.error(str(err))
     return 0

@@ -23,6 +23,13 @@ natural images (14 sizes from 14x14 to 1260x960), and RGB2GRAY on all 2^24
 colours: no pixel differs. All integers stay below 2^31 (int32 throughout).
 The DINOv2 normalisation is computed in double, as the reference does in numpy,
 and cast to float32 at the end.
+
+Throughput mode (throughput.py) builds fixed variants: the same resize, grey
+conversion and normalisation, but with one target size for every image, so the
+outputs have static dims. SuperPoint's input is the configured size itself;
+DINOv2's is the reference's rule applied to the configured size (for 640 x 480,
+630 x 462). An image that already has the configured size gives bit for bit what
+the default graphs give, since both then resize to the same target.
 """
 
 from __future__ import annotations
@@ -32,6 +39,7 @@ import onnx
 import numpy as np
 
 from .glue_builder import DOUBLE, FLOAT, INT32, INT64, UINT8, GraphBuilder
+from .serving import dinov2_size
 
 SUPERPOINT_CELL = 8
 
@@ -97,7 +105,18 @@ def _resize_like_cv2(g: GraphBuilder, image: str, height: str, width: str) -> st
     return g.op("Div", g.op("Add", total, g.const(2, np.int32)), g.const(4, np.int32))
 
 
-def build_superpoint_preprocess() -> onnx.ModelProto:
+FixedSize = tuple[int, int]  # (width, height), as --throughput-image-size reads
+
+
+def _check_fixed_size(fixed_size: FixedSize) -> tuple[int, int]:
+    width, height = fixed_size
+    if width < 1 or height < 1 or width % SUPERPOINT_CELL or height % SUPERPOINT_CELL:
+        raise ValueError(f"a fixed image size must be positive multiples of {SUPERPOINT_CELL}, got {width}x{height}")
+    return width, height
+
+
+def build_superpoint_preprocess(fixed_size: FixedSize | None = None) -> onnx.ModelProto:
+    """`fixed_size` (width, height): every image is resized to it (throughput mode); None keeps each image's size."""
     g = GraphBuilder("superpoint_preprocess")
     image = g.input("image", UINT8, ["height", "width", 3])
     height, width = g.dim(image, 0), g.dim(image, 1)
@@ -107,20 +126,36 @@ def build_superpoint_preprocess() -> onnx.ModelProto:
         cells = g.op("Div", g.op("Add", size, g.i64(SUPERPOINT_CELL // 2)), g.i64(SUPERPOINT_CELL))
         return g.op("Mul", cells, g.i64(SUPERPOINT_CELL))
 
-    resized = _resize_like_cv2(g, image, to_cell_multiple(height), to_cell_multiple(width))  # [H8, W8, 3]
+    if fixed_size is None:
+        out_h, out_w, out_dims = to_cell_multiple(height), to_cell_multiple(width), ["height8", "width8"]
+    else:
+        fixed_w, fixed_h = _check_fixed_size(fixed_size)
+        out_h, out_w, out_dims = g.i64(fixed_h), g.i64(fixed_w), [fixed_h, fixed_w]
+    resized = _resize_like_cv2(g, image, out_h, out_w)  # [H8, W8, 3]
     weights = g.const(GRAY_FIXED, np.int32, hint="gray_weights")
     weighted = g.op("ReduceSum", g.op("Mul", resized, weights), g.i64(2), keepdims=1)
     gray = g.op("Div", g.op("Add", weighted, g.const(1 << 14, np.int32)), g.const(1 << 15, np.int32))  # [H8, W8, 1]
     scaled = g.op("Div", g.op("Cast", gray, to=FLOAT), g.const(255.0))
-    g.output(g.op("Unsqueeze", scaled, g.i64(0)), "image_gray", FLOAT, [1, "height8", "width8", 1])
+    g.output(g.op("Unsqueeze", scaled, g.i64(0)), "image_gray", FLOAT, [1, *out_dims, 1])
     g.output(g.op("Cast", width, to=INT32), "width", INT32, [1])
     g.output(g.op("Cast", height, to=INT32), "height", INT32, [1])
     return g.model("RGB uint8 HWC -> SuperPoint input [1, H8, W8, 1] in [0, 1], plus the original size.")
 
 
-def build_dinov2_preprocess() -> onnx.ModelProto:
+def dinov2_fixed_size(fixed_size: FixedSize) -> tuple[int, int]:
+    """(height, width) of DINOv2's input for images resized to `fixed_size`: the rule of the graph below."""
+    width, height = _check_fixed_size(fixed_size)
+    return dinov2_size(height, width)
+
+
+def build_dinov2_preprocess(fixed_size: FixedSize | None = None) -> onnx.ModelProto:
+    """`fixed_size` (width, height): every image is resized straight to DINOv2's input for that size
+    (throughput mode); None derives it from each image's size."""
     g = GraphBuilder("dinov2_preprocess")
     image = g.input("image", UINT8, ["height", "width", 3])
+    if fixed_size is not None:
+        out_h_value, out_w_value = dinov2_fixed_size(fixed_size)
+        return _dinov2_normalise(g, image, g.i64(out_h_value), g.i64(out_w_value), [out_h_value, out_w_value])
     height, width = g.dim(image, 0), g.dim(image, 1)
     max_side = g.i64(DINO_MAX_SIDE)
 
@@ -134,10 +169,13 @@ def build_dinov2_preprocess() -> onnx.ModelProto:
     patch = g.i64(DINO_PATCH)
     out_h = g.op("Mul", g.op("Div", target_h, patch), patch)
     out_w = g.op("Mul", g.op("Div", target_w, patch), patch)
+    return _dinov2_normalise(g, image, out_h, out_w, ["height14", "width14"])
 
+
+def _dinov2_normalise(g: GraphBuilder, image: str, out_h: str, out_w: str, out_dims: list) -> onnx.ModelProto:
     resized = g.op("Cast", _resize_like_cv2(g, image, out_h, out_w), to=DOUBLE)  # [H14, W14, 3]
     unit = g.op("Div", resized, g.const(255.0, np.float64))
     normalised_hwc = g.op("Div", g.op("Sub", unit, g.const(IMAGENET_MEAN, np.float64)), g.const(IMAGENET_STD, np.float64))
     normalised = g.op("Unsqueeze", g.op("Transpose", g.op("Cast", normalised_hwc, to=FLOAT), perm=[2, 0, 1]), g.i64(0))
-    g.output(normalised, "pixel_values", FLOAT, [1, 3, "height14", "width14"])
+    g.output(normalised, "pixel_values", FLOAT, [1, 3, *out_dims])
     return g.model("RGB uint8 HWC -> DINOv2 input [1, 3, H14, W14]: longer side <= 630, multiples of 14, ImageNet-normalised.")

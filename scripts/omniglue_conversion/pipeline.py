@@ -25,6 +25,7 @@ from .errors import ConversionError, ExportError, PublishError, SampleInferenceE
 from .logs import StageLogger
 from .model_config import DEFAULT_TRT_WORKSPACE_BYTES
 from .serving import DEFAULT_MAX_IMAGE_SIDE
+from .throughput import ThroughputMode, apply_to_contract
 from .publish import (
     ServingOptions, VOLUME_PERMISSION_FIX, check_writable, describe_owner, clean_stale_staging, prune_old_versions, publish_lock,
     publish_repository, verify_published, version_dir,
@@ -58,6 +59,8 @@ class Options:
     tensorrt_max_image_side: int = DEFAULT_MAX_IMAGE_SIDE
     download_timeout_s: float = DEFAULT_DOWNLOAD_TIMEOUT_S
     lock_timeout_s: float = DEFAULT_LOCK_TIMEOUT_S
+    # Throughput mode (throughput.py): a fixed image size and batching networks; None keeps every image's size.
+    throughput: ThroughputMode | None = None
 
 
 def _default_export(name: str) -> Callable[[FetchedWeight, ModelSpec, Path, StageLogger], Path]:
@@ -72,17 +75,18 @@ def _default_export(name: str) -> Callable[[FetchedWeight, ModelSpec, Path, Stag
             return export_matcher(weight, spec, out_dir, log)
         from .export_dinov2 import export_dinov2
 
-        return export_dinov2(weight.path, out_dir, log)
+        # A batching spec (throughput mode) needs a dynamic leading batch dim in the graph.
+        return export_dinov2(weight.path, out_dir, log, batch_axis=spec.max_batch_size > 0)
 
     return export
 
 
-def _default_glue(out_dir: Path, keypoint_count: int) -> Mapping[str, Path]:
+def _default_glue(out_dir: Path, keypoint_count: int, fixed_image_size: tuple[int, int] | None = None) -> Mapping[str, Path]:
     try:
         from .glue_graphs import build_glue_models
     except ImportError as exc:
         raise ExportError(f"the glue graph builder (omniglue_conversion.glue_graphs) cannot be imported: {exc}") from exc
-    return build_glue_models(out_dir, keypoint_count=keypoint_count)
+    return build_glue_models(out_dir, keypoint_count=keypoint_count, fixed_image_size=fixed_image_size)
 
 
 @dataclass
@@ -92,7 +96,8 @@ class Steps:
     exports: Mapping[str, Callable[[FetchedWeight, ModelSpec, Path, StageLogger], Path]] = field(
         default_factory=lambda: {name: _default_export(name) for name in NETWORK_EXPORTS}
     )
-    build_glue: Callable[[Path, int], Mapping[str, Path]] = _default_glue
+    # Called as build_glue(out_dir, keypoint_count, fixed_image_size), the size (width, height) or None.
+    build_glue: Callable[[Path, int, tuple[int, int] | None], Mapping[str, Path]] = _default_glue
     sessions: Callable[[Mapping[str, Path], StageLogger], SessionFactory] = onnxruntime_sessions
 
 
@@ -156,6 +161,10 @@ def _load_contract(options: Options, log: StageLogger) -> Contract:
         missing = [n for n in sorted(contract.models) if not (options.model_configs / n / "config.pbtxt").is_file()]
         if missing:
             raise UsageError(f"--model-configs {options.model_configs} lacks <model>/config.pbtxt for {missing}")
+        if options.throughput is not None:
+            # Validation, the sample run and the published configs all use the fixed, batching shapes.
+            contract = apply_to_contract(contract, options.throughput)
+            info["throughput_mode"] = options.throughput.manifest()
         info["models"] = len(contract.models)
         info["steps"] = len(contract.steps)
     return contract
@@ -241,8 +250,11 @@ def run(options: Options, log: StageLogger, steps: Steps | None = None) -> Path:
                 models[name] = _converting(name, lambda: steps.exports[name](weights[name], contract.models[name], build_dir / name, log))
                 info["bytes"] = models[name].stat().st_size
 
-        with log.stage("glue", keypoint_count=options.keypoint_count) as info:
-            glue = dict(_converting("glue graphs", lambda: steps.build_glue(build_dir / "glue", options.keypoint_count)))
+        fixed_size = None if options.throughput is None else (options.throughput.image_width, options.throughput.image_height)
+        with log.stage("glue", keypoint_count=options.keypoint_count, fixed_image_size=fixed_size) as info:
+            glue = dict(_converting(
+                "glue graphs", lambda: steps.build_glue(build_dir / "glue", options.keypoint_count, fixed_size)
+            ))
             clash = sorted(set(glue) & set(models))
             if clash:
                 raise ExportError(f"the glue builder returned network models {clash}")
@@ -263,6 +275,7 @@ def run(options: Options, log: StageLogger, steps: Steps | None = None) -> Path:
             "keypoint_count": options.keypoint_count,
             "tensorrt_fp16": options.tensorrt_fp16,
             "instance_kind": options.instance_kind,
+            "throughput_mode": None if options.throughput is None else options.throughput.manifest(),
             "sample_inference": sample,
             "tools": tool_versions(),
             "weights": {
@@ -274,7 +287,9 @@ def run(options: Options, log: StageLogger, steps: Steps | None = None) -> Path:
             final = publish_repository(
                 options.output_root, options.version, contract, models, options.model_configs, manifest, log,
                 tensorrt_fp16=options.tensorrt_fp16, trt_workspace_bytes=options.trt_workspace_bytes,
-                serving=ServingOptions(options.instance_kind, options.tensorrt_max_image_side, options.keypoint_count),
+                serving=ServingOptions(
+                    options.instance_kind, options.tensorrt_max_image_side, options.keypoint_count, options.throughput
+                ),
             )
             info["path"] = str(final)
         prune_old_versions(options.output_root, options.keep_versions, options.version, log)

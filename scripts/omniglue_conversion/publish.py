@@ -28,6 +28,8 @@ from .errors import PublishError, UsageError
 from .locking import LOCK_NAME, exclusive_lock
 from .logs import StageLogger
 from .model_config import TENSORRT_MODELS, append_tensorrt_fp16, config_model_name
+from .throughput import ThroughputMode
+from .throughput_config import apply_to_config as apply_throughput_config
 from .serving import (
     DEFAULT_KEYPOINT_COUNT,
     DEFAULT_MAX_IMAGE_SIDE,
@@ -51,6 +53,9 @@ class ServingOptions:
     instance_kind: str = "gpu"
     tensorrt_max_image_side: int = DEFAULT_MAX_IMAGE_SIDE
     keypoint_count: int = DEFAULT_KEYPOINT_COUNT
+    # Throughput mode (throughput.py); None publishes every config with its own dims, as written.
+    # The contract given with it must be the transformed one (throughput.apply_to_contract).
+    throughput: ThroughputMode | None = None
 
 REJECTED_PREFIX = ".rejected-"
 _VERSION_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
@@ -218,7 +223,9 @@ def _stage_repository(
     trt_workspace_bytes: int,
     serving: ServingOptions,
 ) -> None:
-    profiles = tensorrt_profiles(serving.tensorrt_max_image_side, serving.keypoint_count) if tensorrt_fp16 else {}
+    profiles = (
+        tensorrt_profiles(serving.tensorrt_max_image_side, serving.keypoint_count, serving.throughput) if tensorrt_fp16 else {}
+    )
     for name in sorted(contract.models):
         source_config = config_dir / name / "config.pbtxt"
         try:
@@ -228,6 +235,8 @@ def _stage_repository(
         declared = config_model_name(text)
         if declared is not None and declared != name:
             raise PublishError(f"{source_config} declares name {declared!r}, but its directory is {name!r}")
+        if serving.throughput is not None:
+            text = apply_throughput_config(text, contract.models[name], serving.throughput)
         if tensorrt_fp16 and name in TENSORRT_MODELS:
             check_profiles(contract.models[name], profiles[name])
             text = append_tensorrt_fp16(text, name, trt_workspace_bytes, profile_parameters(profiles[name]))

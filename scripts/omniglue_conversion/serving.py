@@ -20,7 +20,7 @@ from __future__ import annotations
 import re
 import struct
 from dataclasses import dataclass
-from typing import Mapping
+from typing import TYPE_CHECKING, Mapping
 
 from .contract import ModelSpec
 from .errors import PublishError
@@ -40,6 +40,9 @@ DINO_PATCH = 14
 DINO_MAX_SIDE = 630
 
 Shape = tuple[int, ...]
+
+if TYPE_CHECKING:  # throughput.py imports this module
+    from .throughput import ThroughputMode
 
 
 @dataclass(frozen=True)
@@ -64,13 +67,19 @@ def dinov2_size(height: int, width: int) -> tuple[int, int]:
     return height // DINO_PATCH * DINO_PATCH, width // DINO_PATCH * DINO_PATCH
 
 
-def tensorrt_profiles(max_image_side: int, keypoint_count: int) -> dict[str, dict[str, ShapeRange]]:
+def tensorrt_profiles(
+    max_image_side: int, keypoint_count: int, throughput: ThroughputMode | None = None
+) -> dict[str, dict[str, ShapeRange]]:
     """Min/opt/max input shapes of the three networks, derived from the image range.
 
     Images may be portrait or landscape, so each spatial dim ranges over the whole
     side range. The matcher's keypoint count ranges from one keypoint to the
     extraction's top-k (an image with no keypoint at all gets one score-0 filler
     keypoint from dinov2_keypoint_sampler, so it stays inside the range).
+
+    In throughput mode the networks' spatial dims are fixed and only the batch dim
+    varies, from one request to a full batch; opt is the full batch, the shape the
+    dynamic batcher forms under load. The matcher never batches and keeps its profile.
     """
     if max_image_side < max(TYPICAL_IMAGE_HW):
         raise PublishError(
@@ -95,6 +104,15 @@ def tensorrt_profiles(max_image_side: int, keypoint_count: int) -> dict[str, dic
         matcher[f"descriptors{image}"] = per_keypoint(256)
         matcher[f"scores{image}"] = per_keypoint(1)
         matcher[f"descriptors{image}_dino"] = per_keypoint(768)
+    if throughput is not None:
+        height, width = throughput.superpoint_hw
+        dino_h, dino_w = throughput.dinov2_hw
+        batch = throughput.max_batch_size
+        return {
+            "superpoint": {"image": ShapeRange((1, height, width, 1), (batch, height, width, 1), (batch, height, width, 1))},
+            "dinov2": {"pixel_values": ShapeRange((1, 3, dino_h, dino_w), (batch, 3, dino_h, dino_w), (batch, 3, dino_h, dino_w))},
+            "omniglue": matcher,
+        }
     return {
         "superpoint": {
             "image": ShapeRange((1, sp_min, sp_min, 1), (1, superpoint_side(typical_h), superpoint_side(typical_w), 1), (1, sp_max, sp_max, 1)),
@@ -107,8 +125,12 @@ def tensorrt_profiles(max_image_side: int, keypoint_count: int) -> dict[str, dic
 
 
 def check_profiles(spec: ModelSpec, profiles: Mapping[str, ShapeRange]) -> None:
-    """Every dynamic input has a range; every range fits its input's declared dims."""
-    declared = {t.name: t.dims for t in spec.inputs}
+    """Every dynamic input has a range; every range fits its input's declared dims.
+
+    A batching model's shapes include the batch dim, which its config dims leave out
+    (Triton's full dims are [-1] + dims), so the check is against those."""
+    batch = (-1,) if spec.max_batch_size > 0 else ()
+    declared = {t.name: batch + t.dims for t in spec.inputs}
     unknown = sorted(set(profiles) - set(declared))
     if unknown:
         raise PublishError(f"model {spec.name!r}: TensorRT profile for undeclared inputs {unknown}")

@@ -58,7 +58,12 @@ def fit_to_contract(onnx_path: Path, spec: ModelSpec, log: StageLogger) -> None:
     model = onnx.load(str(onnx_path))
     renamed = rename_interface(model, [t.name for t in spec.inputs], [t.name for t in spec.outputs])
     dropped = prune_outputs(model, [t.name for t in spec.outputs])
-    dims = {t.name: t.dims for t in spec.inputs + spec.outputs}
+    # A batching spec's config dims leave out the batch dim; the graph declares it as a dynamic leading dim.
+    # SuperPoint's SavedModel takes any batch: rpautrat/SuperPoint superpoint/export_model.py exports it with
+    # data_shape={'image': [None, None, None, 1]}, and superpoint/models/super_point.py runs its NMS per image
+    # with tf.map_fn over the batch.
+    batch = (-1,) if spec.max_batch_size > 0 else ()
+    dims = {t.name: batch + t.dims for t in spec.inputs + spec.outputs}
     set_interface_dims(model, dims)
     try:
         onnx.checker.check_model(model)

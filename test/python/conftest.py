@@ -78,18 +78,21 @@ def _np_dtype(elem: int) -> np.dtype:
 
 
 def make_onnx_model(spec: ModelSpec, *, fill: int = 3) -> onnx.ModelProto:
-    """A valid model with `spec`'s interface whose outputs are constants."""
-    inputs = [
-        helper.make_tensor_value_info(t.name, ONNX_ELEM_TYPES[t.data_type], [d if d != -1 else f"{t.name}_{i}" for i, d in enumerate(t.dims)])
-        for t in spec.inputs
-    ]
+    """A valid model with `spec`'s interface whose outputs are constants (a batch of one for a batching spec,
+    whose ONNX tensors have a dynamic leading batch dim that the config dims leave out)."""
+    batch = [-1] if spec.max_batch_size > 0 else []
+
+    def declared(t):
+        return [d if d != -1 else f"{t.name}_{i}" for i, d in enumerate(batch + list(t.dims))]
+
+    inputs = [helper.make_tensor_value_info(t.name, ONNX_ELEM_TYPES[t.data_type], declared(t)) for t in spec.inputs]
     outputs, nodes = [], []
     for t in spec.outputs:
         elem = ONNX_ELEM_TYPES[t.data_type]
-        shape = [d if d != -1 else fill for d in t.dims]
+        shape = [1] * len(batch) + [d if d != -1 else fill for d in t.dims]
         value = np.zeros(shape, dtype=_np_dtype(elem))
         nodes.append(helper.make_node("Constant", [], [t.name], value=numpy_helper.from_array(value)))
-        outputs.append(helper.make_tensor_value_info(t.name, elem, [d if d != -1 else f"{t.name}_{i}" for i, d in enumerate(t.dims)]))
+        outputs.append(helper.make_tensor_value_info(t.name, elem, declared(t)))
     graph = helper.make_graph(nodes, spec.name, inputs, outputs)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     model.ir_version = 8
@@ -139,7 +142,9 @@ class LineageSessions:
                 outputs = []
                 for name in names:
                     tensor = spec.output(name)
-                    shape = sessions.shape_override.get((model_name, name)) or [d if d != -1 else sessions.fill for d in tensor.dims]
+                    shape = sessions.shape_override.get((model_name, name)) or [
+                        *([1] if spec.max_batch_size > 0 else []), *(d if d != -1 else sessions.fill for d in tensor.dims)
+                    ]
                     outputs.append(np.full(shape, mask, dtype=NUMPY_DTYPES[tensor.data_type]))
                 return outputs
 

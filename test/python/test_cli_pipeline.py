@@ -25,6 +25,7 @@ class Fakes:
         self.contract = contract
         self.real_glue = real_glue
         self.export_calls: list[str] = []
+        self.fixed_image_size = None
         self.sessions = LineageSessions(contract, fill=fill)
         self.broken_export = broken_export
 
@@ -41,7 +42,8 @@ class Fakes:
 
         return export
 
-    def build_glue(self, out_dir, keypoint_count):
+    def build_glue(self, out_dir, keypoint_count, fixed_image_size=None):
+        self.fixed_image_size = fixed_image_size
         out_dir.mkdir(parents=True, exist_ok=True)
         paths = {}
         for name in self.contract.onnx_models:

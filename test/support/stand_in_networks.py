@@ -19,6 +19,12 @@ dims) and behave like the real ones where the glue depends on it:
   soft_assignment [1, N + 1, M + 1].
 
 Built with onnx.helper (no torch), from a fixed seed, in well under a second.
+
+`batch_axis=True` builds superpoint and dinov2 as throughput mode publishes them
+(max_batch_size > 0): the leading dim is a symbolic batch dim instead of 1. The
+weights (same seed, same draws) and the operators are the same, and every operator
+is batch-safe (no Reshape, Slice or Squeeze on a hard-coded batch of 1), so a batch
+of images gives each image's batch-1 result.
 """
 
 from __future__ import annotations
@@ -46,9 +52,10 @@ def _zero_mean_kernels(rng: np.random.Generator, channels: int, scale: float) ->
     return (kernels - kernels.mean(axis=(2, 3), keepdims=True)).astype(np.float32)
 
 
-def build_superpoint(rng: np.random.Generator) -> onnx.ModelProto:
+def build_superpoint(rng: np.random.Generator, batch_axis: bool = False) -> onnx.ModelProto:
     g = GraphBuilder("superpoint")
-    image = g.input("image", FLOAT, [1, "height8", "width8", 1])
+    batch = "batch" if batch_axis else 1
+    image = g.input("image", FLOAT, [batch, "height8", "width8", 1])
     nchw = g.op("Transpose", image, perm=[0, 3, 1, 2])
 
     detector = _zero_mean_kernels(rng, 65, 3.0)
@@ -56,15 +63,16 @@ def build_superpoint(rng: np.random.Generator) -> onnx.ModelProto:
     bias[64] = SUPERPOINT_DUSTBIN_BIAS
     logits = g.op("Conv", nchw, g.const(detector), g.const(bias), strides=[8, 8])
     cells = g.op("Slice", g.op("Softmax", logits, axis=1), g.i64(0), g.i64(64), g.i64(1))
-    prob = g.op("DepthToSpace", cells, blocksize=8, mode="DCR")  # [1, 1, H, W]
+    prob = g.op("DepthToSpace", cells, blocksize=8, mode="DCR")  # [B, 1, H, W]
     pooled = g.op("MaxPool", prob, kernel_shape=[9, 9], strides=[1, 1], pads=[4, 4, 4, 4])
     keep = g.op("And", g.op("Equal", prob, pooled), g.op("GreaterOrEqual", prob, g.const(SUPERPOINT_SCORE_FLOOR)))
     prob_nms = g.op("Where", keep, prob, g.const(0.0))
-    g.output(g.op("Squeeze", prob_nms, g.i64(1)), "prob_nms", FLOAT, [1, "height8", "width8"])
+    # Squeezes the channel axis (1), not the batch.
+    g.output(g.op("Squeeze", prob_nms, g.i64(1)), "prob_nms", FLOAT, [batch, "height8", "width8"])
 
     describe = _zero_mean_kernels(rng, 256, 1.0)
     raw = g.op("Conv", nchw, g.const(describe), g.const(np.zeros(256)), strides=[8, 8])
-    g.output(g.op("Transpose", raw, perm=[0, 2, 3, 1]), "descriptors_raw", FLOAT, [1, "cells_y", "cells_x", 256])
+    g.output(g.op("Transpose", raw, perm=[0, 2, 3, 1]), "descriptors_raw", FLOAT, [batch, "cells_y", "cells_x", 256])
     return g.model("Random-weight stand-in for SuperPoint v6: prob_nms [1, H, W], descriptors_raw [1, H/8, W/8, 256].")
 
 
@@ -82,13 +90,15 @@ def _attend(g: GraphBuilder, queries: str, keys: str, values: str, width: int) -
     return g.op("MatMul", g.op("Softmax", logits, axis=-1), values)
 
 
-def build_dinov2(rng: np.random.Generator) -> onnx.ModelProto:
+def build_dinov2(rng: np.random.Generator, batch_axis: bool = False) -> onnx.ModelProto:
     g = GraphBuilder("dinov2")
-    pixels = g.input("pixel_values", FLOAT, [1, 3, "height14", "width14"])
+    batch = "batch" if batch_axis else 1
+    pixels = g.input("pixel_values", FLOAT, [batch, 3, "height14", "width14"])
     w = DINO_WIDTH
     patches = g.op("Conv", pixels, g.const(rng.normal(0.0, 0.05, (w, 3, 14, 14))), g.const(np.zeros(w)), strides=[14, 14])
-    grid_shape = g.op("Shape", patches)  # [1, w, h, w]
-    tokens = g.op("Transpose", g.op("Reshape", patches, g.i64(1, w, -1)), perm=[0, 2, 1])  # [1, T, w]
+    grid_shape = g.op("Shape", patches)  # [B, w, h, w]
+    # Reshape's 0 copies the batch dim from the input (ONNX Reshape, allowzero 0), so any batch size passes.
+    tokens = g.op("Transpose", g.op("Reshape", patches, g.i64(0, w, -1)), perm=[0, 2, 1])  # [B, T, w]
 
     normed = _layer_norm(g, tokens, w)
     q, k, v = (_linear(g, rng, normed, w, w) for _ in range(3))
@@ -96,9 +106,9 @@ def build_dinov2(rng: np.random.Generator) -> onnx.ModelProto:
     hidden = g.op("Relu", _linear(g, rng, _layer_norm(g, tokens, w), w, 2 * w))
     tokens = g.op("Add", tokens, _linear(g, rng, hidden, 2 * w, w))
 
-    features = _linear(g, rng, _layer_norm(g, tokens, w), w, 768)  # [1, T, 768]
-    grid = g.op("Concat", g.i64(1, 768), g.op("Slice", grid_shape, g.i64(2), g.i64(4), g.i64(0)), axis=0)
-    g.output(g.op("Reshape", g.op("Transpose", features, perm=[0, 2, 1]), grid), "features", FLOAT, [1, 768, "grid_h", "grid_w"])
+    features = _linear(g, rng, _layer_norm(g, tokens, w), w, 768)  # [B, T, 768]
+    grid = g.op("Concat", g.i64(0, 768), g.op("Slice", grid_shape, g.i64(2), g.i64(4), g.i64(0)), axis=0)  # [B, 768, h, w]
+    g.output(g.op("Reshape", g.op("Transpose", features, perm=[0, 2, 1]), grid), "features", FLOAT, [batch, 768, "grid_h", "grid_w"])
     return g.model("Random-weight one-block ViT stand-in for DINOv2 ViT-B/14: features [1, 768, H/14, W/14].")
 
 
@@ -149,14 +159,25 @@ def build_omniglue(rng: np.random.Generator) -> onnx.ModelProto:
 
 
 BUILDERS = {"superpoint": build_superpoint, "dinov2": build_dinov2, "omniglue": build_omniglue}
+# The networks throughput mode batches (scripts/omniglue_conversion/throughput.py); the matcher never does.
+BATCHING_STAND_INS = ("superpoint", "dinov2")
 
 
-def build_stand_ins(out_dir: pathlib.Path, seed: int = 8) -> dict[str, pathlib.Path]:
-    """Writes <out_dir>/<model>/1/model.onnx for the three networks; returns the paths by model name."""
+def build_stand_in(name: str, seed: int = 8, batch_axis: bool = False) -> onnx.ModelProto:
+    """One stand-in; each model keeps its own seed (seed + its position in BUILDERS) whatever else is built."""
+    if batch_axis and name not in BATCHING_STAND_INS:
+        raise ValueError(f"only {', '.join(BATCHING_STAND_INS)} batch; {name!r} has no batch axis")
+    rng = np.random.default_rng(seed + list(BUILDERS).index(name))
+    return BUILDERS[name](rng, batch_axis=True) if batch_axis else BUILDERS[name](rng)
+
+
+def build_stand_ins(out_dir: pathlib.Path, seed: int = 8, batch_axis: bool = False) -> dict[str, pathlib.Path]:
+    """Writes <out_dir>/<model>/1/model.onnx for the three networks (for superpoint and dinov2 only, with a
+    symbolic batch dim, when `batch_axis`); returns the paths by model name."""
     written = {}
-    for offset, (name, build) in enumerate(BUILDERS.items()):
+    for name in BATCHING_STAND_INS if batch_axis else BUILDERS:
         path = pathlib.Path(out_dir) / name / "1" / "model.onnx"
         path.parent.mkdir(parents=True, exist_ok=True)
-        onnx.save(build(np.random.default_rng(seed + offset)), str(path))
+        onnx.save(build_stand_in(name, seed, batch_axis), str(path))
         written[name] = path
     return written

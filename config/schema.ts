@@ -16,6 +16,7 @@ import {
   cpuQuantity,
   memoryQuantity,
   intBetween,
+  fixedImageSide,
   sha256Hex,
 } from './validators';
 import { stateSchema } from './state';
@@ -249,6 +250,23 @@ export const configSchema = z.strictObject({
       .min(640, { error: 'must be at least 640 (the typical 640 x 480 image the profiles are tuned for)' })
       .max(8192, { error: 'must be at most 8192 (SuperPoint runs at full resolution; downscale larger photos on the client)' })
       .default(1920),
+    /**
+     * Throughput mode (docs/performance.md, "Throughput mode"): every image is resized to one resolution before
+     * SuperPoint and DINOv2, so Triton's dynamic batcher can merge those two networks' work across concurrent
+     * requests. Off (the default) runs SuperPoint at each image's own resolution, as the reference does. Switching
+     * it publishes a distinct model version.
+     */
+    throughputMode: section({
+      enabled: z.boolean().default(false),
+      /** Width (px) every image is resized to before SuperPoint and DINOv2; a multiple of 8 (SuperPoint's cell). */
+      imageWidth: fixedImageSide().default(640),
+      /** Height (px) every image is resized to; a multiple of 8. */
+      imageHeight: fixedImageSide().default(480),
+      /** Most requests one SuperPoint or DINOv2 execution merges (Triton `max_batch_size`). */
+      maxBatchSize: intBetween(1, 64, 'requests merged into one execution').default(8),
+      /** How long the batcher may hold a request to fill a batch (Triton `max_queue_delay_microseconds`). */
+      maxQueueDelayMicroseconds: intBetween(0, 1_000_000, 'microseconds, at most one second').default(1000),
+    }),
     /** Minimum matches the sample pair must give before the repository is published. */
     minSampleMatches: intBetween(0, MAX_MATCHES, 'the ensemble returns at most one match per SuperPoint keypoint, 1024').default(10),
     weights: section({

@@ -6,6 +6,7 @@ import { GPU_RESOURCE, GpuScheduling, gpuPodPlacement } from '../lib/gpu-schedul
 import { commonLabels, TRITON_SELECTOR_LABELS } from '../lib/labels';
 import { hardenedContainerSecurityContext, hardenedPodSecurityContext } from '../lib/pod-hardening';
 import { ConfigMapV1, JobV1, ServiceAccountV1 } from '../lib/provider-classes';
+import { throughputArguments, ThroughputMode } from '../lib/throughput-mode';
 import { LoadedModelRepository, loadModelRepository, MODEL_REPOSITORY_DIR } from '../lib/triton-model-config';
 import { ModelRepository } from './model-repository';
 
@@ -84,6 +85,12 @@ export interface ModelConversionJobProps {
    */
   readonly cpuOnlyInstances?: boolean;
   /**
+   * Resizes every image to one resolution before SuperPoint and DINOv2 and lets those two batch across requests
+   * (a distinct model version; docs/performance.md, "Throughput mode").
+   * @default - off: SuperPoint at each image's own resolution, as the reference runs it
+   */
+  readonly throughputMode?: ThroughputMode;
+  /**
    * Extra environment variables of both containers (e.g. HTTPS_PROXY, NO_PROXY).
    * @default {}
    */
@@ -127,6 +134,8 @@ export class ModelConversionJob extends Construct {
   readonly tensorrtFp16: boolean;
   /** Whether the published configs place every instance on the CPU. */
   readonly cpuOnlyInstances: boolean;
+  /** The throughput mode the published models use; undefined when off. */
+  readonly throughputMode?: ThroughputMode;
   readonly modelConfigs: LoadedModelRepository;
   readonly job: JobV1;
 
@@ -141,6 +150,7 @@ export class ModelConversionJob extends Construct {
     const minSampleMatches = props.minSampleMatches ?? 10;
     this.tensorrtFp16 = props.tensorrtFp16 ?? false;
     this.cpuOnlyInstances = props.cpuOnlyInstances ?? false;
+    this.throughputMode = props.throughputMode;
     const tensorrtMaxImageSide = props.tensorrtMaxImageSide ?? 1920;
     const resources = { cpuRequest: '2', memoryRequest: '8Gi', memoryLimit: '16Gi', ...props.resources };
     if (!Number.isInteger(this.timeoutMinutes) || this.timeoutMinutes < 1) {
@@ -328,6 +338,7 @@ export class ModelConversionJob extends Construct {
     // Only arguments that change the published files go in: each one is part of the model version's hash.
     if (this.tensorrtFp16) args.push('--tensorrt-fp16', '--tensorrt-max-image-side', String(tensorrtMaxImageSide));
     if (this.cpuOnlyInstances) args.push('--instance-kind', 'cpu');
+    if (this.throughputMode) args.push(...throughputArguments(this.throughputMode));
     return args;
   }
 }

@@ -83,6 +83,7 @@ export class OmniglueServingStack extends TerraformStack {
       tensorrtMaxImageSide: conversion.tensorrtMaxImageSide,
       // CPU-only replicas cannot load KIND_GPU instance groups: they get their own model version.
       cpuOnlyInstances: triton.gpusPerReplica === 0,
+      throughputMode: conversion.throughputMode.enabled ? conversion.throughputMode : undefined,
       extraEnv: conversion.extraEnv,
       minSampleMatches: conversion.minSampleMatches,
     });

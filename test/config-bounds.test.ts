@@ -29,6 +29,10 @@ describe('bounds', () => {
     ['an environment variable name that is not an identifier', { conversion: { extraEnv: { 'BAD-NAME': 'x' } } }, /conversion\.extraEnv\.BAD-NAME: must be an environment variable name/],
     ['PATH in extraEnv', { conversion: { extraEnv: { PATH: '/tmp' } } }, /conversion\.extraEnv may not set PATH/],
     ['a grace period shorter than the preStop sleep', { triton: { terminationGracePeriodSeconds: 1 } }, /triton\.terminationGracePeriodSeconds: must be between 16 and 3600/],
+    ['a throughput image side that is no multiple of 8', { conversion: { throughputMode: { imageWidth: 644 } } }, /conversion\.throughputMode\.imageWidth: must be a multiple of 8 \(SuperPoint's 8 x 8 cells\), between 16 and 4096 pixels/],
+    ['a throughput image side beyond 4096', { conversion: { throughputMode: { imageHeight: 8192 } } }, /conversion\.throughputMode\.imageHeight: must be between 16 and 4096 \(pixels\)/],
+    ['a throughput batch beyond 64', { conversion: { throughputMode: { maxBatchSize: 65 } } }, /conversion\.throughputMode\.maxBatchSize: must be between 1 and 64/],
+    ['a throughput queue delay over a second', { conversion: { throughputMode: { maxQueueDelayMicroseconds: 1_000_001 } } }, /conversion\.throughputMode\.maxQueueDelayMicroseconds: must be between 0 and 1000000/],
     ['a queue target of zero', { autoscaling: { queueToComputeRatio: { target: '0' } } }, /autoscaling\.queueToComputeRatio\.target: must be above 0/],
   ])('refuses %s', (_name, input, message) => {
     expect(configRejection(input)).toMatch(message);
@@ -48,7 +52,11 @@ describe('bounds', () => {
         triton: { replicas: { min: 64, max: 64 }, gpusPerReplica: 16, terminationGracePeriodSeconds: 16, resources: { cpuRequest: '1', memoryRequest: '4Gi' } },
         modelRepository: { size: '5Gi' },
         autoscaling: { gpuUtilizationTargetPercent: 99, scaleDownStabilizationSeconds: 3600 },
-        conversion: { minSampleMatches: 1024, image: 'registry.internal:5000/omniglue/conversion@sha256:' + 'ab'.repeat(32) },
+        conversion: {
+          minSampleMatches: 1024,
+          image: 'registry.internal:5000/omniglue/conversion@sha256:' + 'ab'.repeat(32),
+          throughputMode: { enabled: true, imageWidth: 16, imageHeight: 4096, maxBatchSize: 64, maxQueueDelayMicroseconds: 1_000_000 },
+        },
       }),
     ).not.toThrow();
   });

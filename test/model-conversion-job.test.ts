@@ -7,6 +7,7 @@ import { ModelConversionJob, NON_RETRYABLE_EXIT_CODES } from '../constructs/mode
 import { ModelRepository } from '../constructs/model-repository';
 import { ServingNamespace } from '../constructs/serving-namespace';
 import { GpuScheduling } from '../lib/gpu-scheduling';
+import type { ThroughputMode } from '../lib/throughput-mode';
 import { parseConfig } from '../config/load';
 import { findResource, synthesize } from './support/synth';
 
@@ -80,6 +81,8 @@ describe('ModelConversionJob', () => {
     ['a pinned checksum', { conversion: { weights: { dinov2: { sha256: 'ca978112ca1bbdcafac231b39a23dc4da786eff8147c4e72b9807785afee48bb' } } } }],
     ['another weights URL', { conversion: { weights: { omniglue: { url: 'file:///models/og_export.zip' } } } }],
     ['TensorRT FP16', { conversion: { tensorrtFp16: true } }],
+    ['throughput mode', { conversion: { throughputMode: { enabled: true } } }],
+    ['another throughput queue delay', { conversion: { throughputMode: { enabled: true, maxQueueDelayMicroseconds: 500 } } }],
     ['another image', { conversion: { image: 'python:3.11.10-slim-bookworm' } }],
   ])('%s makes a new Job', (_name, input) => {
     expect(conversion(input).version).not.toBe(conversion().version);
@@ -158,8 +161,28 @@ describe('ModelConversionJob', () => {
     expect(container.args).toEqual(expect.arrayContaining(['--weights-url', 'superpoint=file:///models/sp_v6.tgz', '--weights-sha256', `superpoint=${'3e23e8160039594a33894f6564e1b1348bbd7a0088d42c4acb73eeaed59c009d'}`, '--tensorrt-fp16']));
   });
 
+  test('passes the throughput mode only when it is on', () => {
+    expect(conversion().container.args.join(' ')).not.toContain('--throughput');
+    const { container } = conversion({ conversion: { throughputMode: { enabled: true, imageWidth: 1280, imageHeight: 720, maxBatchSize: 4 } } });
+    expect(container.args.join(' ')).toContain(
+      '--throughput-image-size 1280x720 --throughput-max-batch-size 4 --throughput-max-queue-delay-microseconds 1000',
+    );
+  });
+
+  test.each<[string, ThroughputMode, RegExp]>([
+    ['a side that is no multiple of 8', { imageWidth: 642, imageHeight: 480 }, /throughputMode\.imageWidth \(642\) must be a multiple of 8/],
+    ['a side beyond 4096', { imageWidth: 640, imageHeight: 4104 }, /throughputMode\.imageHeight \(4104\) must be a whole number between 16 and 4096 \(pixels\)/],
+    ['a batch of zero', { imageWidth: 640, imageHeight: 480, maxBatchSize: 0 }, /throughputMode\.maxBatchSize \(0\) must be a whole number between 1 and 64/],
+    ['a fractional delay', { imageWidth: 640, imageHeight: 480, maxQueueDelayMicroseconds: 0.5 }, /throughputMode\.maxQueueDelayMicroseconds \(0\.5\) must be a whole number between 0 and 1000000/],
+  ])('refuses a throughput mode with %s', (_name, throughputMode, message) => {
+    const stack = new TerraformStack(Testing.app() as App, 'test');
+    const config = parseConfig({});
+    const modelRepository = new ModelRepository(stack, 'repo', { namespace: new ServingNamespace(stack, 'ns', { name: 'omniglue' }) });
+    expect(() => new ModelConversionJob(stack, 'job', { modelRepository, gpuScheduling: new GpuScheduling(config.gpu), throughputMode })).toThrow(message);
+  });
+
   test('every flag the Job passes is one the conversion script accepts', () => {
-    const { container } = conversion({ conversion: { tensorrtFp16: true, weights: { dinov2: { url: 'file:///x', sha256: '2e7d2c03a9507ae265ecf5b5356885a53393a2029d241394997265a1a25aefc6' } } } });
+    const { container } = conversion({ conversion: { tensorrtFp16: true, throughputMode: { enabled: true }, weights: { dinov2: { url: 'file:///x', sha256: '2e7d2c03a9507ae265ecf5b5356885a53393a2029d241394997265a1a25aefc6' } } } });
     const help = spawnSync(PYTHON, [path.resolve(__dirname, '..', 'scripts', 'convert_models_to_onnx.py'), '--help'], { encoding: 'utf8' });
     expect(help.status).toBe(0);
     const flags = container.args.filter((arg: string) => arg.startsWith('--'));

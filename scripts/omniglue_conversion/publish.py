@@ -21,7 +21,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Any, ContextManager, Iterator, Mapping
+from typing import Any, ContextManager, Mapping
 
 from .contract import Contract
 from .errors import PublishError, UsageError

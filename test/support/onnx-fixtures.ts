@@ -15,12 +15,13 @@ const BUILDER = path.join(REPOSITORY_ROOT, 'test', 'support', 'build_onnx_fixtur
 const CACHE_ROOT = path.join(REPOSITORY_ROOT, '.cache', 'onnx-fixtures');
 const STALE_LOCK_MS = 120_000;
 
-/** Every file whose change changes a built model: the builders and the conversion's glue modules. */
+/** Every file whose change may change a built model: the builders and the conversion package they import from. */
 function builderSources(): HashedFile[] {
   const conversion = path.join(REPOSITORY_ROOT, 'scripts', 'omniglue_conversion');
   const files = fs
     .readdirSync(conversion)
-    .filter((name) => name.startsWith('glue_') && name.endsWith('.py'))
+    .filter((name) => name.endsWith('.py'))
+    .sort()
     .map((name) => path.join(conversion, name));
   files.push(BUILDER, path.join(REPOSITORY_ROOT, 'test', 'support', 'stand_in_networks.py'));
   return files.map((file) => ({ key: path.relative(REPOSITORY_ROOT, file), content: fs.readFileSync(file) }));
@@ -32,7 +33,10 @@ function sleep(ms: number): void {
 
 let built: string | undefined;
 
-/** The directory holding `models/<name>/1/model.onnx` (K = 1024 plus stand-ins) and `k8/<glue>/1/model.onnx`. */
+/**
+ * The directory holding `models/<name>/1/model.onnx` (K = 1024 plus stand-ins), `k8/<glue>/1/model.onnx` and
+ * `throughput/<name>/1/model.onnx` (the 640 x 480 fixed-size preprocessing and the batch-axis stand-ins).
+ */
 export function onnxFixtures(): string {
   if (built) return built;
   const dir = path.join(CACHE_ROOT, contentHash(builderSources(), 'onnx-fixtures-v1', 16));
@@ -63,7 +67,7 @@ export function onnxFixtures(): string {
   }
 }
 
-/** Path of one model built by the fixtures: `models/<name>` (default K) or `k8/<name>`. */
-export function fixtureModel(name: string, set: 'models' | 'k8' = 'models'): string {
+/** Path of one model built by the fixtures: `models/<name>` (default K), `k8/<name>` or `throughput/<name>`. */
+export function fixtureModel(name: string, set: 'models' | 'k8' | 'throughput' = 'models'): string {
   return path.join(onnxFixtures(), set, name, '1', 'model.onnx');
 }

@@ -175,10 +175,17 @@ export class ModelConversionJob extends Construct {
     const sharesSingleNodeVolume = !props.modelRepository.mountableFromSeveralNodes;
     // Changing how the Job runs (resources, placement, environment) must not change the model version, which
     // would roll Triton for nothing, but it cannot update a Job in place either: it gets a new Job name.
+    // The script's own limits end a stalled download or a wait for another Job's lock with a message and an exit code
+    // (3, 9) well before the Job's deadline kills the pod without one: downloads get half the deadline, the lock a
+    // quarter, and the rest is left for the conversion itself.
+    const runLimits = [
+      '--download-timeout-seconds', String(Math.floor(this.timeoutMinutes * 30)),
+      '--lock-timeout-seconds', String(Math.floor(this.timeoutMinutes * 15)),
+    ];
     const podSettingsHash = contentHash([], {
       dependenciesPreinstalled, useGpu: this.useGpu, backoffLimit, timeoutMinutes: this.timeoutMinutes, resources, extraEnv,
       sharesSingleNodeVolume, toleration: props.gpuScheduling.toleration, nodeLabels: props.gpuScheduling.requiredNodeLabels,
-      runtimeClassName: props.gpuScheduling.runtimeClassName, podFailurePolicy: NON_RETRYABLE_EXIT_CODES,
+      runtimeClassName: props.gpuScheduling.runtimeClassName, podFailurePolicy: NON_RETRYABLE_EXIT_CODES, runLimits,
     }, 6);
     this.jobName = `${ModelConversionJob.NAME_PREFIX}${this.version}-${podSettingsHash}`;
 
@@ -269,6 +276,7 @@ export class ModelConversionJob extends Construct {
                   '--sample-image0', `${CODE_ROOT}/samples/demo1.jpg`,
                   '--sample-image1', `${CODE_ROOT}/samples/demo2.jpg`,
                   ...modelArguments,
+                  ...runLimits,
                 ],
                 env: environment,
                 resources: containerResources,

@@ -88,6 +88,14 @@ describe('ModelConversionJob', () => {
     expect(conversion(input).version).not.toBe(conversion().version);
   });
 
+  test('the script gives up on downloads after half the Job\'s deadline and on another Job\'s lock after a quarter, with its own message', () => {
+    const args = (input = {}) => conversion(input).container.args.join(' ');
+    expect(args()).toContain('--download-timeout-seconds 1800 --lock-timeout-seconds 900');
+    expect(args({ conversion: { timeoutMinutes: 5 } })).toContain('--download-timeout-seconds 150 --lock-timeout-seconds 75');
+    // Limits of how the Job runs: a new Job name, the same model version.
+    expect(conversion({ conversion: { timeoutMinutes: 5 } }).version).toBe(conversion().version);
+  });
+
   test('Terraform waits for it with a create timeout sized for downloads and conversion', () => {
     const { job } = conversion();
     expect(job.wait_for_completion).toBe(true);

@@ -135,7 +135,7 @@ export class ModelConversionJob extends Construct {
   /** Whether the published configs place every instance on the CPU. */
   readonly cpuOnlyInstances: boolean;
   /** The throughput mode the published models use; undefined when off. */
-  readonly throughputMode?: ThroughputMode;
+  readonly throughputMode: ThroughputMode | undefined;
   readonly modelConfigs: LoadedModelRepository;
   readonly job: JobV1;
 

@@ -20,18 +20,14 @@ import torch.nn.functional as F
 from conftest import REPO_ROOT
 from omniglue_conversion.errors import ExportError
 from omniglue_conversion.export_dinov2 import DinoV2Features, export_features_model, load_dinov2_vitb14
+from small_dinov2 import small_dinov2
 
 SIZES = [(70, 70), (56, 98), (112, 42), (28, 28)]
 
 
 @pytest.fixture(scope="module")
 def stand_in() -> DinoV2Features:
-    torch.manual_seed(0)
-    model = DinoV2Features(dim=32, depth=2, heads=2, train_size=70).eval()
-    with torch.no_grad():
-        for parameter in model.parameters():
-            parameter.copy_(torch.randn_like(parameter) * 0.5)
-    return model
+    return small_dinov2(depth=2, heads=2)
 
 
 @pytest.fixture(scope="module")

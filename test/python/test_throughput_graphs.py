@@ -16,7 +16,8 @@ import torch
 import ort_node
 from conftest import REPO_ROOT
 from cv2_reference import dinov2_input, superpoint_input
-from omniglue_conversion.export_dinov2 import DinoV2Features, export_features_model
+from small_dinov2 import small_dinov2
+from omniglue_conversion.export_dinov2 import export_features_model
 from omniglue_conversion.glue_graphs import build_glue_model
 from omniglue_conversion.serving import dinov2_size
 
@@ -52,12 +53,7 @@ def graphs(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def tiny_dinov2():
-    torch.manual_seed(0)
-    model = DinoV2Features(dim=32, depth=1, heads=1, train_size=70).eval()
-    with torch.no_grad():
-        for parameter in model.parameters():
-            parameter.copy_(torch.randn_like(parameter) * 0.5)
-    return model
+    return small_dinov2(depth=1, heads=1)
 
 
 @pytest.fixture(scope="module")

@@ -28,9 +28,8 @@ from dataclasses import dataclass
 
 from .contract import Contract, ModelSpec, TensorSpec
 from .errors import ContractError, UsageError
-from .serving import SUPERPOINT_CELL, dinov2_size
+from .serving import DINO_PATCH, SUPERPOINT_CELL, dinov2_size
 
-DINO_PATCH = 14
 MIN_IMAGE_SIDE = 16
 MAX_IMAGE_SIDE = 4096
 MAX_BATCH_SIZE = 64

@@ -1,17 +1,20 @@
 """The model contract (written by scripts/export-model-contract.ts) and ONNX validation.
 
 Validation mirrors what Triton's ONNX Runtime backend checks when it loads a
-model (onnxruntime_backend CompareDimsSupported), so a repository that passes
-here does not fail at server start:
+model, so a repository that passes here does not fail at server start
+(triton-inference-server/onnxruntime_backend src/onnxruntime_utils.cc
+CompareDimsSupported, called from src/onnxruntime.cc
+ModelInstanceState::ValidateInputs with compare_exact=false and
+ModelInstanceState::ValidateOutputs with compare_exact=true):
 - input and output names: the same sets;
 - element types equal;
-- ranks equal (plus a leading dynamic batch dim when maxBatchSize > 0);
-- a static ONNX dim must equal the config dim; a config -1 against a static
-  ONNX dim is refused, as Triton does;
-- a dynamic ONNX dim where the config is fixed is accepted, as Triton does,
-  but only provisionally: the sample inference checks every produced tensor's
-  actual dims against the fixed config dims, so a graph that would produce
-  another size fails the Job instead of failing requests.
+- ranks equal; with maxBatchSize > 0 the ONNX shape is [-1] + config dims, so
+  its first dim must be dynamic;
+- inputs: a static ONNX dim must equal the config dim (a config -1 against a
+  static ONNX dim is refused); a dynamic ONNX dim accepts any config dim, and
+  the sample inference then checks every produced tensor's actual dims;
+- outputs: every ONNX dim must equal the config dim exactly, a dynamic ONNX dim
+  only where the config says -1 and a static one only where it gives that size.
 """
 
 from __future__ import annotations
@@ -184,11 +187,14 @@ def _check_tensor(model: str, kind: str, spec: TensorSpec, info: onnx.ValueInfoP
     if len(dims) != len(spec.dims):
         problems.append(f"{where}: rank expected {len(spec.dims)} {list(spec.dims)}, ONNX has rank {len(dims)} {dims}")
         return problems
+    # Outputs are compared exactly (compare_exact=true in ValidateOutputs): a dynamic ONNX dim counts as -1.
+    exact = kind == "output"
     for axis, (want, have) in enumerate(zip(spec.dims, dims)):
-        if have != -1 and have != want:
-            problems.append(
-                f"{where}: dim {axis} expected {want if want != -1 else '-1 (dynamic)'}, ONNX has static {have}"
-            )
+        if have == want or (have == -1 and not exact):
+            continue
+        expected = want if want != -1 else "-1 (dynamic)"
+        actual = f"static {have}" if have != -1 else "a dynamic dim (Triton compares output dims exactly)"
+        problems.append(f"{where}: dim {axis} expected {expected}, ONNX has {actual}")
     return problems
 
 

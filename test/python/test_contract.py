@@ -44,12 +44,26 @@ def test_matching_model_passes():
     assert check_onnx_model(SPEC, model) == []
 
 
-def test_dynamic_onnx_dim_where_the_contract_is_fixed_is_accepted():
+def test_a_dynamic_input_dim_where_the_contract_is_fixed_is_accepted_as_triton_does():
+    # onnxruntime_backend src/onnxruntime.cc ValidateInputs: CompareDimsSupported(..., compare_exact=false),
+    # which skips an ONNX dim of -1.
     model = _model(
-        [_vi("image", TensorProto.FLOAT, ["n", "h", "w", "c"])],
-        [_vi("prob_nms", TensorProto.FLOAT, [None, None, None]), _vi("descriptors_raw", TensorProto.FLOAT, ["n", "a", "b", "d"])],
+        [_vi("image", TensorProto.FLOAT, ["n", "h", "w", None])],
+        [_vi("prob_nms", TensorProto.FLOAT, [1, "h", "w"]), _vi("descriptors_raw", TensorProto.FLOAT, [1, "a", "b", 256])],
     )
     assert check_onnx_model(SPEC, model) == []
+
+
+def test_output_dims_must_equal_the_contract_exactly_as_triton_compares_them():
+    # ValidateOutputs: compare_exact=true, so a dynamic ONNX dim only matches a config -1.
+    model = _model(
+        [_vi("image", TensorProto.FLOAT, [1, "h", "w", 1])],
+        [_vi("prob_nms", TensorProto.FLOAT, [None, "h", "w"]), _vi("descriptors_raw", TensorProto.FLOAT, [1, "a", "b", "d"])],
+    )
+    assert check_onnx_model(SPEC, model) == [
+        "model 'superpoint' output 'prob_nms': dim 0 expected 1, ONNX has a dynamic dim (Triton compares output dims exactly)",
+        "model 'superpoint' output 'descriptors_raw': dim 3 expected 256, ONNX has a dynamic dim (Triton compares output dims exactly)",
+    ]
 
 
 def test_every_mismatch_is_listed_with_model_tensor_expected_and_actual():
@@ -85,7 +99,30 @@ def test_batching_models_need_a_dynamic_leading_dim():
     good = _model([_vi("x", TensorProto.FLOAT, ["b", 3])], [_vi("y", TensorProto.FLOAT, ["b", 3])])
     bad = _model([_vi("x", TensorProto.FLOAT, [1, 3])], [_vi("y", TensorProto.FLOAT, ["b", 3])])
     assert check_onnx_model(spec, good) == []
-    assert "needs a dynamic leading batch dim" in check_onnx_model(spec, bad)[0]
+    assert check_onnx_model(spec, bad) == ["model 'm' input 'x': maxBatchSize 8 needs a dynamic leading batch dim, ONNX has [1, 3]"]
+    bad_output = _model([_vi("x", TensorProto.FLOAT, ["b", 3])], [_vi("y", TensorProto.FLOAT, [1, 3])])
+    assert check_onnx_model(spec, bad_output) == [
+        "model 'm' output 'y': maxBatchSize 8 needs a dynamic leading batch dim, ONNX has [1, 3]"
+    ]
+
+
+def test_a_batching_models_output_after_the_batch_dim_is_compared_exactly():
+    # The DINOv2 case of throughput mode: config features [768, 33, 45], full dims [-1, 768, 33, 45].
+    spec = ModelSpec(
+        "dinov2", "onnxruntime_onnx", 8,
+        (TensorSpec("pixel_values", "TYPE_FP32", (3, 462, 630)),), (TensorSpec("features", "TYPE_FP32", (768, 33, 45)),),
+    )
+    loose = _model(
+        [_vi("pixel_values", TensorProto.FLOAT, ["b", 3, "h", "w"])], [_vi("features", TensorProto.FLOAT, ["b", 768, "gh", "gw"])]
+    )
+    assert check_onnx_model(spec, loose) == [
+        f"model 'dinov2' output 'features': dim {axis} expected {want}, ONNX has a dynamic dim (Triton compares output dims exactly)"
+        for axis, want in ((1, 33), (2, 45))
+    ]
+    exact = _model(
+        [_vi("pixel_values", TensorProto.FLOAT, ["b", 3, "h", "w"])], [_vi("features", TensorProto.FLOAT, ["b", 768, 33, 45])]
+    )
+    assert check_onnx_model(spec, exact) == []
 
 
 def test_validate_models_raises_naming_every_model(tmp_path, contract):

@@ -1,4 +1,4 @@
-"""DINOv2 ViT-B/14 to ONNX with dynamic height and width.
+"""DINOv2 ViT-B/14 to ONNX with dynamic height and width, fitted to its contract entry.
 
 The network is defined here rather than loaded through torch.hub: the layer
 layout is that of facebookresearch/dinov2 (as vendored by the OmniGlue
@@ -19,6 +19,12 @@ the sampling grid (scale 37/h instead of 37/(h+0.1)), so features would drift
 from the reference. Instead, `_PosEmbedResize` keeps the reference arithmetic
 in eager mode and exports an ONNX Resize whose scales are computed from the
 input's shape at run time, sampling exactly where the reference does.
+
+The traced graph then goes through onnx_io.fit_to_contract, as the tf2onnx
+exports do, so the interface carries the contract's dims: [1, 3, -1, -1] ->
+[1, 768, -1, -1] by default; in throughput mode [-1, 3, Hd, Wd] ->
+[-1, 768, Hd/14, Wd/14], since Triton compares output dims exactly
+(onnxruntime_backend src/onnxruntime_utils.cc CompareDimsSupported).
 """
 
 from __future__ import annotations
@@ -32,8 +38,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .contract import ModelSpec
 from .errors import ExportError
 from .logs import StageLogger
+from .onnx_io import fit_to_contract
 
 OPSET = 17
 PATCH_SIZE = 14
@@ -221,8 +229,17 @@ def export_features_model(
     return output
 
 
-def export_dinov2(state_dict_path: Path, work_dir: Path, log: StageLogger, *, batch_axis: bool = False) -> Path:
-    model = load_dinov2_vitb14(state_dict_path)
-    output = export_features_model(model, work_dir / "dinov2.onnx", batch_axis=batch_axis)
-    log.event("export", "torch-onnx-done", model="dinov2", opset=OPSET, batch_axis=batch_axis)
+def export_for_contract(
+    model: nn.Module, spec: ModelSpec, output: Path, log: StageLogger, *, sample_hw: tuple[int, int] = (448, 602)
+) -> Path:
+    """Exports `model` and declares `spec`'s dims on the graph; a batching spec (throughput mode's
+    max_batch_size > 0) gets a batch axis, which DinoV2Features computes per image."""
+    batch_axis = spec.max_batch_size > 0
+    export_features_model(model, output, sample_hw=sample_hw, batch_axis=batch_axis)
+    log.event("export", "torch-onnx-done", model=spec.name, opset=OPSET, batch_axis=batch_axis)
+    fit_to_contract(output, spec, log)
     return output
+
+
+def export_dinov2(state_dict_path: Path, spec: ModelSpec, work_dir: Path, log: StageLogger) -> Path:
+    return export_for_contract(load_dinov2_vitb14(state_dict_path), spec, work_dir / "dinov2.onnx", log)

@@ -6,8 +6,8 @@
 for each glue model. Tensor names, types and ranks match model_repository/*/config.pbtxt.
 --keypoint-count is the most keypoints kept per image (the reference's num_features,
 1024); the keypoint dimension itself is dynamic, so the configs do not depend on it.
---fixed-image-size builds the throughput mode's preprocessing graphs, which resize every
-image to that size (throughput.py); the other glue models do not depend on it.
+--fixed-image-size builds throughput mode's dinov2_preprocess, which resizes every image to
+DINOv2's input for that image size (throughput.py); the other glue models do not depend on it.
 """
 
 from __future__ import annotations
@@ -23,13 +23,14 @@ from .glue_matches import build_omniglue_match_extraction
 from .errors import UsageError
 from .glue_preprocess import FixedSize, build_dinov2_preprocess, build_superpoint_preprocess
 from .glue_sampling import build_dinov2_keypoint_sampler, build_superpoint_keypoints
-from .throughput import ThroughputMode, parse_image_size
+from .serving import MIN_IMAGE_SIDE
+from .throughput import MAX_ASPECT_RATIO, MAX_IMAGE_SIDE, SIZE_FLAG, ThroughputMode, parse_image_size
 
 DEFAULT_KEYPOINT_COUNT = 1024
 
 # Each builder gets the keypoint count and the fixed image size (None: every image keeps its size).
 _BUILDERS: dict[str, Callable[[int, FixedSize | None], onnx.ModelProto]] = {
-    "superpoint_preprocess": lambda _k, size: build_superpoint_preprocess(size),
+    "superpoint_preprocess": lambda _k, _size: build_superpoint_preprocess(),
     "superpoint_keypoints": lambda k, _size: build_superpoint_keypoints(k),
     "dinov2_preprocess": lambda _k, size: build_dinov2_preprocess(size),
     "dinov2_keypoint_sampler": lambda k, _size: build_dinov2_keypoint_sampler(k),
@@ -52,7 +53,7 @@ def build_glue_models(
 ) -> dict[str, pathlib.Path]:
     """Writes <out_dir>/<model>/1/model.onnx for every glue model; returns the paths by model name.
 
-    `fixed_image_size` (width, height) builds throughput mode's preprocessing graphs."""
+    `fixed_image_size` (width, height) builds throughput mode's dinov2_preprocess."""
     if keypoint_count < 1:
         raise ValueError(f"keypoint_count must be at least 1, got {keypoint_count}")
     written: dict[str, pathlib.Path] = {}
@@ -76,8 +77,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--fixed-image-size",
         metavar="WIDTHxHEIGHT",
-        help="build the throughput mode's preprocessing graphs, which resize every image to this size "
-        "(multiples of 8 from 16 to 4096; conversion --throughput-image-size)",
+        help="build throughput mode's dinov2_preprocess, which resizes every image to DINOv2's input for this "
+        f"image size (each side {MIN_IMAGE_SIDE}-{MAX_IMAGE_SIDE}, aspect ratio at most {MAX_ASPECT_RATIO}:1; "
+        "conversion --throughput-image-size)",
     )
     args = parser.parse_args(argv)
     try:
@@ -88,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
         for name, path in build_glue_models(args.out, args.keypoint_count, fixed).items():
             print(f"{name}: {path}")
     except UsageError as err:
-        parser.error(err.message.replace("--throughput-image-size", "--fixed-image-size"))
+        parser.error(err.message.replace(SIZE_FLAG, "--fixed-image-size"))
     except ValueError as err:
         parser.error(str(err))
     return 0

@@ -24,12 +24,13 @@ colours: no pixel differs. All integers stay below 2^31 (int32 throughout).
 The DINOv2 normalisation is computed in double, as the reference does in numpy,
 and cast to float32 at the end.
 
-Throughput mode (throughput.py) builds fixed variants: the same resize, grey
-conversion and normalisation, but with one target size for every image, so the
-outputs have static dims. SuperPoint's input is the configured size itself;
-DINOv2's is the reference's rule applied to the configured size (for 640 x 480,
-630 x 462). An image that already has the configured size gives bit for bit what
-the default graphs give, since both then resize to the same target.
+Throughput mode (throughput.py) builds a fixed variant of dinov2_preprocess: the
+same resize and normalisation, but every image is resized straight to DINOv2's
+input for one configured image size (the reference's rule applied to that size:
+640 x 480 -> 630 x 462), so the output has static dims. An image that already has
+the configured size gives bit for bit what the default graph gives, since both
+then resize to the same target. superpoint_preprocess has no fixed variant:
+SuperPoint does not batch (throughput.py says why) and keeps each image's size.
 """
 
 from __future__ import annotations
@@ -108,15 +109,8 @@ def _resize_like_cv2(g: GraphBuilder, image: str, height: str, width: str) -> st
 FixedSize = tuple[int, int]  # (width, height), as --throughput-image-size reads
 
 
-def _check_fixed_size(fixed_size: FixedSize) -> tuple[int, int]:
-    width, height = fixed_size
-    if width < 1 or height < 1 or width % SUPERPOINT_CELL or height % SUPERPOINT_CELL:
-        raise ValueError(f"a fixed image size must be positive multiples of {SUPERPOINT_CELL}, got {width}x{height}")
-    return width, height
-
-
-def build_superpoint_preprocess(fixed_size: FixedSize | None = None) -> onnx.ModelProto:
-    """`fixed_size` (width, height): every image is resized to it (throughput mode); None keeps each image's size."""
+def build_superpoint_preprocess() -> onnx.ModelProto:
+    """Each image keeps its size, rounded to SuperPoint's 8 px cell (the reference runs SuperPoint at full resolution)."""
     g = GraphBuilder("superpoint_preprocess")
     image = g.input("image", UINT8, ["height", "width", 3])
     height, width = g.dim(image, 0), g.dim(image, 1)
@@ -126,11 +120,7 @@ def build_superpoint_preprocess(fixed_size: FixedSize | None = None) -> onnx.Mod
         cells = g.op("Div", g.op("Add", size, g.i64(SUPERPOINT_CELL // 2)), g.i64(SUPERPOINT_CELL))
         return g.op("Mul", cells, g.i64(SUPERPOINT_CELL))
 
-    if fixed_size is None:
-        out_h, out_w, out_dims = to_cell_multiple(height), to_cell_multiple(width), ["height8", "width8"]
-    else:
-        fixed_w, fixed_h = _check_fixed_size(fixed_size)
-        out_h, out_w, out_dims = g.i64(fixed_h), g.i64(fixed_w), [fixed_h, fixed_w]
+    out_h, out_w, out_dims = to_cell_multiple(height), to_cell_multiple(width), ["height8", "width8"]
     resized = _resize_like_cv2(g, image, out_h, out_w)  # [H8, W8, 3]
     weights = g.const(GRAY_FIXED, np.int32, hint="gray_weights")
     weighted = g.op("ReduceSum", g.op("Mul", resized, weights), g.i64(2), keepdims=1)
@@ -143,9 +133,16 @@ def build_superpoint_preprocess(fixed_size: FixedSize | None = None) -> onnx.Mod
 
 
 def dinov2_fixed_size(fixed_size: FixedSize) -> tuple[int, int]:
-    """(height, width) of DINOv2's input for images resized to `fixed_size`: the rule of the graph below."""
-    width, height = _check_fixed_size(fixed_size)
-    return dinov2_size(height, width)
+    """(height, width) of DINOv2's input for images of `fixed_size` (width, height): the rule of the graph below.
+    Both sides must keep at least one patch (throughput.ThroughputMode checks the user's size with a message)."""
+    width, height = fixed_size
+    dino_h, dino_w = dinov2_size(height, width) if width > 0 and height > 0 else (0, 0)
+    if min(dino_h, dino_w) < DINO_PATCH:
+        raise ValueError(
+            f"a fixed image size must give DINOv2 at least one {DINO_PATCH} px patch per side, "
+            f"{width}x{height} gives {dino_w}x{dino_h}"
+        )
+    return dino_h, dino_w
 
 
 def build_dinov2_preprocess(fixed_size: FixedSize | None = None) -> onnx.ModelProto:

@@ -1,19 +1,27 @@
-"""Edits of converted graphs' interfaces: names, pruned outputs, declared dims.
+"""Edits of exported graphs' interfaces: names, pruned outputs, declared dims.
 
 tf2onnx names tensors after the SavedModel (`superpoint/image:0`, signature
-keys, ...) and declares every dim as unknown; Triton matches config entries to
-ONNX names exactly and refuses static ONNX dims that differ from the config, so
-the interface is rewritten to the contract before validation.
+keys, ...) and declares every dim as unknown; torch.onnx declares dynamic axes
+with its own symbolic names. Triton matches config entries to ONNX names exactly,
+refuses static input dims that differ from the config, and compares output dims
+exactly (onnxruntime_backend src/onnxruntime_utils.cc CompareDimsSupported,
+compare_exact=true from src/onnxruntime.cc ValidateOutputs: a symbolic ONNX dim
+where the config says 33 is refused). So every network export, tf2onnx's and
+torch's alike, ends with fit_to_contract, which writes the contract's dims onto
+the graph's interface before validation.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Iterable, Iterator, Mapping, Sequence
 
 import onnx
 from onnx import GraphProto, NodeProto
 
+from .contract import ModelSpec
 from .errors import ExportError
+from .logs import StageLogger
 
 
 def _subgraphs(node: NodeProto) -> Iterator[GraphProto]:
@@ -176,3 +184,22 @@ def set_interface_dims(model: onnx.ModelProto, dims_by_name: Mapping[str, Sequen
                 dim.dim_value = want
             else:
                 dim.dim_param = f"{info.name}_dim{axis}"
+
+
+def fit_to_contract(onnx_path: Path, spec: ModelSpec, log: StageLogger) -> None:
+    """Renames, prunes and declares the contract's dims on an exported graph, in place.
+
+    A batching spec's config dims leave out the batch dim (Triton's full dims are [-1] + dims,
+    CompareDimsSupported), so the graph gets a dynamic leading dim before them. Whether the network
+    really takes a batch is the exporter's business: this only declares it."""
+    model = onnx.load(str(onnx_path))
+    renamed = rename_interface(model, [t.name for t in spec.inputs], [t.name for t in spec.outputs])
+    dropped = prune_outputs(model, [t.name for t in spec.outputs])
+    batch = (-1,) if spec.max_batch_size > 0 else ()
+    set_interface_dims(model, {t.name: batch + t.dims for t in spec.inputs + spec.outputs})
+    try:
+        onnx.checker.check_model(model)
+    except onnx.checker.ValidationError as exc:
+        raise ExportError(f"{spec.name}: the exported graph is not valid ONNX after fitting its interface: {exc}") from exc
+    onnx.save(model, str(onnx_path))
+    log.event("export", "interface-fitted", model=spec.name, renamed=renamed, dropped_outputs=dropped)

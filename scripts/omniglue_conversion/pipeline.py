@@ -59,7 +59,7 @@ class Options:
     tensorrt_max_image_side: int = DEFAULT_MAX_IMAGE_SIDE
     download_timeout_s: float = DEFAULT_DOWNLOAD_TIMEOUT_S
     lock_timeout_s: float = DEFAULT_LOCK_TIMEOUT_S
-    # Throughput mode (throughput.py): a fixed image size and batching networks; None keeps every image's size.
+    # Throughput mode (throughput.py): a fixed DINOv2 input size and a batching dinov2; None keeps every image's size.
     throughput: ThroughputMode | None = None
 
 
@@ -75,8 +75,8 @@ def _default_export(name: str) -> Callable[[FetchedWeight, ModelSpec, Path, Stag
             return export_matcher(weight, spec, out_dir, log)
         from .export_dinov2 import export_dinov2
 
-        # A batching spec (throughput mode) needs a dynamic leading batch dim in the graph.
-        return export_dinov2(weight.path, out_dir, log, batch_axis=spec.max_batch_size > 0)
+        # A batching spec (throughput mode) gets a batch axis and the spec's fixed dims (export_dinov2.py).
+        return export_dinov2(weight.path, spec, out_dir, log)
 
     return export
 

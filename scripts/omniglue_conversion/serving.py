@@ -77,9 +77,10 @@ def tensorrt_profiles(
     extraction's top-k (an image with no keypoint at all gets one score-0 filler
     keypoint from dinov2_keypoint_sampler, so it stays inside the range).
 
-    In throughput mode the networks' spatial dims are fixed and only the batch dim
-    varies, from one request to a full batch; opt is the full batch, the shape the
-    dynamic batcher forms under load. The matcher never batches and keeps its profile.
+    In throughput mode DINOv2's spatial dims are fixed and only its batch dim varies,
+    from one request to a full batch; opt is the full batch, the shape the dynamic
+    batcher forms under load. SuperPoint and the matcher do not batch and keep their
+    profiles (throughput.py says why SuperPoint cannot).
     """
     if max_image_side < max(TYPICAL_IMAGE_HW):
         raise PublishError(
@@ -104,22 +105,16 @@ def tensorrt_profiles(
         matcher[f"descriptors{image}"] = per_keypoint(256)
         matcher[f"scores{image}"] = per_keypoint(1)
         matcher[f"descriptors{image}_dino"] = per_keypoint(768)
+    dinov2 = ShapeRange((1, 3, dino_min, dino_min), (1, 3, dino_h, dino_w), (1, 3, dino_max, dino_max))
     if throughput is not None:
-        height, width = throughput.superpoint_hw
-        dino_h, dino_w = throughput.dinov2_hw
+        fixed_h, fixed_w = throughput.dinov2_hw
         batch = throughput.max_batch_size
-        return {
-            "superpoint": {"image": ShapeRange((1, height, width, 1), (batch, height, width, 1), (batch, height, width, 1))},
-            "dinov2": {"pixel_values": ShapeRange((1, 3, dino_h, dino_w), (batch, 3, dino_h, dino_w), (batch, 3, dino_h, dino_w))},
-            "omniglue": matcher,
-        }
+        dinov2 = ShapeRange((1, 3, fixed_h, fixed_w), (batch, 3, fixed_h, fixed_w), (batch, 3, fixed_h, fixed_w))
     return {
         "superpoint": {
             "image": ShapeRange((1, sp_min, sp_min, 1), (1, superpoint_side(typical_h), superpoint_side(typical_w), 1), (1, sp_max, sp_max, 1)),
         },
-        "dinov2": {
-            "pixel_values": ShapeRange((1, 3, dino_min, dino_min), (1, 3, dino_h, dino_w), (1, 3, dino_max, dino_max)),
-        },
+        "dinov2": {"pixel_values": dinov2},
         "omniglue": matcher,
     }
 

@@ -1,4 +1,4 @@
-"""Runs tf2onnx on a SavedModel and fits the result to its contract entry.
+"""Runs tf2onnx on a SavedModel and fits the result to its contract entry (onnx_io.fit_to_contract).
 
 tf2onnx runs as `python -m tf2onnx.convert` in a child process: its Python API
 has no saved-model entry point (the CLI's `--saved-model` path is the supported
@@ -13,12 +13,10 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-import onnx
-
 from .contract import ModelSpec
 from .errors import ExportError
 from .logs import StageLogger
-from .onnx_io import prune_outputs, rename_interface, set_interface_dims
+from .onnx_io import fit_to_contract
 
 OPSET = 17
 _TAIL_CHARS = 4000
@@ -51,26 +49,6 @@ def run_tf2onnx(command: Sequence[str], what: str, log: StageLogger, timeout_s: 
             hint="check that tensorflow-cpu and tf2onnx match scripts/requirements-conversion.txt",
         )
     log.event("export", "tf2onnx-done", model=what)
-
-
-def fit_to_contract(onnx_path: Path, spec: ModelSpec, log: StageLogger) -> None:
-    """Renames, prunes and declares dims on a converted graph, in place."""
-    model = onnx.load(str(onnx_path))
-    renamed = rename_interface(model, [t.name for t in spec.inputs], [t.name for t in spec.outputs])
-    dropped = prune_outputs(model, [t.name for t in spec.outputs])
-    # A batching spec's config dims leave out the batch dim; the graph declares it as a dynamic leading dim.
-    # SuperPoint's SavedModel takes any batch: rpautrat/SuperPoint superpoint/export_model.py exports it with
-    # data_shape={'image': [None, None, None, 1]}, and superpoint/models/super_point.py runs its NMS per image
-    # with tf.map_fn over the batch.
-    batch = (-1,) if spec.max_batch_size > 0 else ()
-    dims = {t.name: batch + t.dims for t in spec.inputs + spec.outputs}
-    set_interface_dims(model, dims)
-    try:
-        onnx.checker.check_model(model)
-    except onnx.checker.ValidationError as exc:
-        raise ExportError(f"{spec.name}: the converted graph is not valid ONNX after renaming: {exc}") from exc
-    onnx.save(model, str(onnx_path))
-    log.event("export", "interface-fitted", model=spec.name, renamed=renamed, dropped_outputs=dropped)
 
 
 def convert_saved_model(

@@ -1,21 +1,32 @@
-"""Throughput mode: a fixed input resolution, so Triton can batch SuperPoint and DINOv2 across requests.
+"""Throughput mode: a fixed DINOv2 input size, so Triton can batch DINOv2 across requests.
 
-By default every image keeps its own size (the reference runs SuperPoint at full resolution), so the
-networks see a different shape per request and cannot batch. In throughput mode the two preprocessing
-graphs resize every image to one configured size; SuperPoint and DINOv2 then get `max_batch_size` N and
-`dynamic_batching`, and Triton merges requests that come from different ensemble requests.
+By default every image keeps its own size, so DINOv2 sees a different shape per request and cannot
+batch. In throughput mode `dinov2_preprocess` resizes every image straight to DINOv2's input for one
+configured image size (the reference's rule, serving.dinov2_size: 640 x 480 -> 630 x 462); `dinov2`
+then gets `max_batch_size` N and `dynamic_batching`, and Triton merges requests that come from
+different ensemble requests. Everything else is published exactly as in the default mode.
+
+SuperPoint does not batch: the sp_v6 SavedModel is built for a batch of one. rpautrat/SuperPoint
+superpoint/models/base_model.py sets `_default_config = {'eval_batch_size': 1, 'pred_batch_size': 1}`,
+and `_pred_graph` -> `_gpu_tower` splits the input with `tf.unstack(..., num=batch_size * n_shards)` and
+joins the towers' predictions with `tf.stack`, so the graph holds exactly `pred_batch_size` images;
+superpoint/export_model.py never changes it. SuperPoint therefore keeps the reference's full-resolution
+input, and the trade-off of this mode is limited to DINOv2's features (docs/conversion.md).
 
 Triton rules this relies on (triton-inference-server/core):
 * src/ensemble_scheduler/ensemble_utils.cc, ValidateEnsembleConfig: a composing model's
-  `max_batch_size` may not be below the ensemble's; ours is 0, so batching models are allowed.
+  `max_batch_size` may not be below the ensemble's; ours is 0, so a batching model is allowed.
 * ensemble_utils.cc, ValidateTensorConsistency: tensor dims are compared with wildcards, and if that
-  fails with *full* dims, which for a batching model are [-1] + dims; so `image_gray` [1, H, W, 1] of
-  the non-batching superpoint_preprocess matches superpoint's `image` [H, W, 1] (full [-1, H, W, 1]).
-* src/ensemble_scheduler/ensemble_scheduler.cc, ReshapeTensorDims: a [1, H, W, 1] tensor from a
+  fails with *full* dims, which for a batching model are [-1] + dims; so `pixel_values` [1, 3, Hd, Wd]
+  of the non-batching dinov2_preprocess matches dinov2's `pixel_values` [3, Hd, Wd] (full [-1, 3, Hd, Wd]).
+* src/ensemble_scheduler/ensemble_scheduler.cc, ReshapeTensorDims: a [1, 3, Hd, Wd] tensor from a
   non-batching step reaches a batching model as a batch of one, and the batching model's [1, ...]
   output reaches a non-batching consumer with the 1 kept in its dims.
 * src/backend_model.cc, SetConfiguredScheduler: a batching model only merges requests whose
   variable-size inputs have equal shapes, which is why the size is fixed.
+And in onnxruntime_backend, src/onnxruntime_utils.cc CompareDimsSupported (compare_exact=true for
+outputs, from src/onnxruntime.cc ValidateOutputs): the ONNX graph must declare `features` as
+[-1, 768, Hd/14, Wd/14] exactly, so the DINOv2 export declares the contract's dims (onnx_io.fit_to_contract).
 The matcher never batches: its keypoint counts differ per image (docs/performance.md).
 """
 
@@ -28,22 +39,25 @@ from dataclasses import dataclass
 
 from .contract import Contract, ModelSpec, TensorSpec
 from .errors import ContractError, UsageError
-from .serving import DINO_PATCH, SUPERPOINT_CELL, dinov2_size
+from .serving import DINO_PATCH, MIN_IMAGE_SIDE, dinov2_size
 
-MIN_IMAGE_SIDE = 16
 MAX_IMAGE_SIDE = 4096
 MAX_BATCH_SIZE = 64
 MAX_QUEUE_DELAY_MICROSECONDS = 1_000_000
 DEFAULT_MAX_BATCH_SIZE = 8
 DEFAULT_MAX_QUEUE_DELAY_MICROSECONDS = 1000
+# Longer side / shorter side. DINOv2's input caps the longer side at 630 and keeps the aspect ratio with a floor
+# (serving.dinov2_size), so the shorter side keeps at least one 14 px patch exactly when 630 * short // long >= 14,
+# that is long <= 45 * short (630 / 14 = 45); docs/model-repository.md "Input limits" documents the same 45:1.
+MAX_ASPECT_RATIO = 45
 
 SIZE_FLAG = "--throughput-image-size"
 BATCH_FLAG = "--throughput-max-batch-size"
 DELAY_FLAG = "--throughput-max-queue-delay-microseconds"
 
 # The models throughput mode changes; every other model is published as written.
-BATCHING_MODELS = ("superpoint", "dinov2")
-FIXED_PREPROCESS_MODELS = ("superpoint_preprocess", "dinov2_preprocess")
+BATCHING_MODELS = ("dinov2",)
+FIXED_PREPROCESS_MODELS = ("dinov2_preprocess",)
 THROUGHPUT_MODELS = FIXED_PREPROCESS_MODELS + BATCHING_MODELS
 
 _SIZE = re.compile(r"^\s*(\d+)\s*[xX]\s*(\d+)\s*$")
@@ -51,7 +65,7 @@ _SIZE = re.compile(r"^\s*(\d+)\s*[xX]\s*(\d+)\s*$")
 
 @dataclass(frozen=True)
 class ThroughputMode:
-    """The fixed image size (width x height, what both networks' inputs derive from) and the batcher's limits."""
+    """The image size (width x height) DINOv2's fixed input derives from, and the batcher's limits."""
 
     image_width: int
     image_height: int
@@ -59,27 +73,21 @@ class ThroughputMode:
     max_queue_delay_microseconds: int = DEFAULT_MAX_QUEUE_DELAY_MICROSECONDS
 
     def __post_init__(self) -> None:
-        for side in (self.image_width, self.image_height):
-            if not (MIN_IMAGE_SIDE <= side <= MAX_IMAGE_SIDE) or side % SUPERPOINT_CELL:
-                raise UsageError(
-                    f"{SIZE_FLAG} {self.image_width}x{self.image_height}: width and height must each be a multiple "
-                    f"of {SUPERPOINT_CELL} (SuperPoint's cell) from {MIN_IMAGE_SIDE} to {MAX_IMAGE_SIDE}"
-                )
+        size = f"{SIZE_FLAG} {self.image_width}x{self.image_height}"
+        if not all(MIN_IMAGE_SIDE <= side <= MAX_IMAGE_SIDE for side in (self.image_width, self.image_height)):
+            raise UsageError(f"{size}: width and height must each be from {MIN_IMAGE_SIDE} to {MAX_IMAGE_SIDE} pixels")
+        longer, shorter = max(self.image_width, self.image_height), min(self.image_width, self.image_height)
+        if longer > MAX_ASPECT_RATIO * shorter:
+            raise UsageError(
+                f"{size}: the aspect ratio (longer side / shorter side) must be at most {MAX_ASPECT_RATIO}:1, "
+                f"so that DINOv2's input keeps at least one {DINO_PATCH} px patch per side; got {longer}:{shorter}"
+            )
         if not (1 <= self.max_batch_size <= MAX_BATCH_SIZE):
             raise UsageError(f"{BATCH_FLAG} must be from 1 to {MAX_BATCH_SIZE}, got {self.max_batch_size}")
         if not (0 <= self.max_queue_delay_microseconds <= MAX_QUEUE_DELAY_MICROSECONDS):
             raise UsageError(
                 f"{DELAY_FLAG} must be from 0 to {MAX_QUEUE_DELAY_MICROSECONDS:,}, got {self.max_queue_delay_microseconds}"
             )
-
-    @property
-    def superpoint_hw(self) -> tuple[int, int]:
-        """SuperPoint's input: the configured size itself (already a multiple of the 8 px cell)."""
-        return self.image_height, self.image_width
-
-    @property
-    def superpoint_cells(self) -> tuple[int, int]:
-        return self.image_height // SUPERPOINT_CELL, self.image_width // SUPERPOINT_CELL
 
     @property
     def dinov2_hw(self) -> tuple[int, int]:
@@ -108,12 +116,13 @@ def add_throughput_flags(parser: argparse.ArgumentParser) -> None:
     so a tuning flag given without the size can be refused)."""
     parser.add_argument(
         SIZE_FLAG, metavar="WIDTHxHEIGHT",
-        help="throughput mode: resize every image to this size so SuperPoint and DINOv2 batch across requests "
-        f"(multiples of {SUPERPOINT_CELL} from {MIN_IMAGE_SIDE} to {MAX_IMAGE_SIDE}; docs/conversion.md)",
+        help="throughput mode: DINOv2's input is fixed to the one the reference gives images of this size, so "
+        f"DINOv2 batches across requests (each side {MIN_IMAGE_SIDE}-{MAX_IMAGE_SIDE}, aspect ratio at most "
+        f"{MAX_ASPECT_RATIO}:1; docs/conversion.md)",
     )
     parser.add_argument(
         BATCH_FLAG, type=int, metavar="N",
-        help=f"throughput mode: largest batch of the two networks (1-{MAX_BATCH_SIZE}, default {DEFAULT_MAX_BATCH_SIZE})",
+        help=f"throughput mode: largest batch of DINOv2 (1-{MAX_BATCH_SIZE}, default {DEFAULT_MAX_BATCH_SIZE})",
     )
     parser.add_argument(
         DELAY_FLAG, type=int, metavar="D",
@@ -142,10 +151,6 @@ def throughput_mode_from_flags(image_size: str | None, max_batch_size: int | Non
 # A contract that declares anything else was changed since this module was written; transforming it could
 # silently publish nonsense, so it is refused.
 EXPECTED_SOURCE_DIMS: dict[tuple[str, str], tuple[int, ...]] = {
-    ("superpoint_preprocess", "image_gray"): (1, -1, -1, 1),
-    ("superpoint", "image"): (1, -1, -1, 1),
-    ("superpoint", "prob_nms"): (1, -1, -1),
-    ("superpoint", "descriptors_raw"): (1, -1, -1, 256),
     ("dinov2_preprocess", "pixel_values"): (1, 3, -1, -1),
     ("dinov2", "pixel_values"): (1, 3, -1, -1),
     ("dinov2", "features"): (1, 768, -1, -1),
@@ -153,17 +158,11 @@ EXPECTED_SOURCE_DIMS: dict[tuple[str, str], tuple[int, ...]] = {
 
 
 def fixed_dims(mode: ThroughputMode) -> dict[tuple[str, str], tuple[int, ...]]:
-    """The dims each changed tensor gets: [1, ...] on the non-batching preprocessing steps, and without the
-    batch dim on the batching networks (Triton's config dims of a batching model exclude it)."""
-    height, width = mode.superpoint_hw
-    cells_h, cells_w = mode.superpoint_cells
+    """The dims each changed tensor gets: [1, ...] on the non-batching dinov2_preprocess, and without the
+    batch dim on the batching dinov2 (Triton's config dims of a batching model exclude it)."""
     dino_h, dino_w = mode.dinov2_hw
     grid_h, grid_w = mode.dinov2_grid
     return {
-        ("superpoint_preprocess", "image_gray"): (1, height, width, 1),
-        ("superpoint", "image"): (height, width, 1),
-        ("superpoint", "prob_nms"): (height, width),
-        ("superpoint", "descriptors_raw"): (cells_h, cells_w, 256),
         ("dinov2_preprocess", "pixel_values"): (1, 3, dino_h, dino_w),
         ("dinov2", "pixel_values"): (3, dino_h, dino_w),
         ("dinov2", "features"): (768, grid_h, grid_w),
@@ -202,7 +201,7 @@ def check_source_contract(contract: Contract) -> None:
 
 
 def apply_to_contract(contract: Contract, mode: ThroughputMode) -> Contract:
-    """A new contract with the fixed dims, and max_batch_size N on the two networks."""
+    """A new contract with DINOv2's fixed dims, and max_batch_size N on dinov2."""
     check_source_contract(contract)
     dims = fixed_dims(mode)
 

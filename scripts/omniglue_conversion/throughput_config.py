@@ -1,8 +1,8 @@
-"""Throughput mode's edits of the four configs it changes (throughput.py says why and which).
+"""Throughput mode's edits of the two configs it changes, dinov2_preprocess and dinov2 (throughput.py says why).
 
 Edits go through model_config.py's comment- and string-aware scanner, so the operator's text and
 comments stay as written except for the values replaced: tensor dims, `max_batch_size`, the warm-up
-samples, and an appended `dynamic_batching` block on the two networks.
+samples, and an appended `dynamic_batching` block on dinov2.
 """
 
 from __future__ import annotations
@@ -88,7 +88,7 @@ def _warmup(spec: ModelSpec, mode: ThroughputMode) -> str:
         batches = sorted({1, mode.max_batch_size})
         dims = {t.name: t.dims for t in spec.inputs}
     else:
-        comment = "  # Throughput mode: a zero image of the fixed size (any size is resized to it).\n"
+        comment = "  # Throughput mode: a zero image of the configured size (any size is resized to DINOv2's fixed input).\n"
         batches = [1]
         dims = {t.name: (mode.image_height, mode.image_width, 3) for t in spec.inputs}
     samples = [
@@ -146,8 +146,9 @@ def apply_to_config(text: str, spec: ModelSpec, mode: ThroughputMode) -> str:
 def _header(spec: ModelSpec, mode: ThroughputMode) -> str:
     """A first line saying which sizes this config has; the operator's comments below describe the default mode."""
     size = f"{mode.image_width} x {mode.image_height}"
+    dino_h, dino_w = mode.dinov2_hw
     if spec.name in BATCHING_MODELS:
-        what = f"fixed input size from {size} images, batches of up to {mode.max_batch_size}"
+        what = f"fixed input {dino_w} x {dino_h} (DINOv2's for {size} images), batches of up to {mode.max_batch_size}"
     else:
-        what = f"every image is resized to {size}"
+        what = f"every image is resized to {dino_w} x {dino_h}, DINOv2's input for {size} images"
     return f"# Throughput mode (conversion --throughput-image-size, docs/conversion.md): {what}.\n"

@@ -7,10 +7,11 @@ import torch
 from omniglue_conversion.export_dinov2 import DinoV2Features
 
 
-def small_dinov2(*, depth: int, heads: int) -> DinoV2Features:
-    """Width 32, a 5 x 5 position grid (70 px / 14), weights drawn from seed 0."""
+def small_dinov2(*, depth: int, heads: int, dim: int = 32) -> DinoV2Features:
+    """Width `dim` (768 is ViT-B/14's, what the contract's `features` declares), a 5 x 5 position grid
+    (70 px / 14), weights drawn from seed 0."""
     torch.manual_seed(0)
-    model = DinoV2Features(dim=32, depth=depth, heads=heads, train_size=70).eval()
+    model = DinoV2Features(dim=dim, depth=depth, heads=heads, train_size=70).eval()
     with torch.no_grad():
         for parameter in model.parameters():
             parameter.copy_(torch.randn_like(parameter) * 0.5)

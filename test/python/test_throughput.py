@@ -20,7 +20,7 @@ from omniglue_conversion.logs import StageLogger
 from omniglue_conversion.model_config import TENSORRT_MODELS, top_level_fields
 from omniglue_conversion.publish import ServingOptions, publish_repository, verify_published
 from omniglue_conversion.serving import ShapeRange, check_profiles, dinov2_size, tensorrt_profiles
-from omniglue_conversion.tf2onnx_runner import fit_to_contract
+from omniglue_conversion.onnx_io import fit_to_contract
 from omniglue_conversion.throughput import (
     BATCHING_MODELS,
     THROUGHPUT_MODELS,
@@ -84,24 +84,39 @@ def test_flags_give_the_mode_with_its_defaults_and_none_without_them():
     assert throughput_mode_from_flags(None, None, None) is None
     assert throughput_mode_from_flags("640x480", None, None) == ThroughputMode(640, 480, 8, 1000)
     assert throughput_mode_from_flags(" 1024X768 ", 16, 0) == ThroughputMode(1024, 768, 16, 0)
-    assert parse_image_size("16x4096") == (16, 4096)
+    assert parse_image_size("14x630") == (14, 630)
+    assert throughput_mode_from_flags("630x14", None, None) == ThroughputMode(630, 14)  # 45:1, one patch high
     assert MODE.manifest() == {"image_width": 640, "image_height": 480, "max_batch_size": 8, "max_queue_delay_microseconds": 1000}
 
 
-def test_derived_shapes_follow_superpoints_cell_and_the_references_dinov2_rule():
-    assert (MODE.superpoint_hw, MODE.superpoint_cells, MODE.dinov2_hw, MODE.dinov2_grid) == (
-        (480, 640), (60, 80), (462, 630), (33, 45),
-    )
+def test_dinov2s_input_follows_the_references_rule_and_needs_no_multiple_of_8():
+    assert (MODE.dinov2_hw, MODE.dinov2_grid) == ((462, 630), (33, 45))
     portrait = ThroughputMode(480, 640)
     assert (portrait.dinov2_hw, portrait.dinov2_grid) == ((630, 462), (45, 33))
+    assert ThroughputMode(641, 479).dinov2_hw == (462, 630)  # 630 * 479 // 641 = 470 -> 462
+    assert ThroughputMode(900, 20).dinov2_hw == (14, 630) and ThroughputMode(14, 630).dinov2_grid == (45, 1)
+
+
+@pytest.mark.parametrize("short", [14, 15, 20, 91, 1000])
+def test_the_aspect_ratio_bound_is_exactly_one_dinov2_patch_on_the_shorter_side(short):
+    # dinov2_size keeps at least one 14 px patch per side exactly up to 45:1 (docs/model-repository.md "Input limits").
+    longest = min(45 * short, 4096)
+    assert min(ThroughputMode(longest, short).dinov2_grid) >= 1 and min(ThroughputMode(short, longest).dinov2_grid) >= 1
+    if 45 * short < 4096:
+        assert min(dinov2_size(short, longest + 1)) == 0  # one pixel more would leave no patch
+        with pytest.raises(UsageError, match=re.escape(f"got {longest + 1}:{short}")):
+            ThroughputMode(longest + 1, short)
 
 
 @pytest.mark.parametrize("flags,message", [
     (("640", None, None), "--throughput-image-size must be WIDTHxHEIGHT in pixels (for example 640x480), got '640'"),
     (("640x480x3", None, None), "--throughput-image-size must be WIDTHxHEIGHT"),
-    (("644x480", None, None), "--throughput-image-size 644x480: width and height must each be a multiple of 8 (SuperPoint's cell) from 16 to 4096"),
-    (("8x480", None, None), "--throughput-image-size 8x480: width and height must each be a multiple of 8"),
-    (("640x4104", None, None), "from 16 to 4096"),
+    (("13x480", None, None), "--throughput-image-size 13x480: width and height must each be from 14 to 4096 pixels"),
+    (("640x4097", None, None), "--throughput-image-size 640x4097: width and height must each be from 14 to 4096 pixels"),
+    (("0x0", None, None), "--throughput-image-size 0x0: width and height must each be from 14 to 4096"),
+    (("901x20", None, None), "--throughput-image-size 901x20: the aspect ratio (longer side / shorter side) must be at most 45:1, "
+     "so that DINOv2's input keeps at least one 14 px patch per side; got 901:20"),
+    (("14x631", None, None), "--throughput-image-size 14x631: the aspect ratio (longer side / shorter side) must be at most 45:1"),
     (("640x480", 0, None), "--throughput-max-batch-size must be from 1 to 64, got 0"),
     (("640x480", 65, None), "--throughput-max-batch-size must be from 1 to 64, got 65"),
     (("640x480", None, -1), "--throughput-max-queue-delay-microseconds must be from 0 to 1,000,000, got -1"),
@@ -116,22 +131,20 @@ def test_bad_flags_are_usage_errors_naming_the_flag_and_the_allowed_values(flags
 
 # --- the contract --------------------------------------------------------------------------------------------
 
-def test_the_contract_fixes_the_preprocessing_outputs_and_batches_the_two_networks(contract):
+def test_the_contract_fixes_dinov2s_input_and_batches_dinov2_only(contract):
     fixed = apply_to_contract(contract, MODE)
     models = fixed.models
-    assert models["superpoint_preprocess"].output("image_gray").dims == (1, 480, 640, 1)
-    assert models["superpoint_preprocess"].output("width").dims == contract.models["superpoint_preprocess"].output("width").dims
-    assert (models["superpoint"].max_batch_size, models["dinov2"].max_batch_size) == (8, 8)
-    assert models["superpoint"].input("image").dims == (480, 640, 1)
-    assert models["superpoint"].output("prob_nms").dims == (480, 640)
-    assert models["superpoint"].output("descriptors_raw").dims == (60, 80, 256)
     assert models["dinov2_preprocess"].output("pixel_values").dims == (1, 3, 462, 630)
+    assert models["dinov2_preprocess"].input("image").dims == contract.models["dinov2_preprocess"].input("image").dims
+    assert models["dinov2"].max_batch_size == 8
     assert models["dinov2"].input("pixel_values").dims == (3, 462, 630)
     assert models["dinov2"].output("features").dims == (768, 33, 45)
+    assert THROUGHPUT_MODELS == ("dinov2_preprocess", "dinov2") and BATCHING_MODELS == ("dinov2",)
+    # SuperPoint, its preprocessing, the keypoint step, the sampler, the matcher and match extraction: as by default.
     for name in set(contract.models) - set(THROUGHPUT_MODELS):
         assert models[name] == contract.models[name], name
-    assert models["superpoint_preprocess"].max_batch_size == 0 and models["dinov2_preprocess"].max_batch_size == 0
-    assert fixed.steps == contract.steps and contract.models["superpoint"].max_batch_size == 0  # the source is untouched
+    assert models["dinov2_preprocess"].max_batch_size == 0 and models["superpoint"].max_batch_size == 0
+    assert fixed.steps == contract.steps and contract.models["dinov2"].max_batch_size == 0  # the source is untouched
 
 
 def _with_dims(contract, model, tensor, dims=None, max_batch_size=None):
@@ -145,9 +158,9 @@ def _with_dims(contract, model, tensor, dims=None, max_batch_size=None):
 
 
 @pytest.mark.parametrize("change,message", [
-    (("superpoint", "image", (1, 480, 640, 1)), "superpoint.image has dims [1, 480, 640, 1], expected [1, -1, -1, 1]"),
+    (("dinov2_preprocess", "pixel_values", (1, 3, 462, 630)), "dinov2_preprocess.pixel_values has dims [1, 3, 462, 630], expected [1, 3, -1, -1]"),
     (("dinov2", "features", (1, 384, -1, -1)), "dinov2.features has dims [1, 384, -1, -1], expected [1, 768, -1, -1]"),
-    (("superpoint", "image", None, 4), "model 'superpoint' has max_batch_size 4, expected 0"),
+    (("dinov2", "pixel_values", None, 4), "model 'dinov2' has max_batch_size 4, expected 0"),
     (("omniglue_ensemble", "image0", None, 2), "the ensemble 'omniglue_ensemble' has max_batch_size 2, expected 0"),
 ])
 def test_a_contract_that_is_not_the_expected_dynamic_one_is_refused(contract, change, message):
@@ -167,25 +180,29 @@ def test_a_contract_without_a_changed_model_is_refused(contract):
 def test_configs_at_640x480_batch_8_delay_1000(contract):
     fixed = apply_to_contract(contract, MODE)
     texts = {name: apply_to_config(_config(name), fixed.models[name], MODE) for name in THROUGHPUT_MODELS}
-    superpoint = texts["superpoint"]
-    assert "max_batch_size: 8\n" in superpoint and "max_batch_size: 0" not in superpoint
-    assert 'name: "image"\n    data_type: TYPE_FP32\n    dims: [ 480, 640, 1 ]' in superpoint
-    assert 'name: "prob_nms"\n    data_type: TYPE_FP32\n    dims: [ 480, 640 ]' in superpoint
-    assert 'name: "descriptors_raw"\n    data_type: TYPE_FP32\n    dims: [ 60, 80, 256 ]' in superpoint
-    assert superpoint.endswith("dynamic_batching {\n  max_queue_delay_microseconds: 1000\n}\n")
+    dinov2 = texts["dinov2"]
+    assert "max_batch_size: 8\n" in dinov2 and "max_batch_size: 0" not in dinov2
+    assert 'name: "pixel_values"\n    data_type: TYPE_FP32\n    dims: [ 3, 462, 630 ]' in dinov2
+    assert 'name: "features"\n    data_type: TYPE_FP32\n    dims: [ 768, 33, 45 ]' in dinov2
+    assert dinov2.endswith("dynamic_batching {\n  max_queue_delay_microseconds: 1000\n}\n")
     assert (
         '    name: "batch_8_640x480"\n    batch_size: 8\n'
-        '    inputs { key: "image" value: { data_type: TYPE_FP32 dims: [ 480, 640, 1 ] zero_data: true } }\n'
-    ) in superpoint
-    assert 'dims: [ 3, 462, 630 ] zero_data: true' in texts["dinov2"] and "dims: [ 768, 33, 45 ]" in texts["dinov2"]
-    assert "dims: [ 1, 480, 640, 1 ]" in texts["superpoint_preprocess"]
-    assert "dims: [ 1, 3, 462, 630 ]" in texts["dinov2_preprocess"]
-    for name in ("superpoint_preprocess", "dinov2_preprocess"):
-        assert "dims: [ -1, -1, 3 ]" in texts[name]  # any image still enters
-        assert "dynamic_batching" not in texts[name] and "max_batch_size: 0" in texts[name]
-        assert _parse(texts[name])["warmup"] == [(1, "image", (480, 640, 3), "TYPE_UINT8")]
+        '    inputs { key: "pixel_values" value: { data_type: TYPE_FP32 dims: [ 3, 462, 630 ] zero_data: true } }\n'
+    ) in dinov2
+    assert dinov2.startswith(
+        "# Throughput mode (conversion --throughput-image-size, docs/conversion.md): "
+        "fixed input 630 x 462 (DINOv2's for 640 x 480 images), batches of up to 8.\n"
+    )
+    preprocess = texts["dinov2_preprocess"]
+    assert "dims: [ 1, 3, 462, 630 ]" in preprocess
+    assert "dims: [ -1, -1, 3 ]" in preprocess  # any image still enters
+    assert "dynamic_batching" not in preprocess and "max_batch_size: 0" in preprocess
+    assert _parse(preprocess)["warmup"] == [(1, "image", (480, 640, 3), "TYPE_UINT8")]
+    assert preprocess.startswith(
+        "# Throughput mode (conversion --throughput-image-size, docs/conversion.md): "
+        "every image is resized to 630 x 462, DINOv2's input for 640 x 480 images.\n"
+    )
     for name, text in texts.items():
-        assert text.startswith("# Throughput mode (conversion --throughput-image-size, docs/conversion.md): ")
         # The operator's comments stay.
         assert all(line in text for line in _config(name).splitlines() if line.startswith("#")), name
 
@@ -199,7 +216,12 @@ def test_an_unchanged_model_is_returned_as_written(contract):
 @pytest.mark.parametrize("seed", range(40))
 def test_any_valid_mode_gives_configs_that_agree_with_the_transformed_contract_and_profiles(contract, seed):
     rng = random.Random(seed)
-    mode = ThroughputMode(8 * rng.randint(2, 512), 8 * rng.randint(2, 512), rng.randint(1, 64), rng.randint(0, 1_000_000))
+    # Any side from 14 to 4096 and any aspect ratio up to 45:1, either orientation; the first seeds take the extremes.
+    extremes = [(14, 630), (4096, 4096), (14, 14), (91, 4095)]  # (shorter, longer)
+    short = extremes[seed][0] if seed < len(extremes) else rng.randint(14, 4096)
+    long = extremes[seed][1] if seed < len(extremes) else rng.randint(short, min(4096, 45 * short))
+    width, height = (long, short) if rng.random() < 0.5 else (short, long)
+    mode = ThroughputMode(width, height, rng.randint(1, 64), rng.randint(0, 1_000_000))
     fixed = apply_to_contract(contract, mode)
     dino_h, dino_w = dinov2_size(mode.image_height, mode.image_width)
     assert dino_h % 14 == dino_w % 14 == 0 and max(dino_h, dino_w) <= 630 and min(dino_h, dino_w) >= 14
@@ -223,29 +245,29 @@ def test_any_valid_mode_gives_configs_that_agree_with_the_transformed_contract_a
 
 def test_a_tensor_whose_dims_cannot_be_replaced_exactly_once_fails(contract):
     fixed = apply_to_contract(contract, MODE)
-    twice = _config("superpoint").replace("dims: [ 1, -1, -1, 1 ]", "dims: [ 1, -1, -1, 1 ]\n    dims: [ 1, -1, -1, 1 ]")
-    with pytest.raises(PublishError, match=r"model 'superpoint': throughput mode sets the dims of input 'image', and found 2 `dims` fields"):
-        apply_to_config(twice, fixed.models["superpoint"], MODE)
+    twice = _config("dinov2").replace("dims: [ 1, 3, -1, -1 ]", "dims: [ 1, 3, -1, -1 ]\n    dims: [ 1, 3, -1, -1 ]")
+    with pytest.raises(PublishError, match=r"model 'dinov2': throughput mode sets the dims of input 'pixel_values', and found 2 `dims` fields"):
+        apply_to_config(twice, fixed.models["dinov2"], MODE)
     missing = _config("dinov2").replace('name: "features"', 'name: "feature_map"')
     with pytest.raises(PublishError, match=r"dims of output 'features', and found 0 `dims` fields for it in config.pbtxt where exactly one"):
         apply_to_config(missing, fixed.models["dinov2"], MODE)
 
 
 @pytest.mark.parametrize("edit,message", [
-    (("max_batch_size: 0", "max_batch_size: 4"), "model 'superpoint': throughput mode expects `max_batch_size: 0` in config.pbtxt to replace"),
+    (("max_batch_size: 0", "max_batch_size: 4"), "model 'dinov2': throughput mode expects `max_batch_size: 0` in config.pbtxt to replace"),
     (("max_batch_size: 0\n", ""), "expects `max_batch_size: 0`"),
-    (("platform:", "dynamic_batching { }\nplatform:"), "model 'superpoint': config.pbtxt already has `dynamic_batching`; throughput mode sets it"),
-    (("platform:", "max_batch_size: 0\nplatform:"), "model 'superpoint': config.pbtxt has 2 top-level `max_batch_size` fields"),
+    (("platform:", "dynamic_batching { }\nplatform:"), "model 'dinov2': config.pbtxt already has `dynamic_batching`; throughput mode sets it"),
+    (("platform:", "max_batch_size: 0\nplatform:"), "model 'dinov2': config.pbtxt has 2 top-level `max_batch_size` fields"),
 ])
 def test_config_errors_name_the_model_and_the_field(contract, edit, message):
     fixed = apply_to_contract(contract, MODE)
     with pytest.raises(PublishError, match=re.escape(message)):
-        apply_to_config(_config("superpoint").replace(*edit, 1), fixed.models["superpoint"], MODE)
+        apply_to_config(_config("dinov2").replace(*edit, 1), fixed.models["dinov2"], MODE)
 
 
 def test_a_contract_that_was_not_transformed_is_refused_by_the_config_edit(contract):
-    with pytest.raises(PublishError, match=r"model 'superpoint': the contract declares 'image' \[1, -1, -1, 1\], expected \[480, 640, 1\]"):
-        apply_to_config(_config("superpoint"), contract.models["superpoint"], MODE)
+    with pytest.raises(PublishError, match=r"model 'dinov2': the contract declares 'pixel_values' \[1, 3, -1, -1\], expected \[3, 462, 630\]"):
+        apply_to_config(_config("dinov2"), contract.models["dinov2"], MODE)
 
 
 def test_a_config_without_warmup_gets_one(contract):
@@ -258,55 +280,53 @@ def test_a_config_without_warmup_gets_one(contract):
 
 # --- TensorRT profiles ---------------------------------------------------------------------------------------
 
-def test_tensorrt_profiles_range_over_the_batch_only(contract):
+def test_tensorrt_profiles_range_over_dinov2s_batch_only(contract):
     profiles = tensorrt_profiles(1920, 1024, MODE)
-    assert profiles["superpoint"] == {"image": ShapeRange((1, 480, 640, 1), (8, 480, 640, 1), (8, 480, 640, 1))}
     assert profiles["dinov2"] == {"pixel_values": ShapeRange((1, 3, 462, 630), (8, 3, 462, 630), (8, 3, 462, 630))}
-    assert profiles["omniglue"] == tensorrt_profiles(1920, 1024)["omniglue"]
+    default = tensorrt_profiles(1920, 1024)
+    assert profiles["superpoint"] == default["superpoint"] and profiles["omniglue"] == default["omniglue"]
 
 
 def test_profiles_of_a_batching_model_are_checked_against_its_full_dims(contract):
     fixed = apply_to_contract(contract, MODE)
-    unbatched = {"image": ShapeRange((480, 640, 1), (480, 640, 1), (480, 640, 1))}
-    with pytest.raises(PublishError, match=r"TensorRT min shape \[480, 640, 1\] of 'image' does not fit its dims \[-1, 480, 640, 1\]"):
-        check_profiles(fixed.models["superpoint"], unbatched)
-    other_size = {"image": ShapeRange((1, 240, 320, 1), (8, 240, 320, 1), (8, 240, 320, 1))}
-    with pytest.raises(PublishError, match=r"min shape \[1, 240, 320, 1\] of 'image' does not fit its dims \[-1, 480, 640, 1\]"):
-        check_profiles(fixed.models["superpoint"], other_size)
+    unbatched = {"pixel_values": ShapeRange((3, 462, 630), (3, 462, 630), (3, 462, 630))}
+    with pytest.raises(PublishError, match=r"TensorRT min shape \[3, 462, 630\] of 'pixel_values' does not fit its dims \[-1, 3, 462, 630\]"):
+        check_profiles(fixed.models["dinov2"], unbatched)
+    other_size = {"pixel_values": ShapeRange((1, 3, 238, 322), (8, 3, 238, 322), (8, 3, 238, 322))}
+    with pytest.raises(PublishError, match=r"min shape \[1, 3, 238, 322\] of 'pixel_values' does not fit its dims \[-1, 3, 462, 630\]"):
+        check_profiles(fixed.models["dinov2"], other_size)
 
 
 # --- validation, sample run, export and publish --------------------------------------------------------------
 
-def test_batching_onnx_models_validate_and_the_sample_run_checks_full_dims(contract, tmp_path):
+def test_the_batching_onnx_model_validates_and_the_sample_run_checks_full_dims(contract, tmp_path):
     fixed = apply_to_contract(contract, MODE)
-    for name in BATCHING_MODELS:
-        assert check_onnx_model(fixed.models[name], onnx.load(str(write_models(fixed, tmp_path / name)[name]))) == []
+    assert check_onnx_model(fixed.models["dinov2"], onnx.load(str(write_models(fixed, tmp_path)["dinov2"]))) == []
     image = np.ones((480, 640, 3), np.uint8)
-    sessions = LineageSessions(fixed, shape_override={
-        ("superpoint_preprocess", "image_gray"): [1, 480, 640, 1], ("dinov2_preprocess", "pixel_values"): [1, 3, 462, 630],
-    })
+    sessions = LineageSessions(fixed, shape_override={("dinov2_preprocess", "pixel_values"): [1, 3, 462, 630]})
     outputs = run_ensemble(fixed, {"image0": image, "image1": image * 2}, sessions)
     assert set(outputs) == {t.name for t in fixed.ensemble_spec.outputs}
     unbatched = LineageSessions(fixed, shape_override={
-        ("superpoint_preprocess", "image_gray"): [1, 480, 640, 1], ("superpoint", "prob_nms"): [480, 640],
+        ("dinov2_preprocess", "pixel_values"): [1, 3, 462, 630], ("dinov2", "features"): [768, 33, 45],
     })
-    with pytest.raises(SampleInferenceError, match=r"superpoint output 'prob_nms': rank expected 3 \[-1, 480, 640\], got shape \[480, 640\]"):
+    with pytest.raises(SampleInferenceError, match=r"dinov2 output 'features': rank expected 4 \[-1, 768, 33, 45\], got shape \[768, 33, 45\]"):
         run_ensemble(fixed, {"image0": image, "image1": image}, unbatched)
 
 
-def test_tf2onnx_output_is_declared_with_a_dynamic_batch_dim_for_a_batching_spec(contract, tmp_path, log):
-    spec = apply_to_contract(contract, MODE).models["superpoint"]
+def test_fit_to_contract_declares_a_dynamic_batch_dim_and_the_fixed_dims_for_a_batching_spec(contract, tmp_path, log):
+    spec = apply_to_contract(contract, MODE).models["dinov2"]
     unknown = lambda name: helper.make_tensor_value_info(name, onnx.TensorProto.FLOAT, None)  # noqa: E731
-    nodes = [helper.make_node("Identity", ["image"], ["prob_nms"]), helper.make_node("Identity", ["image"], ["descriptors_raw"])]
-    graph = helper.make_graph(nodes, "converted", [unknown("image")], [unknown("prob_nms"), unknown("descriptors_raw")])
+    nodes = [helper.make_node("Identity", ["dinov2/pixel_values:0"], ["dinov2/features:0"])]
+    graph = helper.make_graph(nodes, "exported", [unknown("dinov2/pixel_values:0")], [unknown("dinov2/features:0")])
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     model.ir_version = 8
-    onnx.save(model, str(tmp_path / "superpoint.onnx"))
-    fit_to_contract(tmp_path / "superpoint.onnx", spec, log)
-    fitted = onnx.load(str(tmp_path / "superpoint.onnx")).graph
+    onnx.save(model, str(tmp_path / "dinov2.onnx"))
+    fit_to_contract(tmp_path / "dinov2.onnx", spec, log)
+    fitted = onnx.load(str(tmp_path / "dinov2.onnx"))
     declared = lambda info: [d.dim_value or d.dim_param for d in info.type.tensor_type.shape.dim]  # noqa: E731
-    assert declared(fitted.input[0]) == ["image_dim0", 480, 640, 1]
-    assert [declared(o) for o in fitted.output] == [["prob_nms_dim0", 480, 640], ["descriptors_raw_dim0", 60, 80, 256]]
+    assert declared(fitted.graph.input[0]) == ["pixel_values_dim0", 3, 462, 630]
+    assert declared(fitted.graph.output[0]) == ["features_dim0", 768, 33, 45]
+    assert check_onnx_model(spec, fitted) == []
 
 
 def test_publish_in_throughput_mode_with_tensorrt_on_cpu_instances(contract, tmp_path, log):
@@ -317,9 +337,15 @@ def test_publish_in_throughput_mode_with_tensorrt_on_cpu_instances(contract, tmp
         serving=ServingOptions(throughput=MODE),
     )
     assert verify_published(final, fixed) == (True, "ok")
-    superpoint = (final / "superpoint" / "config.pbtxt").read_text()
-    assert 'key: "trt_profile_opt_shapes" value: "image:8x480x640x1"' in superpoint
-    assert _parse(superpoint)["max_batch_size"] == 8 and _parse(superpoint)["delay"] == 1000
+    dinov2 = (final / "dinov2" / "config.pbtxt").read_text()
+    assert 'key: "trt_profile_opt_shapes" value: "pixel_values:8x3x462x630"' in dinov2
+    assert _parse(dinov2)["max_batch_size"] == 8 and _parse(dinov2)["delay"] == 1000
+    default = publish_repository(
+        tmp_path / "default", "v1", contract, write_models(contract, tmp_path / "default-build"), CONFIGS, {},
+        StageLogger(io.StringIO()), tensorrt_fp16=True, trt_workspace_bytes=1 << 30,
+    )
+    for name in set(contract.models) - set(THROUGHPUT_MODELS):  # SuperPoint's TensorRT profile included
+        assert (final / name / "config.pbtxt").read_text() == (default / name / "config.pbtxt").read_text(), name
     cpu = publish_repository(
         tmp_path / "cpu", "v1", fixed, models, CONFIGS, {}, StageLogger(io.StringIO()),
         trt_workspace_bytes=1 << 30, serving=ServingOptions(instance_kind="cpu", throughput=MODE),

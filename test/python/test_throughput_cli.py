@@ -33,8 +33,12 @@ def test_the_job_in_throughput_mode_builds_fixed_glue_validates_batching_models_
     }
     contract_stage = next(r for r in records if r["stage"] == "contract" and r["event"] == "ok")
     assert contract_stage["throughput_mode"]["max_batch_size"] == 4
-    superpoint = (tmp_path / "volume" / "repository" / "versions" / "abc123" / "superpoint" / "config.pbtxt").read_text()
-    assert "max_batch_size: 4\n" in superpoint and "max_queue_delay_microseconds: 250" in superpoint
+    published = tmp_path / "volume" / "repository" / "versions" / "abc123"
+    dinov2 = (published / "dinov2" / "config.pbtxt").read_text()
+    assert "max_batch_size: 4\n" in dinov2 and "max_queue_delay_microseconds: 250" in dinov2
+    # SuperPoint is published as written: it does not batch (throughput.py).
+    superpoint = REPO_ROOT / "model_repository" / "superpoint" / "config.pbtxt"
+    assert (published / "superpoint" / "config.pbtxt").read_text() == superpoint.read_text()
 
 
 def test_without_the_flags_the_job_records_no_mode_and_publishes_the_configs_as_written(tmp_path, contract, job):
@@ -55,7 +59,8 @@ def test_the_flags_parse_with_their_defaults():
 
 @pytest.mark.parametrize("extra,message", [
     (["--throughput-max-batch-size", "4"], "--throughput-max-batch-size applies only in throughput mode; add --throughput-image-size WIDTHxHEIGHT"),
-    (["--throughput-image-size", "641x480"], "--throughput-image-size 641x480: width and height must each be a multiple of 8"),
+    (["--throughput-image-size", "641x13"], "--throughput-image-size 641x13: width and height must each be from 14 to 4096 pixels"),
+    (["--throughput-image-size", "4096x90"], "--throughput-image-size 4096x90: the aspect ratio (longer side / shorter side) must be at most 45:1"),
     (["--throughput-image-size", "640x480", "--throughput-max-batch-size", "65"], "--throughput-max-batch-size must be from 1 to 64, got 65"),
     (["--throughput-image-size", "640x480", "--throughput-max-batch-size", "x"], "argument --throughput-max-batch-size: invalid int value: 'x'"),
 ])

@@ -20,11 +20,14 @@ dims) and behave like the real ones where the glue depends on it:
 
 Built with onnx.helper (no torch), from a fixed seed, in well under a second.
 
-`batch_axis=True` builds superpoint and dinov2 as throughput mode publishes them
-(max_batch_size > 0): the leading dim is a symbolic batch dim instead of 1. The
-weights (same seed, same draws) and the operators are the same, and every operator
-is batch-safe (no Reshape, Slice or Squeeze on a hard-coded batch of 1), so a batch
-of images gives each image's batch-1 result.
+`throughput_hw=(Hd, Wd)` builds dinov2 as throughput mode publishes it
+(scripts/omniglue_conversion/throughput.py, max_batch_size > 0): a symbolic batch dim
+instead of 1, and static spatial dims, pixel_values [batch, 3, Hd, Wd] -> features
+[batch, 768, Hd/14, Wd/14], since Triton compares output dims exactly
+(onnxruntime_backend src/onnxruntime_utils.cc CompareDimsSupported). The weights (same
+seed, same draws) and the operators are the default stand-in's, and every operator is
+batch-safe (no Reshape or Slice on a hard-coded batch of 1), so a batch of images
+gives each image's batch-1 result. SuperPoint and the matcher never batch.
 """
 
 from __future__ import annotations
@@ -52,10 +55,9 @@ def _zero_mean_kernels(rng: np.random.Generator, channels: int, scale: float) ->
     return (kernels - kernels.mean(axis=(2, 3), keepdims=True)).astype(np.float32)
 
 
-def build_superpoint(rng: np.random.Generator, batch_axis: bool = False) -> onnx.ModelProto:
+def build_superpoint(rng: np.random.Generator) -> onnx.ModelProto:
     g = GraphBuilder("superpoint")
-    batch = "batch" if batch_axis else 1
-    image = g.input("image", FLOAT, [batch, "height8", "width8", 1])
+    image = g.input("image", FLOAT, [1, "height8", "width8", 1])
     nchw = g.op("Transpose", image, perm=[0, 3, 1, 2])
 
     detector = _zero_mean_kernels(rng, 65, 3.0)
@@ -67,12 +69,11 @@ def build_superpoint(rng: np.random.Generator, batch_axis: bool = False) -> onnx
     pooled = g.op("MaxPool", prob, kernel_shape=[9, 9], strides=[1, 1], pads=[4, 4, 4, 4])
     keep = g.op("And", g.op("Equal", prob, pooled), g.op("GreaterOrEqual", prob, g.const(SUPERPOINT_SCORE_FLOOR)))
     prob_nms = g.op("Where", keep, prob, g.const(0.0))
-    # Squeezes the channel axis (1), not the batch.
-    g.output(g.op("Squeeze", prob_nms, g.i64(1)), "prob_nms", FLOAT, [batch, "height8", "width8"])
+    g.output(g.op("Squeeze", prob_nms, g.i64(1)), "prob_nms", FLOAT, [1, "height8", "width8"])
 
     describe = _zero_mean_kernels(rng, 256, 1.0)
     raw = g.op("Conv", nchw, g.const(describe), g.const(np.zeros(256)), strides=[8, 8])
-    g.output(g.op("Transpose", raw, perm=[0, 2, 3, 1]), "descriptors_raw", FLOAT, [batch, "cells_y", "cells_x", 256])
+    g.output(g.op("Transpose", raw, perm=[0, 2, 3, 1]), "descriptors_raw", FLOAT, [1, "cells_y", "cells_x", 256])
     return g.model("Random-weight stand-in for SuperPoint v6: prob_nms [1, H, W], descriptors_raw [1, H/8, W/8, 256].")
 
 
@@ -90,10 +91,17 @@ def _attend(g: GraphBuilder, queries: str, keys: str, values: str, width: int) -
     return g.op("MatMul", g.op("Softmax", logits, axis=-1), values)
 
 
-def build_dinov2(rng: np.random.Generator, batch_axis: bool = False) -> onnx.ModelProto:
+def build_dinov2(rng: np.random.Generator, throughput_hw: tuple[int, int] | None = None) -> onnx.ModelProto:
+    """`throughput_hw` (Hd, Wd): throughput mode's batching variant with that fixed input (module docstring)."""
     g = GraphBuilder("dinov2")
-    batch = "batch" if batch_axis else 1
-    pixels = g.input("pixel_values", FLOAT, [batch, 3, "height14", "width14"])
+    if throughput_hw is None:
+        batch, height, width, grid_h, grid_w = 1, "height14", "width14", "grid_h", "grid_w"
+    else:
+        height, width = throughput_hw
+        if height < 14 or width < 14 or height % 14 or width % 14:
+            raise ValueError(f"DINOv2's input must be positive multiples of 14 px, got {height}x{width}")
+        batch, grid_h, grid_w = "batch", height // 14, width // 14
+    pixels = g.input("pixel_values", FLOAT, [batch, 3, height, width])
     w = DINO_WIDTH
     patches = g.op("Conv", pixels, g.const(rng.normal(0.0, 0.05, (w, 3, 14, 14))), g.const(np.zeros(w)), strides=[14, 14])
     grid_shape = g.op("Shape", patches)  # [B, w, h, w]
@@ -108,7 +116,7 @@ def build_dinov2(rng: np.random.Generator, batch_axis: bool = False) -> onnx.Mod
 
     features = _linear(g, rng, _layer_norm(g, tokens, w), w, 768)  # [B, T, 768]
     grid = g.op("Concat", g.i64(0, 768), g.op("Slice", grid_shape, g.i64(2), g.i64(4), g.i64(0)), axis=0)  # [B, 768, h, w]
-    g.output(g.op("Reshape", g.op("Transpose", features, perm=[0, 2, 1]), grid), "features", FLOAT, [batch, 768, "grid_h", "grid_w"])
+    g.output(g.op("Reshape", g.op("Transpose", features, perm=[0, 2, 1]), grid), "features", FLOAT, [batch, 768, grid_h, grid_w])
     return g.model("Random-weight one-block ViT stand-in for DINOv2 ViT-B/14: features [1, 768, H/14, W/14].")
 
 
@@ -159,25 +167,26 @@ def build_omniglue(rng: np.random.Generator) -> onnx.ModelProto:
 
 
 BUILDERS = {"superpoint": build_superpoint, "dinov2": build_dinov2, "omniglue": build_omniglue}
-# The networks throughput mode batches (scripts/omniglue_conversion/throughput.py); the matcher never does.
-BATCHING_STAND_INS = ("superpoint", "dinov2")
+# The network throughput mode batches (scripts/omniglue_conversion/throughput.py); SuperPoint and the matcher never do.
+BATCHING_STAND_IN = "dinov2"
 
 
-def build_stand_in(name: str, seed: int = 8, batch_axis: bool = False) -> onnx.ModelProto:
-    """One stand-in; each model keeps its own seed (seed + its position in BUILDERS) whatever else is built."""
-    if batch_axis and name not in BATCHING_STAND_INS:
-        raise ValueError(f"only {', '.join(BATCHING_STAND_INS)} batch; {name!r} has no batch axis")
+def build_stand_in(name: str, seed: int = 8, throughput_hw: tuple[int, int] | None = None) -> onnx.ModelProto:
+    """One stand-in; each model keeps its own seed (seed + its position in BUILDERS) whatever else is built.
+    `throughput_hw` (DINOv2's fixed input, height and width) builds dinov2's batching variant."""
+    if throughput_hw is not None and name != BATCHING_STAND_IN:
+        raise ValueError(f"only {BATCHING_STAND_IN} batches in throughput mode; {name!r} has no batching variant")
     rng = np.random.default_rng(seed + list(BUILDERS).index(name))
-    return BUILDERS[name](rng, batch_axis=True) if batch_axis else BUILDERS[name](rng)
+    return BUILDERS[name](rng) if throughput_hw is None else BUILDERS[name](rng, throughput_hw)
 
 
-def build_stand_ins(out_dir: pathlib.Path, seed: int = 8, batch_axis: bool = False) -> dict[str, pathlib.Path]:
-    """Writes <out_dir>/<model>/1/model.onnx for the three networks (for superpoint and dinov2 only, with a
-    symbolic batch dim, when `batch_axis`); returns the paths by model name."""
+def build_stand_ins(out_dir: pathlib.Path, seed: int = 8, throughput_hw: tuple[int, int] | None = None) -> dict[str, pathlib.Path]:
+    """Writes <out_dir>/<model>/1/model.onnx for the three networks, or only dinov2's batching variant when
+    `throughput_hw` is given; returns the paths by model name."""
     written = {}
-    for name in BATCHING_STAND_INS if batch_axis else BUILDERS:
+    for name in BUILDERS if throughput_hw is None else (BATCHING_STAND_IN,):
         path = pathlib.Path(out_dir) / name / "1" / "model.onnx"
         path.parent.mkdir(parents=True, exist_ok=True)
-        onnx.save(build_stand_in(name, seed, batch_axis), str(path))
+        onnx.save(build_stand_in(name, seed, throughput_hw), str(path))
         written[name] = path
     return written

@@ -22,11 +22,14 @@ from cv2_reference import dinov2_input
 from small_dinov2 import small_dinov2
 from omniglue_conversion.contract import check_onnx_model, validate_models
 from omniglue_conversion.errors import ExportError
+from omniglue_conversion import export_dinov2 as export_dinov2_module
 from omniglue_conversion.export_dinov2 import export_for_contract
 from omniglue_conversion.glue_graphs import build_glue_model
 from omniglue_conversion.logs import StageLogger
+from omniglue_conversion.pipeline import _default_export
 from omniglue_conversion.serving import dinov2_size
 from omniglue_conversion.throughput import ThroughputMode, apply_to_contract
+from omniglue_conversion.weights import FetchedWeight
 
 sys.path.insert(0, str(REPO_ROOT / "test" / "support"))
 from build_onnx_fixtures import build_throughput_fixtures  # noqa: E402
@@ -70,14 +73,23 @@ def vit_b_width_dinov2():
 
 @pytest.fixture(scope="module")
 def exports(contract, vit_b_width_dinov2, tmp_path_factory):
-    """The small DINOv2 exported for the default contract and for EXPORT_MODE's: {"default"|"throughput": (spec, path)}."""
+    """The small DINOv2 exported for the default contract and for EXPORT_MODE's: {"default"|"throughput": (spec, path)}.
+    The throughput export goes through the Job's own export step (pipeline._default_export), with the small
+    model in place of the downloaded ViT-B/14."""
     directory = tmp_path_factory.mktemp("dinov2-exports")
     log = StageLogger(io.StringIO())
-    specs = {"default": contract.models["dinov2"], "throughput": apply_to_contract(contract, EXPORT_MODE).models["dinov2"]}
-    return {
-        label: (spec, export_for_contract(vit_b_width_dinov2, spec, directory / f"{label}.onnx", log, sample_hw=(56, 84)))
-        for label, spec in specs.items()
-    }
+    default_spec, throughput_spec = contract.models["dinov2"], apply_to_contract(contract, EXPORT_MODE).models["dinov2"]
+    default = export_for_contract(vit_b_width_dinov2, default_spec, directory / "default.onnx", log, sample_hw=(56, 84))
+    weight = FetchedWeight("dinov2", "file:///small.pth", directory / "small.pth", "0" * 64, 0, True, False)
+    trace = export_dinov2_module.export_features_model
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(export_dinov2_module, "load_dinov2_vitb14", lambda path: vit_b_width_dinov2)
+        # The sample size only seeds the trace (the graph's H and W are dynamic); a small one keeps this fast.
+        patch.setattr(export_dinov2_module, "export_features_model", lambda model, output, *, sample_hw, batch_axis: trace(
+            model, output, sample_hw=(56, 84), batch_axis=batch_axis,
+        ))
+        throughput = _default_export("dinov2")(weight, throughput_spec, directory / "throughput", log)
+    return {"default": (default_spec, default), "throughput": (throughput_spec, throughput)}
 
 
 @pytest.fixture(scope="module")

@@ -6,6 +6,7 @@ import { configSchema, OmniglueConfig } from './schema';
 import { quantityToNumber } from './validators';
 import { deepMerge, isPlainObject, Json } from '../lib/deep-merge';
 import { REPOSITORY_ROOT } from '../lib/paths';
+import { MAX_ASPECT_RATIO, withinDinoAspectLimit } from '../lib/throughput-mode';
 
 export const DEFAULT_CONFIG_FILE = path.join(REPOSITORY_ROOT, 'omniglue.config.json');
 
@@ -86,6 +87,13 @@ export function crossCheck(config: OmniglueConfig): string[] {
       `triton.startupTimeoutSeconds (${triton.startupTimeoutSeconds}) is shorter than triton.expectedModelLoadSeconds (${triton.expectedModelLoadSeconds}) + ` +
         `triton.expectedWarmupSeconds (${triton.expectedWarmupSeconds})${engineBuild} = ${startupNeeded} s: ` +
         'the kubelet would kill Triton while it loads and warms up the models; raise startupTimeoutSeconds',
+    );
+  }
+  const { imageWidth, imageHeight } = conversion.throughputMode;
+  if (!withinDinoAspectLimit(imageWidth, imageHeight)) {
+    problems.push(
+      `conversion.throughputMode.imageWidth x imageHeight (${imageWidth} x ${imageHeight}) must have an aspect ratio of at most ${MAX_ASPECT_RATIO}:1: ` +
+        'DINOv2 needs one 14-px patch on the shorter side',
     );
   }
   if (conversion.tensorrtFp16 && triton.gpusPerReplica === 0) {

@@ -16,7 +16,6 @@ import {
   cpuQuantity,
   memoryQuantity,
   intBetween,
-  fixedImageSide,
   sha256Hex,
 } from './validators';
 import { stateSchema } from './state';
@@ -251,18 +250,18 @@ export const configSchema = z.strictObject({
       .max(8192, { error: 'must be at most 8192 (SuperPoint runs at full resolution; downscale larger photos on the client)' })
       .default(1920),
     /**
-     * Throughput mode (docs/performance.md, "Throughput mode"): every image is resized to one resolution before
-     * SuperPoint and DINOv2, so Triton's dynamic batcher can merge those two networks' work across concurrent
-     * requests. Off (the default) runs SuperPoint at each image's own resolution, as the reference does. Switching
-     * it publishes a distinct model version.
+     * Throughput mode (docs/performance.md, "Throughput mode"): DINOv2 gets one fixed input size, so Triton's
+     * dynamic batcher can merge its work across concurrent requests. SuperPoint keeps each image's own resolution, as
+     * in the reference. Off (the default), DINOv2's input follows each image's aspect ratio, as in the reference.
+     * Switching it publishes a distinct model version.
      */
     throughputMode: section({
       enabled: z.boolean().default(false),
-      /** Width (px) every image is resized to before SuperPoint and DINOv2; a multiple of 8 (SuperPoint's cell). */
-      imageWidth: fixedImageSide().default(640),
-      /** Height (px) every image is resized to; a multiple of 8. */
-      imageHeight: fixedImageSide().default(480),
-      /** Most requests one SuperPoint or DINOv2 execution merges (Triton `max_batch_size`). */
+      /** Width (px) of the image size DINOv2's fixed input derives from, as the reference sizes it (640 x 480 -> 630 x 462). */
+      imageWidth: intBetween(14, 4096, 'pixels').default(640),
+      /** Height (px) of that image size; the longer side may be at most 45 times the shorter. */
+      imageHeight: intBetween(14, 4096, 'pixels').default(480),
+      /** Most requests one DINOv2 execution merges (Triton `max_batch_size`). */
       maxBatchSize: intBetween(1, 64, 'requests merged into one execution').default(8),
       /** How long the batcher may hold a request to fill a batch (Triton `max_queue_delay_microseconds`). */
       maxQueueDelayMicroseconds: intBetween(0, 1_000_000, 'microseconds, at most one second').default(1000),

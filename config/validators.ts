@@ -123,11 +123,6 @@ export const intBetween = (min: number, max: number, why: string) =>
     .min(min, { error: `must be between ${min} and ${max} (${why})` })
     .max(max, { error: `must be between ${min} and ${max} (${why})` });
 
-/** SuperPoint works on 8 x 8 cells (model_repository/superpoint_preprocess), so a fixed side is a multiple of 8. */
-export const fixedImageSide = () =>
-  intBetween(16, 4096, 'pixels')
-    .refine((side) => side % 8 === 0, { error: 'must be a multiple of 8 (SuperPoint\'s 8 x 8 cells), between 16 and 4096 pixels' });
-
 // Quantities of a known unit (https://kubernetes.io/docs/reference/kubernetes-api/common-definitions/quantity/):
 // CPU in cores or millicores, memory in bytes with a decimal or binary multiple. Both are bounded, so that a
 // unit mix-up ("1.5Gi" CPU, "1m" of memory) or an overflow ("1e400") is refused rather than deployed.

@@ -1,18 +1,19 @@
 /**
- * Throughput mode of the published models (docs/performance.md, "Throughput mode"): every image is resized to one
- * resolution before SuperPoint and DINOv2, whose configs then batch (`max_batch_size` > 0, `dynamic_batching`), so
- * Triton merges their work across concurrent ensemble requests. The conversion program does the rewriting
- * (scripts/omniglue_conversion/throughput.py); this module owns the settings and the flags that select it.
+ * Throughput mode of the published models (docs/performance.md, "Throughput mode"): DINOv2's input gets one fixed
+ * size, the one the reference gives an image of the configured size, so `dinov2` can batch (`max_batch_size` > 0,
+ * `dynamic_batching`) and Triton merges its work across concurrent ensemble requests. SuperPoint keeps the
+ * reference's per-image resolution: the sp_v6 SavedModel is built for a batch of one. The conversion program does
+ * the rewriting (scripts/omniglue_conversion/throughput.py); this module owns the settings and the flags that select it.
  */
 
 /** The settings; the conversion Job's defaults apply to the optional ones. */
 export interface ThroughputMode {
-  /** Width (px) every image is resized to before SuperPoint and DINOv2: a multiple of 8, 16–4096. */
+  /** Width (px) of the image size DINOv2's fixed input derives from (640 → 630 for 640 × 480), 14–4096. */
   readonly imageWidth: number;
-  /** Height (px) every image is resized to: a multiple of 8, 16–4096. */
+  /** Height (px) of that image size, 14–4096; the longer side at most 45 times the shorter. */
   readonly imageHeight: number;
   /**
-   * Most requests one SuperPoint or DINOv2 execution merges, 1–64.
+   * Most requests one DINOv2 execution merges, 1–64.
    * @default 8
    */
   readonly maxBatchSize?: number;
@@ -25,6 +26,17 @@ export interface ThroughputMode {
 
 export const THROUGHPUT_DEFAULTS = { maxBatchSize: 8, maxQueueDelayMicroseconds: 1000 } as const;
 
+/**
+ * DINOv2's input caps the longer side at 630 px and rounds both down to 14-px patches (google-research/omniglue
+ * dino_extract.py `_resize_input_image`), so the shorter side keeps a patch exactly when the aspect ratio is at most
+ * 630 / 14 = 45 (docs/model-repository.md, "Input limits").
+ */
+export const MAX_ASPECT_RATIO = 45;
+
+export function withinDinoAspectLimit(width: number, height: number): boolean {
+  return Math.max(width, height) <= MAX_ASPECT_RATIO * Math.min(width, height);
+}
+
 function checkInteger(setting: string, value: number, min: number, max: number, extra = ''): void {
   if (!Number.isInteger(value) || value < min || value > max) {
     throw new Error(`throughputMode.${setting} (${value}) must be a whole number between ${min} and ${max}${extra}`);
@@ -34,9 +46,11 @@ function checkInteger(setting: string, value: number, min: number, max: number, 
 /** The mode with defaults filled in; throws naming the setting and its allowed values. */
 export function resolveThroughputMode(mode: ThroughputMode): Required<ThroughputMode> {
   const resolved = { ...THROUGHPUT_DEFAULTS, ...mode };
-  for (const side of ['imageWidth', 'imageHeight'] as const) {
-    checkInteger(side, resolved[side], 16, 4096, ' (pixels)');
-    if (resolved[side] % 8 !== 0) throw new Error(`throughputMode.${side} (${resolved[side]}) must be a multiple of 8 (SuperPoint's 8 x 8 cells)`);
+  for (const side of ['imageWidth', 'imageHeight'] as const) checkInteger(side, resolved[side], 14, 4096, ' (pixels)');
+  if (!withinDinoAspectLimit(resolved.imageWidth, resolved.imageHeight)) {
+    throw new Error(
+      `throughputMode.imageWidth x imageHeight (${resolved.imageWidth} x ${resolved.imageHeight}) must have an aspect ratio of at most ${MAX_ASPECT_RATIO}:1 (DINOv2 needs one 14-px patch on the shorter side)`,
+    );
   }
   checkInteger('maxBatchSize', resolved.maxBatchSize, 1, 64);
   checkInteger('maxQueueDelayMicroseconds', resolved.maxQueueDelayMicroseconds, 0, 1_000_000);

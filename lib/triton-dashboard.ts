@@ -72,7 +72,7 @@ export function tritonDashboardPanels(props: TritonDashboardProps): DashboardPan
     {
       title: 'Mean batch size, by step',
       description:
-        'Inferences per execution. 1 everywhere unless the throughput mode (conversion.throughputMode) lets superpoint and dinov2 merge requests; near 1 there means requests rarely overlap enough to batch.',
+        'Inferences per execution. 1 everywhere unless the throughput mode (conversion.throughputMode) lets dinov2 merge requests; near 1 there means requests rarely overlap enough to batch.',
       unit: 'none',
       targets: [
         {

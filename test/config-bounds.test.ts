@@ -1,5 +1,8 @@
 import { parseConfig } from '../config/load';
+import fc from 'fast-check';
+import { withinDinoAspectLimit } from '../lib/throughput-mode';
 import { configRejection } from './support/config-errors';
+import { dinoSize } from './support/omniglue-reference';
 
 
 // Bounds that Kubernetes, Triton or common sense impose, each refused with the setting and what is allowed.
@@ -29,8 +32,9 @@ describe('bounds', () => {
     ['an environment variable name that is not an identifier', { conversion: { extraEnv: { 'BAD-NAME': 'x' } } }, /conversion\.extraEnv\.BAD-NAME: must be an environment variable name/],
     ['PATH in extraEnv', { conversion: { extraEnv: { PATH: '/tmp' } } }, /conversion\.extraEnv may not set PATH/],
     ['a grace period shorter than the preStop sleep', { triton: { terminationGracePeriodSeconds: 1 } }, /triton\.terminationGracePeriodSeconds: must be between 16 and 3600/],
-    ['a throughput image side that is no multiple of 8', { conversion: { throughputMode: { imageWidth: 644 } } }, /conversion\.throughputMode\.imageWidth: must be a multiple of 8 \(SuperPoint's 8 x 8 cells\), between 16 and 4096 pixels/],
-    ['a throughput image side beyond 4096', { conversion: { throughputMode: { imageHeight: 8192 } } }, /conversion\.throughputMode\.imageHeight: must be between 16 and 4096 \(pixels\)/],
+    ['a throughput image side below one DINOv2 patch', { conversion: { throughputMode: { imageWidth: 13 } } }, /conversion\.throughputMode\.imageWidth: must be between 14 and 4096 \(pixels\)/],
+    ['a throughput image side beyond 4096', { conversion: { throughputMode: { imageHeight: 8192 } } }, /conversion\.throughputMode\.imageHeight: must be between 14 and 4096 \(pixels\)/],
+    ['a throughput size of more than 45:1', { conversion: { throughputMode: { imageWidth: 4096, imageHeight: 91 } } }, /conversion\.throughputMode\.imageWidth x imageHeight \(4096 x 91\) must have an aspect ratio of at most 45:1: DINOv2 needs one 14-px patch on the shorter side/],
     ['a throughput batch beyond 64', { conversion: { throughputMode: { maxBatchSize: 65 } } }, /conversion\.throughputMode\.maxBatchSize: must be between 1 and 64/],
     ['a throughput queue delay over a second', { conversion: { throughputMode: { maxQueueDelayMicroseconds: 1_000_001 } } }, /conversion\.throughputMode\.maxQueueDelayMicroseconds: must be between 0 and 1000000/],
     ['a queue target of zero', { autoscaling: { queueToComputeRatio: { target: '0' } } }, /autoscaling\.queueToComputeRatio\.target: must be above 0/],
@@ -55,9 +59,21 @@ describe('bounds', () => {
         conversion: {
           minSampleMatches: 1024,
           image: 'registry.internal:5000/omniglue/conversion@sha256:' + 'ab'.repeat(32),
-          throughputMode: { enabled: true, imageWidth: 16, imageHeight: 4096, maxBatchSize: 64, maxQueueDelayMicroseconds: 1_000_000 },
+          throughputMode: { enabled: true, imageWidth: 4095, imageHeight: 91, maxBatchSize: 64, maxQueueDelayMicroseconds: 1_000_000 },
         },
       }),
     ).not.toThrow();
+  });
+});
+
+describe('the throughput mode\'s aspect bound', () => {
+  test('accepts exactly the sizes whose DINOv2 input, as the reference sizes it, keeps a 14-px patch on each side', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 14, max: 4096 }), fc.integer({ min: 14, max: 4096 }), (width, height) => {
+        const [h, w] = dinoSize(height, width);
+        expect(withinDinoAspectLimit(width, height)).toBe(h >= 14 && w >= 14);
+      }),
+      { numRuns: 3000, seed: 12, examples: [[4095, 91], [4096, 91], [14, 630], [14, 631], [631, 14]] },
+    );
   });
 });

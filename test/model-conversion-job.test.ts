@@ -178,8 +178,9 @@ describe('ModelConversionJob', () => {
   });
 
   test.each<[string, ThroughputMode, RegExp]>([
-    ['a side that is no multiple of 8', { imageWidth: 642, imageHeight: 480 }, /throughputMode\.imageWidth \(642\) must be a multiple of 8/],
-    ['a side beyond 4096', { imageWidth: 640, imageHeight: 4104 }, /throughputMode\.imageHeight \(4104\) must be a whole number between 16 and 4096 \(pixels\)/],
+    ['a side below one DINOv2 patch', { imageWidth: 13, imageHeight: 480 }, /throughputMode\.imageWidth \(13\) must be a whole number between 14 and 4096 \(pixels\)/],
+    ['a side beyond 4096', { imageWidth: 640, imageHeight: 4104 }, /throughputMode\.imageHeight \(4104\) must be a whole number between 14 and 4096 \(pixels\)/],
+    ['an aspect ratio beyond 45:1', { imageWidth: 14, imageHeight: 631 }, /throughputMode\.imageWidth x imageHeight \(14 x 631\) must have an aspect ratio of at most 45:1/],
     ['a batch of zero', { imageWidth: 640, imageHeight: 480, maxBatchSize: 0 }, /throughputMode\.maxBatchSize \(0\) must be a whole number between 1 and 64/],
     ['a fractional delay', { imageWidth: 640, imageHeight: 480, maxQueueDelayMicroseconds: 0.5 }, /throughputMode\.maxQueueDelayMicroseconds \(0\.5\) must be a whole number between 0 and 1000000/],
   ])('refuses a throughput mode with %s', (_name, throughputMode, message) => {

@@ -35,7 +35,7 @@ let built: string | undefined;
 
 /**
  * The directory holding `models/<name>/1/model.onnx` (K = 1024 plus stand-ins), `k8/<glue>/1/model.onnx` and
- * `throughput/<name>/1/model.onnx` (the 640 x 480 fixed-size preprocessing and the batch-axis stand-ins).
+ * `throughput/<name>/1/model.onnx` (DINOv2's fixed-size preprocessing for 640 x 480 and its batch-axis stand-in).
  */
 export function onnxFixtures(): string {
   if (built) return built;

@@ -89,8 +89,14 @@ export function crossCheck(config: OmniglueConfig): string[] {
         'the kubelet would kill Triton while it loads and warms up the models; raise startupTimeoutSeconds',
     );
   }
-  const { imageWidth, imageHeight } = conversion.throughputMode;
-  if (!withinDinoAspectLimit(imageWidth, imageHeight)) {
+  const { enabled: throughput, imageWidth, imageHeight } = conversion.throughputMode;
+  if (throughput && triton.gpusPerReplica === 0) {
+    problems.push(
+      'conversion.throughputMode batches DINOv2 on a GPU, but triton.gpusPerReplica is 0 (CPU-only replicas), where batching gains nothing and ' +
+        'warming up at the full batch takes minutes: set throughputMode.enabled to false or give each replica a GPU',
+    );
+  }
+  if (throughput && !withinDinoAspectLimit(imageWidth, imageHeight)) {
     problems.push(
       `conversion.throughputMode.imageWidth x imageHeight (${imageWidth} x ${imageHeight}) must have an aspect ratio of at most ${MAX_ASPECT_RATIO}:1: ` +
         'DINOv2 needs one 14-px patch on the shorter side',

@@ -1,6 +1,7 @@
 import { Construct } from 'constructs';
 import { commonLabels } from '../lib/labels';
 import { ConfigMapV1 } from '../lib/provider-classes';
+import { deliberateQueueDelay } from '../lib/throughput-mode';
 import { tritonDashboard } from '../lib/triton-dashboard';
 import { GRAFANA_DASHBOARD_LABEL, TRITON_ENSEMBLE_MODEL, TRITON_SCRAPE_JOB } from '../lib/triton-metrics';
 import { ModelConversionJob } from './model-conversion-job';
@@ -32,6 +33,7 @@ export class GrafanaDashboard extends Construct {
       scrapeJob: TRITON_SCRAPE_JOB,
       ensembleModel: TRITON_ENSEMBLE_MODEL,
       conversionJobPrefix: ModelConversionJob.NAME_PREFIX,
+      deliberateQueueDelay: deliberateQueueDelay(props.conversionJob.throughputMode),
     });
     this.configMap = new ConfigMapV1(this, 'config-map', {
       metadata: {

@@ -4,7 +4,7 @@ import { Construct } from 'constructs';
 import { HELM_REPOSITORIES, VERSIONS } from '../config/versions';
 import { helmValues, singleValuesDocument } from '../lib/helm-values';
 import { HelmRelease } from '../lib/provider-classes';
-import { TRITON_CUSTOM_METRICS, TRITON_ENSEMBLE_MODEL, TritonCustomMetrics } from '../lib/triton-metrics';
+import { DeliberateQueueDelay, queueToComputeRatioQuery, TRITON_CUSTOM_METRICS, TRITON_ENSEMBLE_MODEL, TritonCustomMetrics } from '../lib/triton-metrics';
 import { PrometheusMonitoring } from './prometheus-monitoring';
 import { REPOSITORY_ROOT } from '../lib/paths';
 
@@ -37,6 +37,12 @@ export interface PrometheusAdapterProps {
    * @default - the installed Prometheus's interval, else 5
    */
   readonly scrapeIntervalSeconds?: number;
+  /**
+   * A batching model's deliberate queue delay (the throughput mode), taken off the queue-to-compute ratio so that
+   * the batcher's wait for a fuller batch does not read as saturation.
+   * @default - none: no model waits on purpose
+   */
+  readonly deliberateQueueDelay?: DeliberateQueueDelay;
 }
 
 /** One prometheus-adapter rule, in the chart's `rules.custom` shape. */
@@ -101,9 +107,12 @@ export class PrometheusAdapter extends Construct {
         name: { matches: '^nv_inference_queue_duration_us$', as: this.metrics.queueToComputeRatio },
         // Composing models only: Triton queues requests on the steps, and reports the ensemble's compute time as the
         // sum of its steps' (core ensemble_scheduler.cc), so summing the ensemble in would halve the ratio.
-        metricsQuery:
-          `sum by (<<.GroupBy>>) (rate(nv_inference_queue_duration_us{<<.LabelMatchers>>,${steps}}[${this.rateWindowSeconds}s])) / ` +
-          `clamp_min(sum by (<<.GroupBy>>) (rate(nv_inference_compute_infer_duration_us{<<.LabelMatchers>>,${steps}}[${this.rateWindowSeconds}s])), 1)`,
+        metricsQuery: queueToComputeRatioQuery({
+          steps: `<<.LabelMatchers>>,${steps}`,
+          groupBy: '<<.GroupBy>>',
+          window: `${this.rateWindowSeconds}s`,
+          deliberateDelay: props.deliberateQueueDelay,
+        }),
       },
     ];
 

@@ -6,6 +6,8 @@
  * the rewriting (scripts/omniglue_conversion/throughput.py); this module owns the settings and the flags that select it.
  */
 
+import type { DeliberateQueueDelay } from './triton-metrics';
+
 /** The settings; the conversion Job's defaults apply to the optional ones. */
 export interface ThroughputMode {
   /** Width (px) of the image size DINOv2's fixed input derives from (640 → 630 for 640 × 480), 14–4096. */
@@ -65,4 +67,12 @@ export function throughputArguments(mode: ThroughputMode): string[] {
     '--throughput-max-batch-size', String(resolved.maxBatchSize),
     '--throughput-max-queue-delay-microseconds', String(resolved.maxQueueDelayMicroseconds),
   ];
+}
+
+/** The model the throughput mode makes batch (scripts/omniglue_conversion/throughput.py BATCHING_MODELS). */
+export const BATCHING_MODEL = 'dinov2';
+
+/** The batcher's deliberate wait the metrics take off the queue time; undefined when the mode is off. */
+export function deliberateQueueDelay(mode: ThroughputMode | undefined): DeliberateQueueDelay | undefined {
+  return mode === undefined ? undefined : { model: BATCHING_MODEL, microseconds: resolveThroughputMode(mode).maxQueueDelayMicroseconds };
 }

@@ -3,6 +3,8 @@
  * lib/metric-catalog.ts and follows docs/metrics.md: the ensemble's own series for what clients see, its steps'
  * for queue and compute time, failures halved. `$__rate_interval` is Grafana's (at least four scrape intervals).
  */
+import { DeliberateQueueDelay, queueToComputeRatioQuery } from './triton-metrics';
+
 export interface TritonDashboardProps {
   /** Namespace of the Triton pods, the HPA and the conversion Jobs. */
   readonly servingNamespace: string;
@@ -14,6 +16,8 @@ export interface TritonDashboardProps {
   readonly ensembleModel: string;
   /** Name prefix of the conversion Jobs. */
   readonly conversionJobPrefix: string;
+  /** The throughput mode's batcher delay, taken off the queue/compute ratio as the HPA's rule does. */
+  readonly deliberateQueueDelay?: DeliberateQueueDelay;
 }
 
 export interface DashboardPanel {
@@ -87,9 +91,7 @@ export function tritonDashboardPanels(props: TritonDashboardProps): DashboardPan
       unit: 'none',
       targets: [
         {
-          expr:
-            `sum by (pod) (rate(nv_inference_queue_duration_us{${steps}}[${RATE}])) / ` +
-            `clamp_min(sum by (pod) (rate(nv_inference_compute_infer_duration_us{${steps}}[${RATE}])), 1)`,
+          expr: queueToComputeRatioQuery({ steps, groupBy: 'pod', window: RATE, deliberateDelay: props.deliberateQueueDelay }),
           legendFormat: '{{pod}}',
         },
       ],

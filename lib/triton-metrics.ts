@@ -28,3 +28,39 @@ export const GRAFANA_DASHBOARD_LABEL: Readonly<Record<string, string>> = { grafa
 
 /** Name of the Triton container's metrics port (:8002), which the scrape job and the PodMonitor select. */
 export const TRITON_METRICS_PORT_NAME = 'metrics';
+
+/** Queue time a batching step spends waiting on purpose: its dynamic batcher's `max_queue_delay_microseconds`. */
+export interface DeliberateQueueDelay {
+  /** The batching model (the throughput mode's `dinov2`). */
+  readonly model: string;
+  readonly microseconds: number;
+}
+
+export interface QueueToComputeRatioQuery {
+  /** Label matchers of the composing models' series (the ensemble left out: its compute repeats its steps'). */
+  readonly steps: string;
+  /** The `by` labels. */
+  readonly groupBy: string;
+  /** Range of the rates, e.g. `30s`. */
+  readonly window: string;
+  /** Subtracted from the queue time of every request of that model. @default - none */
+  readonly deliberateDelay?: DeliberateQueueDelay;
+}
+
+/**
+ * The steps' queue time per unit of compute time (NVIDIA's autoscaling signal), the one expression behind the HPA's
+ * adapter rule, the saturation alert and the dashboard. Triton counts a dynamic batcher's wait for a fuller batch as
+ * queue time (core dynamic_batch_scheduler.cc starts the queue timer at enqueue; infer_stats.cc: queue = compute
+ * start - queue start), so with the throughput mode every DINOv2 request at low load adds up to the configured delay,
+ * which would hold the ratio up at any load. That deliberate wait, at most the delay per request, is taken off first.
+ */
+export function queueToComputeRatioQuery({ steps, groupBy, window, deliberateDelay }: QueueToComputeRatioQuery): string {
+  const sum = (metric: string, selector: string) => `sum by (${groupBy}) (rate(${metric}{${selector}}[${window}]))`;
+  let queue = sum('nv_inference_queue_duration_us', steps);
+  if (deliberateDelay !== undefined && deliberateDelay.microseconds > 0) {
+    const delayed = sum('nv_inference_request_success', `${steps},model="${deliberateDelay.model}"`);
+    // `or`: a pod whose batching model has no series yet keeps its plain queue time.
+    queue = `clamp_min((${queue} - ${deliberateDelay.microseconds} * ${delayed}) or ${queue}, 0)`;
+  }
+  return `${queue} / clamp_min(${sum('nv_inference_compute_infer_duration_us', steps)}, 1)`;
+}

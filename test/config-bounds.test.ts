@@ -34,7 +34,8 @@ describe('bounds', () => {
     ['a grace period shorter than the preStop sleep', { triton: { terminationGracePeriodSeconds: 1 } }, /triton\.terminationGracePeriodSeconds: must be between 16 and 3600/],
     ['a throughput image side below one DINOv2 patch', { conversion: { throughputMode: { imageWidth: 13 } } }, /conversion\.throughputMode\.imageWidth: must be between 14 and 4096 \(pixels\)/],
     ['a throughput image side beyond 4096', { conversion: { throughputMode: { imageHeight: 8192 } } }, /conversion\.throughputMode\.imageHeight: must be between 14 and 4096 \(pixels\)/],
-    ['a throughput size of more than 45:1', { conversion: { throughputMode: { imageWidth: 4096, imageHeight: 91 } } }, /conversion\.throughputMode\.imageWidth x imageHeight \(4096 x 91\) must have an aspect ratio of at most 45:1: DINOv2 needs one 14-px patch on the shorter side/],
+    ['the throughput mode on CPU-only replicas', { triton: { gpusPerReplica: 0 }, autoscaling: { enabled: false }, conversion: { throughputMode: { enabled: true } } }, /conversion\.throughputMode batches DINOv2 on a GPU, but triton\.gpusPerReplica is 0/],
+    ['a throughput size of more than 45:1', { conversion: { throughputMode: { enabled: true, imageWidth: 4096, imageHeight: 91 } } }, /conversion\.throughputMode\.imageWidth x imageHeight \(4096 x 91\) must have an aspect ratio of at most 45:1: DINOv2 needs one 14-px patch on the shorter side/],
     ['a throughput batch beyond 64', { conversion: { throughputMode: { maxBatchSize: 65 } } }, /conversion\.throughputMode\.maxBatchSize: must be between 1 and 64/],
     ['a throughput queue delay over a second', { conversion: { throughputMode: { maxQueueDelayMicroseconds: 1_000_001 } } }, /conversion\.throughputMode\.maxQueueDelayMicroseconds: must be between 0 and 1000000/],
     ['a queue target of zero', { autoscaling: { queueToComputeRatio: { target: '0' } } }, /autoscaling\.queueToComputeRatio\.target: must be above 0/],
@@ -67,6 +68,10 @@ describe('bounds', () => {
 });
 
 describe('the throughput mode\'s aspect bound', () => {
+  test('applies only when the mode is on', () => {
+    expect(() => parseConfig({ conversion: { throughputMode: { enabled: false, imageWidth: 4096, imageHeight: 91 } } })).not.toThrow();
+  });
+
   test('accepts exactly the sizes whose DINOv2 input, as the reference sizes it, keeps a 14-px patch on each side', () => {
     fc.assert(
       fc.property(fc.integer({ min: 14, max: 4096 }), fc.integer({ min: 14, max: 4096 }), (width, height) => {

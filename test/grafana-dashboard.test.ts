@@ -1,5 +1,5 @@
 import { exposedSeriesNames, METRIC_CATALOG } from '../lib/metric-catalog';
-import { GRAFANA_DASHBOARD_LABEL, TRITON_ENSEMBLE_MODEL, TRITON_SCRAPE_JOB } from '../lib/triton-metrics';
+import { GRAFANA_DASHBOARD_LABEL, queueToComputeRatioQuery, TRITON_ENSEMBLE_MODEL, TRITON_SCRAPE_JOB } from '../lib/triton-metrics';
 import { renderAlertChart } from './support/alert-chart';
 import { expandAdapterQuery } from './support/prometheus-adapter-query';
 import { metricNames } from './support/promql-metric-names';
@@ -48,8 +48,18 @@ describe('Grafana dashboard', () => {
     for (const panel of stepPanels) for (const target of panel.targets) expect(target.expr).toContain('model!="omniglue_ensemble"');
   });
 
-  test('every panel expression parses with promtool', () => {
-    const rules = panelExpressions(dashboardOf().dashboard).map((expr, index) => ({ record: `omniglue:dashboard_panel_expression:${index}`, expr: asPrometheusReceivesIt(expr) }));
+  test('every panel expression parses with promtool, in the default and the throughput mode', () => {
+    const throughput = dashboardOf({ conversion: { throughputMode: { enabled: true } } }).dashboard;
+    const ratio = throughput.panels.find((panel: any) => panel.title === 'Queue/compute ratio per pod (HPA signal)').targets[0].expr;
+    // The batcher's deliberate wait is taken off, as in the HPA's rule (test/promql.test.ts evaluates that rule).
+    expect(ratio).toBe(queueToComputeRatioQuery({
+      steps: `job="${TRITON_SCRAPE_JOB}", namespace="omniglue", model!="${TRITON_ENSEMBLE_MODEL}"`,
+      groupBy: 'pod',
+      window: '$__rate_interval',
+      deliberateDelay: { model: 'dinov2', microseconds: 1000 },
+    }));
+    const expressions = [...panelExpressions(dashboardOf().dashboard), ...panelExpressions(throughput)];
+    const rules = expressions.map((expr, index) => ({ record: `omniglue:dashboard_panel_expression:${index}`, expr: asPrometheusReceivesIt(expr) }));
     const result = promtool(['check', 'rules', 'dashboard.yaml'], { 'dashboard.yaml': { groups: [{ name: 'dashboard', rules }] } });
     expect(result.output).toContain(`SUCCESS: ${rules.length} rules found`);
     expect(result.ok).toBe(true);

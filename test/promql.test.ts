@@ -1,6 +1,6 @@
 import * as path from 'path';
 import { loadModelRepository } from '../lib/triton-model-config';
-import { TRITON_ENSEMBLE_MODEL, TRITON_SCRAPE_JOB } from '../lib/triton-metrics';
+import { queueToComputeRatioQuery, TRITON_ENSEMBLE_MODEL, TRITON_SCRAPE_JOB } from '../lib/triton-metrics';
 import { renderAlertChart } from './support/alert-chart';
 import { counter, near, PromtoolResult, runRuleTests } from './support/promtool';
 import { expandAdapterQuery } from './support/prometheus-adapter-query';
@@ -167,6 +167,59 @@ describe('prometheus-adapter rules expanded as the adapter expands them, evaluat
         interval: '5s',
         input_series: [gpu('GPU-0b5e2a4c-1f4e-4d7a-9e1b-3c2d5e6f7a8b', 0.85), gpu('GPU-7c1d9e8f-2a3b-4c5d-8e9f-0a1b2c3d4e5f', 0.65), gpu('GPU-1e2f3a4b-5c6d-7e8f-9a0b-1c2d3e4f5a6b', 0.1, OTHER_POD)],
         promql_expr_test: [{ expr: near(query, 75), eval_time: '1m', exp_samples: [{ labels: podLabels, value: 1 }] }],
+      },
+    ]));
+  });
+});
+
+// The throughput mode's dynamic batcher holds each dinov2 request up to its delay, and Triton counts that as queue
+// time (core dynamic_batch_scheduler.cc, infer_stats.cc). 20 ms per request, two requests per pair.
+describe('the throughput mode\'s batcher delay is not read as saturation (promtool)', () => {
+  const DELAY_US = 20_000;
+  const throughput = { conversion: { throughputMode: { enabled: true, maxQueueDelayMicroseconds: DELAY_US } } };
+  const dinov2Compute = 1000 * (steps.indexOf('dinov2') + 1);
+  /** queueAndCompute(ratio) plus the batcher's delay on every dinov2 request. */
+  function batchedPod(ratio: number, intervals: number, pod = POD) {
+    const requests = 2;
+    return [
+      ...queueAndCompute(ratio, intervals, pod).map((entry) =>
+        entry.series.startsWith('nv_inference_queue_duration_us{') && entry.series.includes('model="dinov2"')
+          ? { ...entry, values: counter(ratio * dinov2Compute + DELAY_US * requests, intervals) }
+          : entry,
+      ),
+      { series: triton('nv_inference_request_success', { model: 'dinov2', version: '1' }, pod), values: counter(requests, intervals) },
+    ];
+  }
+
+  test('the HPA still reads 2 on a pod whose steps queue twice their compute, plus the delay', () => {
+    const adapter = releaseValues(findResource(synthesize(throughput).platform, 'helm_release', 'prometheus-adapter'));
+    const rule = adapter.rules.custom.find((r: any) => r.seriesQuery.startsWith('nv_inference_queue_duration_us{'));
+    const query = expandAdapterQuery(rule.metricsQuery, { series: 'nv_inference_queue_duration_us', namespace: NAMESPACE, pods: [POD] });
+    const plain = expandAdapterQuery(queueToComputeRatioQuery({ steps: `<<.LabelMatchers>>,model!="${TRITON_ENSEMBLE_MODEL}"`, groupBy: '<<.GroupBy>>', window: '15s' }), { series: 'nv_inference_queue_duration_us', namespace: NAMESPACE, pods: [POD] });
+    expectPasses(runRuleTests([], [
+      {
+        interval: '5s',
+        input_series: batchedPod(2, 60),
+        promql_expr_test: [
+          { expr: near(query, 2), eval_time: '3m', exp_samples: [{ labels: `{pod="${POD}"}`, value: 1 }] },
+          // Without the correction the delay alone would add 2 x 20 ms per 36 ms of compute.
+          { expr: `round(${plain} * 1000)`, eval_time: '3m', exp_samples: [{ labels: `{pod="${POD}"}`, value: 3111 }] },
+        ],
+      },
+    ]));
+  });
+
+  test('the saturation alert fires at a ratio of 6 but not at 4 plus the delay, with the expression the HPA uses', () => {
+    const { rule } = renderAlertChart(throughput);
+    const saturated = rule.spec.groups.flatMap((group: any) => group.rules).find((r: any) => r.alert === 'OmniglueTritonQueueSaturated');
+    const steps = `job="${TRITON_SCRAPE_JOB}", namespace="${NAMESPACE}", model!="${TRITON_ENSEMBLE_MODEL}"`;
+    const expected = queueToComputeRatioQuery({ steps, groupBy: 'namespace, pod', window: '5m', deliberateDelay: { model: 'dinov2', microseconds: DELAY_US } });
+    expect(saturated.expr.replace(/\s+/g, ' ')).toBe(`${expected} > 5`);
+    expectPasses(runRuleTests(rule.spec.groups, [
+      {
+        interval: '1m',
+        input_series: [...batchedPod(4, 40), ...batchedPod(6, 40, OTHER_POD)],
+        promql_expr_test: [{ expr: firing('OmniglueTritonQueueSaturated'), eval_time: '25m', exp_samples: [{ labels: alertLabels('OmniglueTritonQueueSaturated', { namespace: NAMESPACE, pod: OTHER_POD, severity: 'warning' }), value: 1 }] }],
       },
     ]));
   });

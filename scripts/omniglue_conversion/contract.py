@@ -179,6 +179,12 @@ def _check_tensor(model: str, kind: str, spec: TensorSpec, info: onnx.ValueInfoP
     if dims is None:
         problems.append(f"{where}: ONNX declares no shape, expected dims {list(spec.dims)}")
         return problems
+    return problems + _dims_problems(where, kind, spec, dims, max_batch)
+
+
+def _dims_problems(where: str, kind: str, spec: TensorSpec, dims: list[int], max_batch: int) -> list[str]:
+    """The onnxruntime backend's CompareDimsSupported on ONNX dims (-1 for a dynamic one) against the contract's."""
+    problems: list[str] = []
     if max_batch > 0:
         if not dims or dims[0] != -1:
             problems.append(f"{where}: maxBatchSize {max_batch} needs a dynamic leading batch dim, ONNX has {dims}")
@@ -195,6 +201,26 @@ def _check_tensor(model: str, kind: str, spec: TensorSpec, info: onnx.ValueInfoP
         expected = want if want != -1 else "-1 (dynamic)"
         actual = f"static {have}" if have != -1 else "a dynamic dim (Triton compares output dims exactly)"
         problems.append(f"{where}: dim {axis} expected {expected}, ONNX has {actual}")
+    return problems
+
+
+def session_interface_problems(spec: ModelSpec, session: Any) -> list[str]:
+    """The same dims rule on the shapes an onnxruntime session reports after loading the file.
+
+    Triton reads a model's interface from its ONNX Runtime session (onnxruntime_backend src/onnxruntime.cc,
+    InputInfos/OutputInfos), not from the file, and load-time shape inference may fix a dim the file leaves
+    symbolic; outputs are compared exactly, so this is checked on the session too.
+    """
+    problems: list[str] = []
+    for kind, specs, args in (("input", spec.inputs, session.get_inputs()), ("output", spec.outputs, session.get_outputs())):
+        reported = {arg.name: arg.shape for arg in args}
+        for tensor in specs:
+            where = f"model {spec.name!r} {kind} {tensor.name!r} (as ONNX Runtime loads it)"
+            if tensor.name not in reported:
+                problems.append(f"{where}: missing; the session has {sorted(reported)}")
+                continue
+            dims = [d if isinstance(d, int) and d >= 0 else -1 for d in reported[tensor.name] or []]
+            problems.extend(_dims_problems(where, kind, tensor, dims, spec.max_batch_size))
     return problems
 
 

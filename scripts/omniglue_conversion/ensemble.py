@@ -15,8 +15,8 @@ from typing import Callable, Mapping, Protocol, Sequence
 
 import numpy as np
 
-from .contract import NUMPY_DTYPES, Contract, Step, TensorSpec
-from .errors import SampleInferenceError
+from .contract import NUMPY_DTYPES, Contract, Step, TensorSpec, session_interface_problems
+from .errors import ContractError, SampleInferenceError
 from .logs import StageLogger
 
 
@@ -94,6 +94,7 @@ def run_ensemble(
         raise SampleInferenceError("\n".join(problems))
 
     tensors: dict[str, np.ndarray] = dict(inputs)
+    interfaces_checked: set[str] = set()
     for step in order_steps(contract):
         model = contract.models[step.model_name]
         feeds = {}
@@ -106,9 +107,24 @@ def run_ensemble(
         if problems:
             raise SampleInferenceError("\n".join(problems))
         names = list(step.output_map)
+        try:
+            session = session_for(step.model_name)
+        except SampleInferenceError:
+            raise
+        except Exception as exc:  # runtimes raise their own exception types
+            raise SampleInferenceError(f"model {step.model_name!r} cannot be loaded: {exc}") from exc
+        if step.model_name not in interfaces_checked and hasattr(session, "get_outputs"):
+            # What Triton's onnxruntime backend will compare against the config when it loads the model.
+            interfaces_checked.add(step.model_name)
+            mismatches = session_interface_problems(model, session)
+            if mismatches:
+                raise ContractError(
+                    f"{len(mismatches)} mismatch(es) between the loaded ONNX model and its config, which Triton would refuse:\n"
+                    + "\n".join(f"  - {p}" for p in mismatches)
+                )
         started = time.monotonic()
         try:
-            results = session_for(step.model_name).run(names, feeds)
+            results = session.run(names, feeds)
         except SampleInferenceError:
             raise
         except Exception as exc:  # runtimes raise their own exception types

@@ -9,7 +9,7 @@ import pytest
 from conftest import LineageSessions
 from omniglue_conversion.contract import parse_contract
 from omniglue_conversion.ensemble import onnxruntime_sessions, order_steps, run_ensemble, session_providers
-from omniglue_conversion.errors import SampleInferenceError
+from omniglue_conversion.errors import ContractError, SampleInferenceError
 
 
 def _images():
@@ -161,3 +161,51 @@ def test_a_model_without_an_onnx_file_is_reported(monkeypatch, log):
     session_for = _sessions_with(monkeypatch, _FakeOnnxRuntime(["CPUExecutionProvider"]), log)
     with pytest.raises(SampleInferenceError, match="no ONNX file for ensemble step 'omniglue'"):
         session_for("omniglue")
+
+
+class _Arg:
+    def __init__(self, name, shape):
+        self.name, self.shape = name, shape
+
+
+class _ReportingSessions(LineageSessions):
+    """Lineage sessions that also report their interface, as onnxruntime.InferenceSession does after loading."""
+
+    def __init__(self, contract, reported=None):
+        super().__init__(contract)
+        self.reported = reported or {}
+
+    def __call__(self, model_name):
+        session = super().__call__(model_name)
+        spec = self.contract.models[model_name]
+
+        def args(tensors):
+            batch = ["batch"] if spec.max_batch_size > 0 else []
+            return [
+                _Arg(t.name, self.reported.get((model_name, t.name), batch + [d if d != -1 else f"d{i}" for i, d in enumerate(t.dims)]))
+                for t in tensors
+            ]
+
+        session.get_inputs = lambda: args(spec.inputs)
+        session.get_outputs = lambda: args(spec.outputs)
+        return session
+
+
+def test_loaded_interfaces_that_match_the_configs_pass(contract):
+    outputs = run_ensemble(contract, _images(), _ReportingSessions(contract))
+    assert sorted(outputs) == ["match_confidences", "matches_kp0", "matches_kp1"]
+
+
+def test_an_output_dim_fixed_by_onnxruntime_where_the_config_says_dynamic_fails_as_triton_would(contract):
+    # Triton reads the session's interface (onnxruntime_backend src/onnxruntime.cc) and compares outputs exactly.
+    sessions = _ReportingSessions(contract, reported={("dinov2", "features"): [1, 768, 30, 45]})
+    with pytest.raises(ContractError) as info:
+        run_ensemble(contract, _images(), sessions)
+    assert "model 'dinov2' output 'features' (as ONNX Runtime loads it): dim 2 expected -1 (dynamic), ONNX has static 30" in str(info.value)
+    assert info.value.exit_code == 6
+
+
+def test_a_dynamic_input_dim_where_the_config_is_fixed_is_accepted_as_triton_does(contract):
+    # Inputs are compared loosely (compare_exact=false): a dynamic ONNX dim takes any config dim.
+    sessions = _ReportingSessions(contract, reported={("superpoint_keypoints", "descriptors_raw"): [1, "h", "w", "c"]})
+    assert sorted(run_ensemble(contract, _images(), sessions)) == ["match_confidences", "matches_kp0", "matches_kp1"]

@@ -86,13 +86,23 @@ describe('summary of the default stacks', () => {
 
   test('shows storage, the conversion Job, services, network policy and resolved outputs', () => {
     expect(serving.volumeClaims).toEqual([{ name: 'omniglue-model-repository', namespace: 'omniglue', size: '50Gi', accessModes: ['ReadWriteMany'], storageClass: undefined }]);
-    expect(serving.jobs).toEqual([expect.objectContaining({ backoffLimit: 2, activeDeadlineSeconds: 3600, waitForCompletion: true, createTimeout: '70m' })]);
+    expect(serving.jobs).toEqual([
+      expect.objectContaining({ backoffLimit: 2, activeDeadlineSeconds: 3600, waitForCompletion: true, createTimeout: '70m', failJobExitCodes: [2, 4, 5, 6, 7], modelVariant: [] }),
+    ]);
     expect(serving.services[0].ports).toEqual(['http 8000→http/TCP', 'grpc 8001→grpc/TCP', 'metrics 8002→metrics/TCP']);
     expect(serving.networkPolicies.map((n) => [n.ports, n.sources])).toEqual([
       ['8000/TCP, 8001/TCP', 'namespaces {kubernetes.io/metadata.name=omniglue}'],
       ['8002/TCP', 'namespaces {kubernetes.io/metadata.name=monitoring}'],
     ]);
     expect(serving.outputs.find((o) => o.name === 'triton-http-url')?.value).toBe('http://omniglue-triton.omniglue.svc.cluster.local:8000');
+  });
+
+  test('names the model variant the conversion Job publishes from its flags', () => {
+    const variant = doctored(STACK_NAMES.serving, (resources) => {
+      const convert = only(resources.kubernetes_job_v1).spec.template.spec.container[0];
+      convert.args.push('--tensorrt-fp16', '--throughput-image-size', '1280x720', '--throughput-max-batch-size', '4');
+    });
+    expect(variant.jobs[0].modelVariant).toEqual(['tensorrt-fp16', 'throughput-image-size 1280x720', 'throughput-max-batch-size 4']);
   });
 
   test('reads the 14 ensemble steps in order from the conversion ConfigMap', () => {

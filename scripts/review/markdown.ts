@@ -132,8 +132,12 @@ export function renderStack(summary: StackSummary): string[] {
       summary.jobs.length === 0
         ? []
         : table(
-            ['Job', 'Namespace', 'Backoff limit', 'Active deadline', 'Wait for completion', 'Create timeout'],
-            summary.jobs.map((j) => [j.name, j.namespace, j.backoffLimit, seconds(j.activeDeadlineSeconds), j.waitForCompletion, j.createTimeout ?? '1m (provider default)']),
+            ['Job', 'Namespace', 'Backoff limit', 'Fails at once on exit', 'Active deadline', 'Wait for completion', 'Create timeout', 'Model variant'],
+            summary.jobs.map((j) => [
+              j.name, j.namespace, j.backoffLimit, j.failJobExitCodes.length > 0 ? j.failJobExitCodes.join(', ') : '—',
+              seconds(j.activeDeadlineSeconds), j.waitForCompletion, j.createTimeout ?? '1m (provider default)',
+              j.modelVariant.length > 0 ? j.modelVariant.join(', ') : 'default',
+            ]),
           ),
     ),
     ...section(

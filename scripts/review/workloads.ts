@@ -56,6 +56,31 @@ export interface JobSummary {
   readonly waitForCompletion: boolean;
   /** As written (`70m`); undefined leaves the provider's default of 1 minute. */
   readonly createTimeout: string | undefined;
+  /** Exit codes that fail the Job at once (its pod failure policy's FailJob rules). */
+  readonly failJobExitCodes: number[];
+  /**
+   * The conversion flags that choose which model variant is published (TensorRT, instance kind, throughput mode),
+   * as `flag value` strings; empty for the default variant or another Job.
+   */
+  readonly modelVariant: string[];
+}
+
+/** Flags of scripts/omniglue_conversion/cli.py that change what is published, with whether each takes a value. */
+const VARIANT_FLAGS: Record<string, boolean> = {
+  '--tensorrt-fp16': false,
+  '--tensorrt-max-image-side': true,
+  '--instance-kind': true,
+  '--throughput-image-size': true,
+  '--throughput-max-batch-size': true,
+  '--throughput-max-queue-delay-microseconds': true,
+};
+
+function modelVariant(podSpec: Obj): string[] {
+  const args = many(podSpec.container).flatMap((container) => (Array.isArray(container.args) ? container.args.map(String) : []));
+  return args.flatMap((arg, index) => {
+    if (!(arg in VARIANT_FLAGS)) return [];
+    return [VARIANT_FLAGS[arg] ? `${arg.slice(2)} ${args[index + 1] ?? '?'}` : arg.slice(2)];
+  });
 }
 
 interface Workload {
@@ -212,6 +237,10 @@ export function summarizeJobs(doc: TerraformJson): JobSummary[] {
       // The provider waits by default (wait_for_completion = true), within a 1-minute create timeout unless set.
       waitForCompletion: bool(resource.wait_for_completion, true),
       createTimeout: str(one(resource.timeouts).create),
+      failJobExitCodes: many(one(spec.pod_failure_policy).rule)
+        .filter((rule) => rule.action === 'FailJob')
+        .flatMap((rule) => many(rule.on_exit_codes).flatMap((codes) => (Array.isArray(codes.values) ? codes.values.map(Number) : []))),
+      modelVariant: modelVariant(one(one(spec.template).spec)),
     };
   });
 }

@@ -268,6 +268,9 @@ export class TritonServer extends Construct {
       '--allow-gpu-metrics=true',
       `--metrics-port=${TRITON_PORTS.metrics}`,
       '--metrics-interval-ms=2000',
+      // Request-to-response histograms (core metric_model_reporter.cc; server docs/user_guide/metrics.md
+      // "Histograms"): the dashboard's p50/p95/p99, with the ensemble's buckets set in its config.pbtxt.
+      '--metrics-config=histogram_latencies=true',
       '--log-format=ISO8601',
     ];
     if (!enableModelControlApi) {

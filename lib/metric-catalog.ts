@@ -40,7 +40,7 @@ export const METRIC_CATALOG: Readonly<Record<string, CatalogMetric>> = {
     type: 'histogram',
     // The `_bucket`/`_count`/`_sum` series names: qa/L0_metrics/histogram_metrics_test.py, get_histogram_metric_key.
     source: TRITON_DOCS,
-    meaning: 'time to first (for this non-decoupled ensemble: the only) response, ms (--metrics-config histogram_latencies=true)',
+    meaning: 'time to first (for this non-decoupled ensemble: the only) response, ms (--metrics-config=histogram_latencies=true, which the stack sets)',
   },
   nv_gpu_utilization: { type: 'gauge', source: TRITON_DOCS, meaning: 'GPU utilization 0.0–1.0, per GPU (gpu_uuid)' },
   nv_gpu_memory_used_bytes: { type: 'gauge', source: TRITON_DOCS, meaning: 'used GPU memory, bytes, per GPU' },

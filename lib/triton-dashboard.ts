@@ -54,7 +54,7 @@ export function tritonDashboardPanels(props: TritonDashboardProps): DashboardPan
     {
       title: 'Ensemble latency',
       description:
-        'Mean request time, and percentiles of the time to response when Triton runs with --metrics-config histogram_latencies=true (empty otherwise).',
+        'Mean request time, and percentiles of the time to response from the histogram Triton keeps with --metrics-config=histogram_latencies=true (set by the stack; buckets in the ensemble config).',
       unit: 'ms',
       targets: [
         { expr: `sum(rate(nv_inference_request_duration_us{${ensemble}}[${RATE}])) / clamp_min(${successRate(ensemble)}, 1e-9) / 1000`, legendFormat: 'mean' },

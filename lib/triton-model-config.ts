@@ -52,6 +52,8 @@ export interface TritonModelConfig {
   instanceGroups: { kind: string; count: number }[];
   /** `model_warmup` samples, run by every instance while the model loads. */
   warmups: WarmupSample[];
+  /** Histogram buckets set in `model_metrics`, by metric family. */
+  histogramBuckets: Record<string, number[]>;
   /** Ensemble steps in file order; empty for other models. */
   steps: EnsembleStep[];
   /** The config.pbtxt text as read, for hashing or shipping verbatim. */
@@ -105,6 +107,7 @@ interface RawConfig {
     inputs: Record<string, RawTensor & { zeroData?: boolean; randomData?: boolean; inputDataFile?: string }>;
   }[];
   ensembleScheduling?: { step: { modelName: string; inputMap: Record<string, string>; outputMap: Record<string, string> }[] };
+  modelMetrics?: { metricControl: { metricIdentifier?: { family: string }; histogramOptions?: { buckets: number[] } }[] };
 }
 
 /** Parses one config.pbtxt; errors name the file (and the line, for syntax errors). */
@@ -169,6 +172,9 @@ function loadModel(directory: string): TritonModelConfig {
         ]),
       ),
     })),
+    histogramBuckets: Object.fromEntries(
+      (raw.modelMetrics?.metricControl ?? []).map((control) => [control.metricIdentifier?.family ?? '', (control.histogramOptions?.buckets ?? []).map(Number)]),
+    ),
     steps: (raw.ensembleScheduling?.step ?? []).map((s) => ({
       modelName: s.modelName,
       inputMap: { ...s.inputMap },

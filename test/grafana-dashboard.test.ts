@@ -3,7 +3,8 @@ import { GRAFANA_DASHBOARD_LABEL, queueToComputeRatioQuery, TRITON_ENSEMBLE_MODE
 import { renderAlertChart } from './support/alert-chart';
 import { expandAdapterQuery } from './support/prometheus-adapter-query';
 import { metricNames } from './support/promql-metric-names';
-import { counter, promtool, runRuleTests } from './support/promtool';
+import { loadModelRepository, MODEL_REPOSITORY_DIR } from '../lib/triton-model-config';
+import { counter, near, promtool, runRuleTests } from './support/promtool';
 import { findResource, releaseValues, resourcesOfType, synthesize } from './support/synth';
 
 const documented = new Set(Object.entries(METRIC_CATALOG).flatMap(([name, metric]) => exposedSeriesNames(name, metric)));
@@ -86,6 +87,31 @@ describe('Grafana dashboard', () => {
           exp_samples: [{ labels: '{model="dinov2"}', value: 4 }, { labels: '{model="omniglue"}', value: 1 }],
         }],
       },
+    ]);
+    if (!result.ok) throw new Error(result.output);
+  });
+
+  test('the latency percentiles read the histogram Triton keeps for the ensemble, with the buckets its config sets', () => {
+    const { dashboard } = dashboardOf();
+    const triton = findResource(synthesize().serving, 'kubernetes_deployment_v1', 'triton').spec.template.spec.container.find((c: any) => c.name === 'triton');
+    expect(triton.args.join(' ')).toContain('--metrics-config=histogram_latencies=true');
+    const buckets = loadModelRepository(MODEL_REPOSITORY_DIR).ensemble.histogramBuckets;
+    const family = 'nv_inference_first_response_histogram_ms';
+    expect(Object.keys(buckets)).toEqual([family]);
+    expect(buckets[family].every((le, i, all) => i === 0 || le > all[i - 1])).toBe(true);
+    const p50 = dashboard.panels.find((p: any) => p.title === 'Ensemble latency').targets.find((t: any) => t.legendFormat === 'p50').expr;
+    expect(p50).toContain(`${family}_bucket{`);
+    // 100 requests per minute: 20 within 75 ms, 60 within 100 ms, all within 200 ms. The median falls in (75, 100]:
+    // Prometheus interpolates linearly, 75 + (50 - 20) / (60 - 20) * 25 = 93.75 ms.
+    const cumulative: Record<string, number> = Object.fromEntries(
+      [...buckets[family].map(String), '+Inf'].map((le) => [le, Number(le) < 75 ? 0 : Number(le) < 100 ? 20 : Number(le) < 150 ? 60 : Number(le) < 200 ? 90 : 100]),
+    );
+    const series = Object.entries(cumulative).map(([le, perMinute]) => ({
+      series: `${family}_bucket{job="${TRITON_SCRAPE_JOB}",namespace="omniglue",pod="p",model="${TRITON_ENSEMBLE_MODEL}",version="1",le="${le}"}`,
+      values: counter(perMinute, 20),
+    }));
+    const result = runRuleTests([], [
+      { interval: '1m', input_series: series, promql_expr_test: [{ expr: near(asPrometheusReceivesIt(p50).replace('$__rate_interval', '5m'), 93.75), eval_time: '10m', exp_samples: [{ labels: '{}', value: 1 }] }] },
     ]);
     if (!result.ok) throw new Error(result.output);
   });

@@ -70,7 +70,7 @@ describe('TritonServer', () => {
 
   test('serves an immutable repository with strict readiness and metrics on 8002', () => {
     const command = triton().container.args[0];
-    for (const flag of ['--model-control-mode=none', '--strict-readiness=true', '--metrics-port=8002', '--allow-gpu-metrics=true', '--http-port=8000', '--grpc-port=8001']) {
+    for (const flag of ['--model-control-mode=none', '--strict-readiness=true', '--metrics-port=8002', '--allow-gpu-metrics=true', '--metrics-config=histogram_latencies=true', '--http-port=8000', '--grpc-port=8001']) {
       expect(command).toContain(flag);
     }
   });

@@ -1,9 +1,8 @@
 """numpy re-implementation of the OpenCV calls the reference's preprocessing makes, for parity tests.
 
-A port of test/support/omniglue-reference.ts (cv2ResizeLinear, cv2RgbToGray, superpointSize, dinoSize),
-which follows OpenCV imgproc/src/resize.cpp (cv::hal::resize, CV_8U INTER_LINEAR, vertical pass as
-VResizeLinearVec_32s8u) and color_rgb.simd.hpp (RGB2Gray<uchar>), and google-research/omniglue
-superpoint_extract.py / dino_extract.py (_resize_input_image, _preprocess_image, _process_image).
+A port of test/support/omniglue-reference.ts (cv2ResizeLinear), which follows OpenCV imgproc/src/resize.cpp
+(cv::hal::resize, CV_8U INTER_LINEAR, vertical pass as VResizeLinearVec_32s8u), and google-research/omniglue
+dino_extract.py (_resize_input_image, _process_image): what the throughput mode's DINOv2 preprocessing computes.
 """
 
 from __future__ import annotations
@@ -38,17 +37,6 @@ def cv2_resize_linear(image: np.ndarray, out_h: int, out_w: int) -> np.ndarray:
     top = ((rows[y0] >> 4) * wy0[:, None, None]) >> 16
     bottom = ((rows[y1] >> 4) * wy1[:, None, None]) >> 16
     return np.minimum(255, (top + bottom + 2) >> 2).astype(np.uint8)
-
-
-def cv2_rgb_to_gray(rgb: np.ndarray) -> np.ndarray:
-    weighted = rgb[..., 0].astype(np.int64) * 9798 + rgb[..., 1].astype(np.int64) * 19235 + rgb[..., 2].astype(np.int64) * 3735
-    return ((weighted + 16384) >> 15).astype(np.uint8)
-
-
-def superpoint_input(image: np.ndarray, out_h: int, out_w: int) -> np.ndarray:
-    """superpoint_extract.py _preprocess_image after the resize: grey, float32 / 255, as [1, H, W, 1]."""
-    gray = cv2_rgb_to_gray(cv2_resize_linear(image, out_h, out_w))
-    return (gray.astype(np.float32) / np.float32(255.0))[None, :, :, None]
 
 
 def dinov2_input(image: np.ndarray, out_h: int, out_w: int) -> np.ndarray:

@@ -4,7 +4,7 @@ import { loadModelRepository, MODEL_REPOSITORY_DIR } from '../lib/triton-model-c
 import { loadRgbImage } from '../scripts/match/images';
 import { runEnsemble, type EnsembleRun } from './support/ensemble-runner';
 import { fixtureModel } from './support/onnx-fixtures';
-import { ort, randomBytes, SessionPool } from './support/ort';
+import { identicalTensors, ort, randomBytes, SessionPool } from './support/ort';
 
 const repo = loadModelRepository(MODEL_REPOSITORY_DIR);
 const pool = new SessionPool();
@@ -46,11 +46,6 @@ function rows(t: Tensor, width: number): number[][] {
   const all = values(t);
   return Array.from({ length: all.length / width }, (_, i) => all.slice(i * width, (i + 1) * width));
 }
-/** Same dims and bit-identical data (a loop: Jest's toEqual takes seconds on 260,000-element arrays). */
-function identical(a: Tensor, b: Tensor): boolean {
-  const [x, y] = [a.data as Float32Array, b.data as Float32Array];
-  return a.dims.join() === b.dims.join() && x.length === y.length && x.every((v, i) => Object.is(v, y[i]));
-}
 const detections = (prob: Tensor) => (prob.data as Float32Array).reduce((count, p) => count + (p > 0 ? 1 : 0), 0);
 const stepRun = (result: EnsembleRun, model: string, image: 0 | 1) => result.steps.filter((s) => s.modelName === model)[image];
 
@@ -73,7 +68,7 @@ function expectReferenceShapedResult(result: EnsembleRun): [number, number] {
     const matcher = stepRun(result, 'omniglue', 0).inputs;
     if (n > 0) {
       // No padding: the matcher gets exactly the keypoint step's tensors.
-      for (const name of ['keypoints', 'descriptors', 'scores'] as const) expect([name, identical(matcher[`${name}${i}`], keypoints[name])]).toEqual([name, true]);
+      for (const name of ['keypoints', 'descriptors', 'scores'] as const) expect([name, identicalTensors(matcher[`${name}${i}`], keypoints[name])]).toEqual([name, true]);
       expect(matcher[`descriptors${i}_dino`].dims).toEqual([1, n, 768]);
     } else {
       expect(matcher[`keypoints${i}`].dims).toEqual([1, 1, 2]);

@@ -14,7 +14,7 @@ import { throughputArguments } from '../lib/throughput-mode';
 import { buildModelContract, checkEnsembleConsistency, loadModelRepository, MODEL_REPOSITORY_DIR } from '../lib/triton-model-config';
 import { loadProblems, runEnsemble } from './support/ensemble-runner';
 import { fixtureModel } from './support/onnx-fixtures';
-import { ort, randomBytes, SessionPool } from './support/ort';
+import { identicalTensors, ort, randomBytes, SessionPool } from './support/ort';
 
 const PYTHON = process.env.PYTHON ?? '/usr/bin/python3';
 const [WIDTH, HEIGHT, BATCH] = [640, 480, 8];
@@ -47,14 +47,6 @@ function noiseImage(height: number, width: number, seed: number): Tensor {
   return new ort.Tensor('uint8', randomBytes(height * width * 3, seed), [height, width, 3]);
 }
 
-/** Same type, dims and bytes (compared as bytes: Jest's toEqual, or indexing mixed typed arrays, takes seconds here). */
-function identical(a: Tensor, b: Tensor): boolean {
-  const bytes = (t: Tensor) => {
-    const view = t.data as ArrayBufferView;
-    return Buffer.from(view.buffer, view.byteOffset, view.byteLength);
-  };
-  return a.type === b.type && a.dims.join() === b.dims.join() && bytes(a).equals(bytes(b));
-}
 
 describe('throughput mode: the published configs', () => {
   test('batch DINOv2 at the fixed size and leave every other model, SuperPoint included, as it was', () => {
@@ -109,7 +101,7 @@ describe('throughput mode end to end (stand-in networks, real glue, the publishe
     const roundingOnly = new Set(['dinov2_features0', 'dinov2_features1', 'descriptors0_dino', 'descriptors1_dino', 'soft_assignment', 'match_confidences']);
     for (const [name, tensor] of Object.entries(reference.tensors)) {
       if (!roundingOnly.has(name)) {
-        expect([name, identical(batched.tensors[name], tensor)]).toEqual([name, true]);
+        expect([name, identicalTensors(batched.tensors[name], tensor)]).toEqual([name, true]);
         continue;
       }
       const [x, y] = [tensor.data as Float32Array, batched.tensors[name].data as Float32Array];
@@ -127,7 +119,7 @@ describe('throughput mode end to end (stand-in networks, real glue, the publishe
     const batched = await runEnsemble(throughputRepo, throughputSession, inputs);
     for (const i of [0, 1]) {
       for (const tensor of [`superpoint_image${i}`, `prob_nms${i}`, `keypoints${i}`, `descriptors${i}`, `scores${i}`]) {
-        expect([tensor, identical(batched.tensors[tensor], reference.tensors[tensor])]).toEqual([tensor, true]);
+        expect([tensor, identicalTensors(batched.tensors[tensor], reference.tensors[tensor])]).toEqual([tensor, true]);
       }
       expect(reference.tensors[`dinov2_features${i}`].dims).toEqual([1, 768, 14, 21]); // the reference's 294 x 196
       expect(batched.tensors[`dinov2_features${i}`].dims).toEqual([1, 768, 33, 45]); // the fixed 630 x 462

@@ -13,6 +13,18 @@ for (const ctor of [Float32Array, Uint8Array, Int32Array, BigInt64Array]) {
 
 export { ort };
 
+/**
+ * Same type, dims and bytes: bit-identical tensors. Compared as bytes because Jest's toEqual, or indexing typed
+ * arrays of mixed element types in one loop, takes seconds on tensors of a megapixel image.
+ */
+export function identicalTensors(a: ort.Tensor, b: ort.Tensor): boolean {
+  const bytes = (t: ort.Tensor) => {
+    const view = t.data as ArrayBufferView;
+    return Buffer.from(view.buffer, view.byteOffset, view.byteLength);
+  };
+  return a.type === b.type && a.dims.join() === b.dims.join() && bytes(a).equals(bytes(b));
+}
+
 export const f32 = (data: ArrayLike<number>, dims: number[]) => new ort.Tensor('float32', Float32Array.from(data), dims);
 export const i32 = (value: number) => new ort.Tensor('int32', Int32Array.from([value]), [1]);
 

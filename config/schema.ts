@@ -19,6 +19,7 @@ import {
   sha256Hex,
 } from './validators';
 import { stateSchema } from './state';
+import { THROUGHPUT_DEFAULTS, THROUGHPUT_LIMITS } from '../lib/throughput-mode';
 
 const GiB = 2 ** 30;
 /** Highest replica count accepted; the HPA and the scale-up budget in README are reasoned for this scale. */
@@ -258,13 +259,15 @@ export const configSchema = z.strictObject({
     throughputMode: section({
       enabled: z.boolean().default(false),
       /** Width (px) of the image size DINOv2's fixed input derives from, as the reference sizes it (640 x 480 -> 630 x 462). */
-      imageWidth: intBetween(14, 4096, 'pixels').default(640),
+      imageWidth: intBetween(THROUGHPUT_LIMITS.imageSide.min, THROUGHPUT_LIMITS.imageSide.max, 'pixels').default(640),
       /** Height (px) of that image size; the longer side may be at most 45 times the shorter. */
-      imageHeight: intBetween(14, 4096, 'pixels').default(480),
+      imageHeight: intBetween(THROUGHPUT_LIMITS.imageSide.min, THROUGHPUT_LIMITS.imageSide.max, 'pixels').default(480),
       /** Most requests one DINOv2 execution merges (Triton `max_batch_size`). */
-      maxBatchSize: intBetween(1, 64, 'requests merged into one execution').default(8),
+      maxBatchSize: intBetween(THROUGHPUT_LIMITS.maxBatchSize.min, THROUGHPUT_LIMITS.maxBatchSize.max, 'requests merged into one execution')
+        .default(THROUGHPUT_DEFAULTS.maxBatchSize),
       /** How long the batcher may hold a request to fill a batch (Triton `max_queue_delay_microseconds`). */
-      maxQueueDelayMicroseconds: intBetween(0, 1_000_000, 'microseconds, at most one second').default(1000),
+      maxQueueDelayMicroseconds: intBetween(THROUGHPUT_LIMITS.maxQueueDelayMicroseconds.min, THROUGHPUT_LIMITS.maxQueueDelayMicroseconds.max, 'microseconds, at most one second')
+        .default(THROUGHPUT_DEFAULTS.maxQueueDelayMicroseconds),
     }),
     /** Minimum matches the sample pair must give before the repository is published. */
     minSampleMatches: intBetween(0, MAX_MATCHES, 'the ensemble returns at most one match per SuperPoint keypoint, 1024').default(10),

@@ -28,6 +28,13 @@ export interface ThroughputMode {
 
 export const THROUGHPUT_DEFAULTS = { maxBatchSize: 8, maxQueueDelayMicroseconds: 1000 } as const;
 
+/** Bounds of the settings, shared by the configuration schema and the construct. */
+export const THROUGHPUT_LIMITS = {
+  imageSide: { min: 14, max: 4096 },
+  maxBatchSize: { min: 1, max: 64 },
+  maxQueueDelayMicroseconds: { min: 0, max: 1_000_000 },
+} as const;
+
 /**
  * DINOv2's input caps the longer side at 630 px and rounds both down to 14-px patches (google-research/omniglue
  * dino_extract.py `_resize_input_image`), so the shorter side keeps a patch exactly when the aspect ratio is at most
@@ -48,14 +55,15 @@ function checkInteger(setting: string, value: number, min: number, max: number, 
 /** The mode with defaults filled in; throws naming the setting and its allowed values. */
 export function resolveThroughputMode(mode: ThroughputMode): Required<ThroughputMode> {
   const resolved = { ...THROUGHPUT_DEFAULTS, ...mode };
-  for (const side of ['imageWidth', 'imageHeight'] as const) checkInteger(side, resolved[side], 14, 4096, ' (pixels)');
+  const { imageSide, maxBatchSize, maxQueueDelayMicroseconds } = THROUGHPUT_LIMITS;
+  for (const side of ['imageWidth', 'imageHeight'] as const) checkInteger(side, resolved[side], imageSide.min, imageSide.max, ' (pixels)');
   if (!withinDinoAspectLimit(resolved.imageWidth, resolved.imageHeight)) {
     throw new Error(
       `throughputMode.imageWidth x imageHeight (${resolved.imageWidth} x ${resolved.imageHeight}) must have an aspect ratio of at most ${MAX_ASPECT_RATIO}:1 (DINOv2 needs one 14-px patch on the shorter side)`,
     );
   }
-  checkInteger('maxBatchSize', resolved.maxBatchSize, 1, 64);
-  checkInteger('maxQueueDelayMicroseconds', resolved.maxQueueDelayMicroseconds, 0, 1_000_000);
+  checkInteger('maxBatchSize', resolved.maxBatchSize, maxBatchSize.min, maxBatchSize.max);
+  checkInteger('maxQueueDelayMicroseconds', resolved.maxQueueDelayMicroseconds, maxQueueDelayMicroseconds.min, maxQueueDelayMicroseconds.max);
   return resolved;
 }
 

@@ -69,6 +69,9 @@ export function loadProblems(config: TritonModelConfig, session: InferenceSessio
   return problems;
 }
 
+/** Sessions whose interface has passed loadProblems. */
+const loaded = new WeakSet<InferenceSession>();
+
 export async function runEnsemble(
   repo: LoadedModelRepository,
   sessionFor: (modelName: string) => Promise<InferenceSession>,
@@ -98,7 +101,11 @@ export async function runEnsemble(
     }
     if (problems.length > 0) throw new Error(problems.join('\n'));
     const session = await sessionFor(step.modelName);
-    problems.push(...loadProblems(config, session));
+    if (!loaded.has(session)) {
+      // Once per session, as Triton checks a model once when it loads it.
+      problems.push(...loadProblems(config, session));
+      loaded.add(session);
+    }
     const results = await session.run(feeds, Object.keys(step.outputMap));
     for (const [modelOutput, tensorName] of Object.entries(step.outputMap)) {
       const spec = config.outputs.find((t) => t.name === modelOutput);

@@ -184,8 +184,8 @@ export function crossCheck(config: OmniglueConfig): string[] {
 
 /** Validates raw configuration (already merged for the environment) and fills in the defaults. */
 export function parseConfig(raw: unknown, source = 'inline configuration'): OmniglueConfig {
-  const templateProblems = terraformTemplateProblems(raw as Json);
-  if (templateProblems.length > 0) throw new ConfigError(source, templateProblems);
+  const depthProblems = nestingProblems(raw as Json);
+  if (depthProblems.length > 0) throw new ConfigError(source, depthProblems);
   const result = configSchema.safeParse(raw, { reportInput: true });
   if (!result.success) throw new ConfigError(source, result.error.issues.map(formatIssue));
   const problems = crossCheck(result.data);
@@ -203,16 +203,14 @@ export interface LoadConfigOptions {
 /** Environment names: what OMNIGLUE_ENV may hold and the keys of the file's `environments` map. */
 const ENVIRONMENT_NAME = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 
-/** Terraform evaluates `${...}` and `%{...}` inside any string of its JSON syntax, so configuration text may not hold them. */
-function terraformTemplateProblems(value: Json, at: string[] = [], depth = 0): string[] {
+/**
+ * Refuses documents nested deeper than any setting goes. Text is never refused for what it holds: `${` and `%{`
+ * reach Terraform escaped (lib/terraform-text.ts), so every value arrives as written.
+ */
+function nestingProblems(value: Json, at: string[] = [], depth = 0): string[] {
   if (depth > 32) return [`${at.join('.')}: nested more than 32 levels deep`];
-  if (typeof value === 'string') {
-    return /[$%]\{/.test(value)
-      ? [`${at.join('.') || '(top level)'}: must not contain "\${" or "%{" (Terraform would evaluate it as an expression)${describeReceived(value)}`]
-      : [];
-  }
   const entries: [string, Json][] = Array.isArray(value) ? value.map((item, index) => [String(index), item]) : isPlainObject(value) ? Object.entries(value) : [];
-  return entries.flatMap(([key, item]) => terraformTemplateProblems(item, [...at, key], depth + 1));
+  return entries.flatMap(([key, item]) => nestingProblems(item, [...at, key], depth + 1));
 }
 
 /** Parses the file's JSON, refusing duplicate keys (JSON.parse silently keeps the last). */
@@ -249,8 +247,8 @@ function applyOverlay(base: Record<string, Json>, overlay: Json): Json {
 /** Validates the base and every environment of a configuration document; returns the requested one. */
 export function parseConfigDocument(document: Json, file: string, environment?: string): OmniglueConfig {
   if (!isPlainObject(document)) throw new ConfigError(file, ['the file must hold a JSON object']);
-  const templateProblems = terraformTemplateProblems(document);
-  if (templateProblems.length > 0) throw new ConfigError(file, templateProblems);
+  const depthProblems = nestingProblems(document);
+  if (depthProblems.length > 0) throw new ConfigError(file, depthProblems);
   const { environments = {}, $schema: _schema, ...base } = document;
   if (!isPlainObject(environments)) throw new ConfigError(file, ['environments: must be an object of environment name to overlay']);
   const names = Object.keys(environments);

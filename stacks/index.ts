@@ -1,6 +1,7 @@
 import { App } from 'cdktf';
 import { OmniglueConfig } from '../config/schema';
 import { writeExactHclStrings } from '../lib/hcl-output';
+import { escapeTemplateTextOf } from '../lib/terraform-text';
 import { GpuPlatformStack } from './gpu-platform-stack';
 import { OmniglueServingStack } from './omniglue-serving-stack';
 
@@ -25,6 +26,10 @@ export function createStacks(app: App, config: OmniglueConfig): OmniglueStacks {
   });
   serving.addDependency(platform);
   // `cdktf synth --hcl` is the way off cdktf: its HCL must carry the same strings as the JSON (lib/hcl-output.ts).
-  for (const stack of [platform, serving]) writeExactHclStrings(stack);
+  // Terraform evaluates `${` and `%{` in every string: text reaches it escaped, in both outputs (lib/terraform-text.ts).
+  for (const stack of [platform, serving]) {
+    escapeTemplateTextOf(stack);
+    writeExactHclStrings(stack);
+  }
   return { platform, serving };
 }

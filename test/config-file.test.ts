@@ -54,12 +54,11 @@ describe('the configuration file', () => {
     expect(loadError('{\n  "namespace": "a",\n  "namespace": "b"\n}')).toMatch(/duplicate key "namespace" at line 3: JSON parsers keep only the last value; keep one/);
   });
 
-  test('text that Terraform would evaluate is refused wherever it is', () => {
-    expect(loadError(JSON.stringify({ kubernetes: { configPath: '${file("/etc/passwd")}' } }))).toMatch(
-      /kubernetes\.configPath: must not contain "\$\{" or "%\{" \(Terraform would evaluate it as an expression\)/,
-    );
-    expect(loadError(JSON.stringify({ environments: { prod: { conversion: { extraEnv: { HTTPS_PROXY: 'http://%{x}' } } } } }))).toMatch(/environments\.prod\.conversion\.extraEnv\.HTTPS_PROXY: must not contain/);
-    expect(() => parseConfig({ conversion: { extraEnv: { NO_PROXY: '$HOME ${HOME}' } } })).toThrow(/conversion\.extraEnv\.NO_PROXY: must not contain/);
+  test('text that Terraform would evaluate is accepted as written (it reaches Terraform escaped)', () => {
+    expect(parseConfig({ conversion: { extraEnv: { NO_PROXY: '$HOME ${HOME}', HTTPS_PROXY: 'http://%{x}' } } }).conversion.extraEnv).toEqual({
+      NO_PROXY: '$HOME ${HOME}',
+      HTTPS_PROXY: 'http://%{x}',
+    });
   });
 
   test('deeply nested input is reported, not a stack overflow', () => {

@@ -74,8 +74,11 @@ describe('the README set-up and CI', () => {
     const listed = read('scripts/setup/system-packages.txt').split('\n').map((line) => line.replace(/#.*/, '').trim().split(/\s+/)[0]).filter(Boolean);
     expect(named).toEqual(listed);
     const scripts = JSON.parse(read('package.json')).scripts;
-    expect(scripts.setup).toBe('bash scripts/setup/install-system-packages.sh && npm ci');
-    expect(scripts.test).toMatch(/^node scripts\/setup\/check\.mjs && /);
+    expect(scripts.setup).toBe('bash scripts/setup/setup.sh');
+    const setupScript = read('scripts/setup/setup.sh');
+    expect(setupScript.indexOf('install-system-packages.sh')).toBeLessThan(setupScript.indexOf('npm ci'));
+    expect(setupScript.indexOf('\nnpm ci')).toBeLessThan(setupScript.indexOf('for step in scripts/setup/steps/'));
+    expect(scripts.test).toMatch(/^node scripts\/setup\/check\.mjs && .* && node scripts\/test-engines\.mjs$/);
   });
 
   test('.npmrc holds only settings npm knows, so npm prints no warning about it', () => {

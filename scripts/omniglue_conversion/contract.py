@@ -20,6 +20,7 @@ ModelInstanceState::ValidateOutputs with compare_exact=true):
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
@@ -116,6 +117,9 @@ def _tensor(raw: Mapping[str, Any], where: str) -> TensorSpec:
         raise ContractError(f"malformed tensor entry in {where}: {raw!r} ({exc})") from exc
 
 
+_MODEL_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
+
+
 def parse_contract(raw: Mapping[str, Any], source: str = "contract") -> Contract:
     try:
         models = {
@@ -135,6 +139,11 @@ def parse_contract(raw: Mapping[str, Any], source: str = "contract") -> Contract
         ensemble = str(raw["ensemble"])
     except (KeyError, TypeError, AttributeError, ValueError) as exc:
         raise ContractError(f"{source} is not a model contract: missing or malformed {exc}") from exc
+    for name in models:
+        # Model names become directories of the published repository (publish.py): no separator, no "..",
+        # no control character (fullmatch, since re.match(r"...$") would let "x\n" through).
+        if not _MODEL_NAME.fullmatch(name):
+            raise ContractError(f"{source}: model name {name!r} is not 1-128 characters from [A-Za-z0-9_.-] starting with a letter, digit or _")
     if ensemble not in models:
         raise ContractError(f"{source}: ensemble {ensemble!r} is not among its models {sorted(models)}")
     for step in steps:

@@ -27,6 +27,7 @@ from .contract import Contract
 from .errors import PublishError, UsageError
 from .locking import LOCK_NAME, exclusive_lock
 from .logs import StageLogger
+from .names import ascii_int
 from .model_config import TENSORRT_MODELS, append_tensorrt_fp16, config_model_name
 from .throughput import ThroughputMode
 from .throughput_config import apply_to_config as apply_throughput_config
@@ -58,11 +59,12 @@ class ServingOptions:
     throughput: ThroughputMode | None = None
 
 REJECTED_PREFIX = ".rejected-"
-_VERSION_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+# Matched with fullmatch: re.match(r"...$") would accept "x\n" ($ matches before a final newline).
+_VERSION_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 
 
 def check_version(version: str) -> str:
-    if not _VERSION_RE.match(version) or ".." in version:
+    if not _VERSION_RE.fullmatch(version) or ".." in version:
         raise UsageError(
             f"--version {version!r}: use 1-128 characters from [A-Za-z0-9._-], starting with a letter or digit"
         )
@@ -95,7 +97,7 @@ def _copy_file(source: Path, target: Path) -> None:
         os.fsync(out.fileno())
 
 
-_SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
+_SHA256_RE = re.compile(r"[0-9a-f]{64}")
 
 
 def required_files(contract: Contract) -> list[str]:
@@ -136,7 +138,7 @@ def verify_published(path: Path, contract: Contract) -> tuple[bool, str]:
         pure = PurePosixPath(relative)
         if pure.is_absolute() or ".." in pure.parts or relative == MANIFEST:
             return False, f"{manifest_path} lists the path {relative!r} outside the version"
-        if not isinstance(entry, dict) or not _SHA256_RE.match(str(entry.get("sha256"))):
+        if not isinstance(entry, dict) or not _SHA256_RE.fullmatch(str(entry.get("sha256"))):
             return False, f"{manifest_path} has no valid sha256 for {relative}"
         file_path = path / relative
         if not file_path.is_file():
@@ -322,8 +324,9 @@ def publish_repository(
 def _rejected_time(path: Path) -> float:
     """`.rejected-<version>-<unix time>[-<random>]`: the time it was set aside (rename(2) keeps the old mtime)."""
     for part in reversed(path.name.split("-")):
-        if part.isdigit() and len(part) >= 9:
-            return float(part)
+        seconds = ascii_int(part)  # str.isdigit() also accepts "²", which float() refuses
+        if seconds is not None and len(part) >= 9:
+            return float(seconds)
     return path.stat().st_mtime
 
 

@@ -60,7 +60,8 @@ BATCHING_MODELS = ("dinov2",)
 FIXED_PREPROCESS_MODELS = ("dinov2_preprocess",)
 THROUGHPUT_MODELS = FIXED_PREPROCESS_MODELS + BATCHING_MODELS
 
-_SIZE = re.compile(r"^\s*(\d+)\s*[xX]\s*(\d+)\s*$")
+# ASCII digits only (\d and int() accept "６４０"), at most 6 so int() never meets its digit limit; fullmatch.
+_SIZE = re.compile(r" *([0-9]{1,6}) *[xX] *([0-9]{1,6}) *")
 
 
 @dataclass(frozen=True)
@@ -105,7 +106,7 @@ class ThroughputMode:
 
 def parse_image_size(text: str, flag: str = SIZE_FLAG) -> tuple[int, int]:
     """`WIDTHxHEIGHT` to (width, height)."""
-    match = _SIZE.match(text)
+    match = _SIZE.fullmatch(text)
     if not match:
         raise UsageError(f"{flag} must be WIDTHxHEIGHT in pixels (for example 640x480), got {text!r}")
     return int(match.group(1)), int(match.group(2))

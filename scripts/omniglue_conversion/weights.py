@@ -23,6 +23,7 @@ from typing import Any, Callable, Mapping
 
 from .errors import ChecksumError, DownloadError, UsageError
 from .logs import StageLogger
+from .names import ascii_int, refuse_control_characters
 
 WEIGHT_NAMES = ("superpoint", "dinov2", "omniglue")
 
@@ -81,6 +82,8 @@ def parse_assignments(values: list[str] | None, flag: str) -> dict[str, str]:
     """Parses repeated `NAME=VALUE` flags; NAME must be one of WEIGHT_NAMES."""
     result: dict[str, str] = {}
     for raw in values or []:
+        # A newline or tab inside a URL would be dropped by urlsplit (bpo-43882), not refused.
+        refuse_control_characters(raw, flag)
         name, sep, value = raw.partition("=")
         name = name.strip()
         if not sep or not value:
@@ -98,9 +101,10 @@ def parse_assignments(values: list[str] | None, flag: str) -> dict[str, str]:
 def parse_byte_caps(values: Mapping[str, str], flag: str = "--weights-max-bytes") -> dict[str, int]:
     caps = {}
     for name, raw in values.items():
-        if not raw.isdigit() or int(raw) <= 0:
-            raise UsageError(f"{flag} {name}={raw}: expected a positive whole number of bytes")
-        caps[name] = int(raw)
+        value = ascii_int(raw)
+        if value is None or value <= 0:
+            raise UsageError(f"{flag} {name}={raw}: expected a positive whole number of bytes (ASCII digits)")
+        caps[name] = value
     return caps
 
 
@@ -225,7 +229,7 @@ def _download(
         with opener(source.url, timeout=_remaining(deadline, timeout_s)) as response, open(partial, "wb") as out:
             # file:// answers with the stat size (0 for a device), so only HTTP's Content-Length is meaningful.
             header = response.headers.get("Content-Length") if is_http and getattr(response, "headers", None) else None
-            announced = int(header) if header is not None and header.strip().isdigit() else None
+            announced = ascii_int(header.strip()) if header is not None else None
             if cap is not None and announced is not None and announced > cap:
                 raise _too_large(source, announced, announced=True)
             while True:

@@ -19,7 +19,6 @@ ModelInstanceState::ValidateOutputs with compare_exact=true):
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,7 +26,11 @@ from typing import Any, Mapping
 
 import onnx
 
+from . import bounded_json
 from .errors import ContractError
+
+# The contract of the ensemble is ~20 KiB.
+MAX_CONTRACT_BYTES = 4 << 20
 
 # Triton data types (model_config.proto) to ONNX element types.
 ONNX_ELEM_TYPES: Mapping[str, int] = {
@@ -154,8 +157,8 @@ def parse_contract(raw: Mapping[str, Any], source: str = "contract") -> Contract
 
 def load_contract(path: Path) -> Contract:
     try:
-        raw = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
+        raw = bounded_json.read(Path(path), MAX_CONTRACT_BYTES)
+    except (OSError, ValueError) as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
         raise ContractError(f"cannot read the model contract {path}: {exc}") from exc
     return parse_contract(raw, str(path))
 

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
+from . import bounded_json
 from .errors import LockError
 from .logs import StageLogger
 
@@ -100,7 +101,7 @@ def read_holder(fd: int, now: float) -> Holder:
     if not raw.strip():
         return Holder(None, None, None, None, "the lock file is empty")
     try:
-        record = json.loads(raw.decode("utf-8"))
+        record = bounded_json.loads(raw.decode("utf-8"))
         if not isinstance(record, dict) or record.get("tool") != TOOL:
             raise ValueError("not a record of this tool")
         acquired = _dt.datetime.fromisoformat(str(record["acquired_at"])).timestamp()

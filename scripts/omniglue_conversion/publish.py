@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any, ContextManager, Mapping
 
+from . import bounded_json
 from .contract import Contract
 from .errors import PublishError, UsageError
 from .locking import LOCK_NAME, exclusive_lock
@@ -43,6 +44,8 @@ from .serving import (
 from .weights import sha256_file
 
 MANIFEST = "manifest.json"
+# A manifest lists a few dozen files (a few KiB); anything far larger was not written by the Job.
+MAX_MANIFEST_BYTES = 1 << 20
 # Triton reads model_warmup's input_data_file from here (core, src/constants.h kWarmupDataFolder).
 WARMUP_DIR = "warmup"
 
@@ -121,7 +124,7 @@ def verify_published(path: Path, contract: Contract) -> tuple[bool, str]:
     if not manifest_path.is_file():
         return False, f"{manifest_path} is missing"
     try:
-        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        manifest = bounded_json.read(manifest_path, MAX_MANIFEST_BYTES)
         files: Mapping[str, Any] = manifest["files"]
         if not isinstance(files, dict):
             raise TypeError(f'"files" is a {type(files).__name__}, not an object')

@@ -7,6 +7,7 @@ are refused instead of trusted.
 
 from __future__ import annotations
 
+import lzma
 import os
 import shutil
 import tarfile
@@ -30,6 +31,29 @@ def _check_member_name(archive: Path, name: str) -> None:
         raise ExportError(f"refusing to extract {archive}: member {name!r} points outside the archive")
 
 
+def _check_tar_end(archive: Path, tar: tarfile.TarFile) -> None:
+    """Refuses a tar archive that does not end as written: its end-of-archive marker and its compressed end.
+
+    CPython's tarfile (Lib/tarfile.py, TarFile.next) ends the member list without an error at the first header
+    block after the first member that is empty, truncated or invalid (EmptyHeaderError, TruncatedHeaderError,
+    InvalidHeaderError at offset > 0), so an archive cut at a member boundary lists fewer members and extracts
+    "complete". It also stops reading there, so the compression's own end (gzip's CRC-32 and length, the xz
+    and bzip2 checks) is never verified. Hence: the two zero blocks that end a tar archive (POSIX ustar) must be
+    at the offset where the listing stopped, and the stream must read to its end (GzipFile, LZMAFile and
+    BZ2File raise EOFError on a cut stream and an error on a bad check).
+    """
+    stream = tar.fileobj
+    assert stream is not None
+    stream.seek(tar.offset)
+    if stream.read(2 * tarfile.BLOCKSIZE) != tarfile.NUL * (2 * tarfile.BLOCKSIZE):
+        raise ExportError(
+            f"{archive} is truncated or damaged: no end-of-archive marker after its {len(tar.getmembers())} "
+            f"member(s) (offset {tar.offset} of the tar stream)"
+        )
+    while stream.read(1 << 20):
+        pass
+
+
 def _extract_tar(archive: Path, dest: Path) -> None:
     with tarfile.open(archive, "r:*") as tar:
         for member in tar.getmembers():
@@ -38,6 +62,7 @@ def _extract_tar(archive: Path, dest: Path) -> None:
                 raise ExportError(
                     f"refusing to extract {archive}: member {member.name!r} is a link or device"
                 )
+        _check_tar_end(archive, tar)
         for member in tar.getmembers():
             target = dest / member.name
             if member.isdir():
@@ -50,20 +75,41 @@ def _extract_tar(archive: Path, dest: Path) -> None:
                 shutil.copyfileobj(source, out, 1 << 20)
 
 
+# The methods CPython's zipfile decompresses (Lib/zipfile.py, _check_compression and _get_decompressor); for any
+# other it raises NotImplementedError, and for an encrypted member without a password RuntimeError (ZipFile.open).
+_ZIP_METHODS = {zipfile.ZIP_STORED: "stored", zipfile.ZIP_DEFLATED: "deflate", zipfile.ZIP_BZIP2: "bzip2", zipfile.ZIP_LZMA: "lzma"}
+_ZIP_ENCRYPTED = 0x1  # general purpose bit 0 (APPNOTE.TXT 4.4.4); strong encryption (bit 6) sets it too
+
+
+def _check_zip_member(archive: Path, info: zipfile.ZipInfo) -> None:
+    _check_member_name(archive, info.filename)
+    # Unix symlinks are stored with S_IFLNK in the upper 16 bits.
+    if (info.external_attr >> 16) & 0o170000 == 0o120000:
+        raise ExportError(f"refusing to extract {archive}: member {info.filename!r} is a symlink")
+    if info.flag_bits & _ZIP_ENCRYPTED:
+        raise ExportError(f"cannot extract {archive}: member {info.filename!r} is encrypted (a SavedModel archive is not)")
+    if info.compress_type not in _ZIP_METHODS:
+        raise ExportError(
+            f"cannot extract {archive}: member {info.filename!r} uses compression method {info.compress_type}; "
+            f"only {', '.join(_ZIP_METHODS.values())} can be extracted"
+        )
+
+
 def _extract_zip(archive: Path, dest: Path) -> None:
     with zipfile.ZipFile(archive) as zf:
         for info in zf.infolist():
-            _check_member_name(archive, info.filename)
-            # Unix symlinks are stored with S_IFLNK in the upper 16 bits.
-            if (info.external_attr >> 16) & 0o170000 == 0o120000:
-                raise ExportError(f"refusing to extract {archive}: member {info.filename!r} is a symlink")
+            _check_zip_member(archive, info)
         for info in zf.infolist():
             target = dest / info.filename
             if info.is_dir():
                 target.mkdir(parents=True, exist_ok=True)
                 continue
             target.parent.mkdir(parents=True, exist_ok=True)
-            with zf.open(info) as source, open(target, "wb") as out:
+            try:
+                source = zf.open(info)
+            except (NotImplementedError, RuntimeError) as exc:  # a variant the checks above do not know (flag bit 5)
+                raise ExportError(f"cannot extract {archive}: member {info.filename!r}: {exc}") from exc
+            with source, open(target, "wb") as out:
                 shutil.copyfileobj(source, out, 1 << 20)
 
 
@@ -82,7 +128,7 @@ def extract_archive(archive: Path, sha256: str, dest_root: Path) -> Path:
         else:
             raise ExportError(f"{archive} is neither a tar nor a zip archive")
         os.replace(staging, dest)
-    except (tarfile.TarError, zipfile.BadZipFile, zlib.error, EOFError, ValueError, OSError) as exc:
+    except (tarfile.TarError, zipfile.BadZipFile, zlib.error, lzma.LZMAError, EOFError, ValueError, OSError) as exc:
         # A truncated .tgz passes is_tarfile() (its first block reads) and fails with EOFError midway.
         raise ExportError(f"cannot extract {archive}: {type(exc).__name__}: {exc}") from exc
     finally:

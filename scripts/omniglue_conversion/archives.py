@@ -19,6 +19,7 @@ from typing import Callable
 
 from .errors import ExportError
 from .logs import StageLogger
+from .volume import creating, full_error, is_full
 from .weights import FetchedWeight, discard_cached
 
 # The weights that arrive as archives of a TensorFlow SavedModel.
@@ -119,7 +120,8 @@ def extract_archive(archive: Path, sha256: str, dest_root: Path) -> Path:
     if dest.is_dir():
         return dest
     staging = dest_root / f".extracting-{uuid.uuid4().hex[:8]}"
-    staging.mkdir(parents=True)
+    with creating(staging, "creating"):
+        staging.mkdir(parents=True)
     try:
         if tarfile.is_tarfile(archive):
             _extract_tar(archive, staging)
@@ -129,6 +131,8 @@ def extract_archive(archive: Path, sha256: str, dest_root: Path) -> Path:
             raise ExportError(f"{archive} is neither a tar nor a zip archive")
         os.replace(staging, dest)
     except (tarfile.TarError, zipfile.BadZipFile, zlib.error, lzma.LZMAError, EOFError, ValueError, OSError) as exc:
+        if is_full(exc):  # the archive is fine: discarding and fetching it again would fail the same way
+            raise full_error(exc, staging, "extracting into") from exc
         # A truncated .tgz passes is_tarfile() (its first block reads) and fails with EOFError midway.
         raise ExportError(f"cannot extract {archive}: {type(exc).__name__}: {exc}") from exc
     finally:

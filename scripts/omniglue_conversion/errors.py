@@ -76,3 +76,13 @@ class LockError(ConversionError):
 
     exit_code = EXIT_LOCK
     kind = "lock"
+
+
+class VolumeFullError(PublishError):
+    """No space, no inodes or no quota left on the volume (ENOSPC, EDQUOT; volume.py).
+
+    Exit 8 like every volume problem, and never mistaken for a download to retry or a bad archive to fetch
+    again: the same write would fail the same way.
+    """
+
+    kind = "volume-full"

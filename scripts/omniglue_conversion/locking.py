@@ -25,6 +25,7 @@ from typing import Any, Callable, Iterator
 from . import bounded_json
 from .errors import LockError
 from .logs import StageLogger
+from .volume import creating, full_error, is_full
 
 LOCK_NAME = ".publish.lock"
 TOOL = "omniglue-conversion"
@@ -71,6 +72,8 @@ def _open_lock_file(path: Path) -> int:
     try:
         fd = os.open(path, flags, 0o664)
     except OSError as exc:
+        if is_full(exc):
+            raise full_error(exc, path, "creating the lock file") from exc
         who = f"the Job runs as uid {os.getuid()} gid {os.getgid()}"
         try:
             owner = f", the file is {_owner(os.lstat(path))}"
@@ -168,7 +171,8 @@ def exclusive_lock(
                 next_report = clock() + report_every_s
             sleep(min(poll_s, max(0.0, timeout_s - waited)))
         waited = clock() - started
-        _write_record(fd, version)
+        with creating(path, "writing the holder's record into"):
+            _write_record(fd, version)
         log.event("lock", "acquired", path=str(path), waited_s=round(waited, 3))
         try:
             yield

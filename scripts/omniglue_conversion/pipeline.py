@@ -23,6 +23,7 @@ from .archives import ARCHIVE_WEIGHTS, prepare_archive
 from .ensemble import SessionFactory, load_rgb, onnxruntime_sessions, run_ensemble
 from .errors import ConversionError, ExportError, PublishError, SampleInferenceError, UsageError
 from .logs import StageLogger
+from .volume import creating, full_error, is_full
 from .model_config import DEFAULT_TRT_WORKSPACE_BYTES
 from .serving import DEFAULT_MAX_IMAGE_SIDE
 from .throughput import ThroughputMode, apply_to_contract
@@ -151,6 +152,10 @@ def _converting(what: str, action: Callable[[], Any]) -> Any:
         return action()
     except ConversionError:
         raise
+    except OSError as exc:
+        if is_full(exc):
+            raise full_error(exc, exc.filename or "its output", f"writing the {what} conversion:") from exc
+        raise ExportError(f"conversion of {what} failed: {type(exc).__name__}: {exc}") from exc
     except Exception as exc:  # exporters raise many unrelated types
         raise ExportError(f"conversion of {what} failed: {type(exc).__name__}: {exc}") from exc
 
@@ -241,7 +246,8 @@ def run(options: Options, log: StageLogger, steps: Steps | None = None) -> Path:
                 hint=VOLUME_PERMISSION_FIX,
             )
         build_dir = options.work_dir / "build" / options.version
-        build_dir.mkdir(parents=True)
+        with creating(build_dir, "creating"):
+            build_dir.mkdir(parents=True)
         models: dict[str, Path] = {}
         for name in NETWORK_EXPORTS:
             if name not in contract.models:

@@ -29,6 +29,7 @@ from .errors import PublishError, UsageError
 from .locking import LOCK_NAME, exclusive_lock
 from .logs import StageLogger
 from .names import ascii_int
+from .volume import creating, full_error, is_full
 from .model_config import TENSORRT_MODELS, append_tensorrt_fp16, config_model_name
 from .throughput import ThroughputMode
 from .throughput_config import apply_to_config as apply_throughput_config
@@ -195,6 +196,8 @@ def check_writable(path: Path, flag: str) -> None:
             f"{flag} {path} is not writable ({detail}); the Job runs as uid {os.getuid()} gid {os.getgid()}, "
             f"the directory is {describe_owner(path)}"
         )
+        if is_full(exc):
+            raise full_error(exc, path, f"creating a file in {flag}") from exc
         if exc.errno == errno.EROFS:
             raise PublishError(message, hint="the volume is mounted read-only; mount it read-write") from exc
         if isinstance(exc, PermissionError):
@@ -298,9 +301,10 @@ def publish_repository(
 ) -> Path:
     """Stages, verifies and renames a version into place; returns its directory."""
     final = version_dir(output_root, version)
-    final.parent.mkdir(parents=True, exist_ok=True)
     staging = output_root / f".staging-{version}-{uuid.uuid4().hex[:8]}"
-    staging.mkdir()
+    with creating(staging, "creating"):
+        final.parent.mkdir(parents=True, exist_ok=True)
+        staging.mkdir()
     try:
         _stage_repository(staging, contract, model_files, config_dir, tensorrt_fp16, trt_workspace_bytes, serving or ServingOptions())
         manifest = {**manifest_fields, "version": version, "files": _hash_tree(staging)}
@@ -317,6 +321,8 @@ def publish_repository(
         os.rename(staging, final)
         _fsync_dir(final.parent)
     except OSError as exc:
+        if is_full(exc):
+            raise full_error(exc, staging, "writing the version into") from exc
         raise PublishError(f"publishing {final} failed: {exc}") from exc
     finally:
         if staging.exists():

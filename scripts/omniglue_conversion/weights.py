@@ -24,6 +24,7 @@ from typing import Any, Callable, Mapping
 from .errors import ChecksumError, DownloadError, UsageError
 from .logs import StageLogger
 from .names import ascii_int, refuse_control_characters
+from .volume import full_error, is_full
 
 WEIGHT_NAMES = ("superpoint", "dinov2", "omniglue")
 
@@ -306,6 +307,8 @@ def fetch_weight(
         except _Refused as exc:
             raise DownloadError(exc.message, hint=exc.hint) from None
         except (urllib.error.URLError, OSError, ValueError, http.client.HTTPException) as exc:
+            if is_full(exc):  # writing the cache file, not reading the URL: a retry would fail the same way
+                raise full_error(exc, target, "downloading into") from exc
             pause = backoff_s * attempt
             in_time = deadline is None or time.monotonic() + pause < deadline
             if attempt < attempts and _retryable(exc) and in_time:

@@ -128,6 +128,23 @@ describe('omniglue_ensemble end to end (stand-in networks, real glue, the reposi
     expectReferenceShapedResult(result);
   });
 
+  test.each([
+    [13, 13],
+    [14, 700],
+    [0, 40],
+  ])('an image of %ix%i, which the reference cannot take, fails the request with the rule, as image0 or image1', async (h, w) => {
+    const tooSmall = /Name:'image too small for OmniGlue: each side must be at least 14 px, and the longer side at most 45 times/;
+    // Fatal only: each expected failure would print an error line.
+    const quiet = new SessionPool({ logSeverityLevel: 4 });
+    const runQuietly = (image0: Tensor, image1: Tensor) => runEnsemble(repo, (model) => quiet.get(fixtureModel(model)), { image0, image1 });
+    try {
+      await expect(runQuietly(tensorOf(noise(h, w, 11)), tensorOf(noise(48, 64, 12)))).rejects.toThrow(tooSmall);
+      await expect(runQuietly(tensorOf(noise(48, 64, 12)), tensorOf(noise(h, w, 11)))).rejects.toThrow(tooSmall);
+    } finally {
+      await quiet.releaseAll();
+    }
+  });
+
   test('the most extreme documented aspect ratio (45:1, longer side above 630) runs through', async () => {
     const result = await run(tensorOf(noise(15, 675, 9)), tensorOf(noise(675, 15, 10)));
     expect(result.tensors.dinov2_features0.dims).toEqual([1, 768, 1, 45]);

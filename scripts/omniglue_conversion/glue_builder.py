@@ -62,10 +62,13 @@ class GraphBuilder:
         """A 1-D int64 constant: the type ONNX wants for shapes, axes and slice bounds."""
         return self.const(list(values), np.int64, "i64")
 
-    def op(self, op_type: str, *inputs: str, outputs: int = 1, **attrs):
-        """Adds one node; returns its output name, or a tuple of names when outputs > 1."""
+    def op(self, op_type: str, *inputs: str, outputs: int = 1, node_name: str | None = None, **attrs):
+        """Adds one node; returns its output name, or a tuple of names when outputs > 1.
+
+        `node_name` replaces the generated node name: ONNX Runtime quotes it in the error of a failing node."""
         names = [self._fresh(op_type.lower()) for _ in range(outputs)]
-        self._nodes.append(helper.make_node(op_type, list(inputs), names, name=self._fresh(f"node_{op_type}"), **attrs))
+        name = node_name or self._fresh(f"node_{op_type}")
+        self._nodes.append(helper.make_node(op_type, list(inputs), names, name=name, **attrs))
         return names[0] if outputs == 1 else tuple(names)
 
     def dim(self, tensor: str, axis: int) -> str:

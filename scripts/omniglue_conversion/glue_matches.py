@@ -14,6 +14,15 @@ An image with no keypoint (N or M = 0), for which the reference's arg-max over
 an empty axis has no value, gives zero matches: a -inf row and column are
 appended so that every reduction has at least one element, and a -inf maximum
 never passes the threshold.
+
+NaN follows numpy's rule (np.max and np.argmax take NaN as the maximum, the
+first NaN for argmax); TensorFlow, in which the reference computes the arg-max,
+documents none, and Eigen's CPU arg-max depends on its reduction order. So a
+row or column holding a NaN has its arg-max on a NaN and its maximum NaN, which
+fails the threshold: it has no match, and the other rows and columns match as
+they would without it. Computed without feeding NaN to any reduction (whose NaN
+handling differs between execution providers): NaN becomes -inf, and rows and
+columns that held one are dropped afterwards.
 """
 
 from __future__ import annotations
@@ -43,8 +52,13 @@ def build_omniglue_match_extraction() -> onnx.ModelProto:
     scores1 = g.input("scores1", FLOAT, [1, "m", 1])
 
     without_dustbins = g.op("Squeeze", g.op("Slice", soft, g.i64(0, 0), g.i64(-1, -1), g.i64(1, 2)), g.i64(0))  # [N, M]
+    nan = g.op("IsNaN", without_dustbins)
+    finite_or_inf = g.op("Where", nan, g.const(-np.inf), without_dustbins)
     # One -inf row and column: [N + 1, M + 1]; index N / M is "none".
-    guarded = g.op("Pad", without_dustbins, g.i64(0, 0, 1, 1), g.const(-np.inf), mode="constant")
+    guarded = g.op("Pad", finite_or_inf, g.i64(0, 0, 1, 1), g.const(-np.inf), mode="constant")
+    nan_padded = g.op("Pad", g.op("Cast", nan, to=FLOAT), g.i64(0, 0, 1, 1), g.const(0.0), mode="constant")
+    row_has_nan = g.op("Greater", g.op("ReduceMax", nan_padded, axes=[1], keepdims=0), g.const(0.0))  # [N + 1]
+    column_has_nan = g.op("Greater", g.op("ReduceMax", nan_padded, axes=[0], keepdims=0), g.const(0.0))  # [M + 1]
     row_max = g.op("ReduceMax", guarded, axes=[1], keepdims=0)  # [N + 1]
     column_max = g.op("ReduceMax", guarded, axes=[0], keepdims=0)  # [M + 1]
     rows = g.op("Range", g.const(0, np.int64), g.op("Squeeze", g.dim(guarded, 0), g.i64(0)), g.const(1, np.int64))
@@ -60,6 +74,8 @@ def build_omniglue_match_extraction() -> onnx.ModelProto:
     real0 = g.op("Greater", flat0, g.const(0.0))
     real1 = g.op("Greater", g.op("Gather", flat1, row_best, axis=0), g.const(0.0))
     keep = g.op("And", g.op("And", mutual, above_threshold), g.op("And", real0, real1))
+    no_nan = g.op("Not", g.op("Or", row_has_nan, g.op("Gather", column_has_nan, row_best, axis=0)))
+    keep = g.op("And", keep, no_nan)
 
     matched_rows = g.op("Reshape", g.op("NonZero", keep), g.i64(-1))
     matched_columns = g.op("Gather", row_best, matched_rows, axis=0)

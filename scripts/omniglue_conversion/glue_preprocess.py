@@ -113,7 +113,7 @@ def build_superpoint_preprocess() -> onnx.ModelProto:
     """Each image keeps its size, rounded to SuperPoint's 8 px cell (the reference runs SuperPoint at full resolution)."""
     g = GraphBuilder("superpoint_preprocess")
     image = g.input("image", UINT8, ["height", "width", 3])
-    height, width = g.dim(image, 0), g.dim(image, 1)
+    height, width, _ = checked_image_size(g, image)
 
     # Nearest multiple of 8, rounding down below a remainder of 4 and up from 4 on.
     def to_cell_multiple(size: str) -> str:
@@ -150,23 +150,53 @@ def build_dinov2_preprocess(fixed_size: FixedSize | None = None) -> onnx.ModelPr
     (throughput mode); None derives it from each image's size."""
     g = GraphBuilder("dinov2_preprocess")
     image = g.input("image", UINT8, ["height", "width", 3])
+    height, width, guard = checked_image_size(g, image)
     if fixed_size is not None:
         out_h_value, out_w_value = dinov2_fixed_size(fixed_size)
-        return _dinov2_normalise(g, image, g.i64(out_h_value), g.i64(out_w_value), [out_h_value, out_w_value])
-    height, width = g.dim(image, 0), g.dim(image, 1)
-    max_side = g.i64(DINO_MAX_SIDE)
+        out_h, out_w = g.op("Add", g.i64(out_h_value), guard), g.op("Add", g.i64(out_w_value), guard)
+        return _dinov2_normalise(g, image, out_h, out_w, [out_h_value, out_w_value])
+    out_h, out_w = _dinov2_input_size(g, height, width)
+    return _dinov2_normalise(g, image, out_h, out_w, ["height14", "width14"])
 
-    # Integer floor division reproduces the reference's int(630 * w / h) exactly for any real image size.
+
+def _dinov2_input_size(g: GraphBuilder, height: str, width: str) -> tuple[str, str]:
+    """DINOv2's input (height, width) for an image: dino_extract.py DINOExtract._resize_input_image."""
+    max_side = g.i64(DINO_MAX_SIDE)
+    # Integer floor division reproduces the reference's int(630 * w / h) exactly for any real image size; the
+    # divisor is at least 1 so that an image with a zero side reaches checked_image_size's error, not Div's.
     taller = g.op("Greater", height, width)
-    capped_h = g.op("Where", taller, max_side, g.op("Div", g.op("Mul", max_side, height), width))
-    capped_w = g.op("Where", taller, g.op("Div", g.op("Mul", max_side, width), height), max_side)
+    capped_h = g.op("Where", taller, max_side, g.op("Div", g.op("Mul", max_side, height), g.op("Max", width, g.i64(1))))
+    capped_w = g.op("Where", taller, g.op("Div", g.op("Mul", max_side, width), g.op("Max", height, g.i64(1))), max_side)
     too_large = g.op("Greater", g.op("Max", height, width), max_side)
     target_h = g.op("Where", too_large, capped_h, height)
     target_w = g.op("Where", too_large, capped_w, width)
     patch = g.i64(DINO_PATCH)
-    out_h = g.op("Mul", g.op("Div", target_h, patch), patch)
-    out_w = g.op("Mul", g.op("Div", target_w, patch), patch)
-    return _dinov2_normalise(g, image, out_h, out_w, ["height14", "width14"])
+    return g.op("Mul", g.op("Div", target_h, patch), patch), g.op("Mul", g.op("Div", target_w, patch), patch)
+
+
+# ONNX has no assertion operator, so the check is a Reshape that fails, and ONNX Runtime's error names the failing
+# node ("... running Reshape node. Name:'<this>' Status Message: ..."), which Triton returns to the client.
+IMAGE_TOO_SMALL = (
+    f"image too small for OmniGlue: each side must be at least {DINO_PATCH} px, and the longer side at most "
+    f"{DINO_MAX_SIDE // DINO_PATCH} times the shorter when it exceeds {DINO_MAX_SIDE} px, so that DINOv2 gets one "
+    f"{DINO_PATCH} px patch per side (google-research/omniglue dino_extract.py fails on such images too)"
+)
+
+
+def checked_image_size(g: GraphBuilder, image: str) -> tuple[str, str, str]:
+    """(height, width, guard) of an HWC image: int64 [1] each. guard is a zero the caller adds into everything
+    it computes, so that an image the reference cannot take fails the run first, with IMAGE_TOO_SMALL.
+
+    The reference's cv2.resize raises for an image whose DINOv2 input would have a zero side
+    (dino_extract.py _resize_input_image); SuperPoint's minimum (4 px, superpoint_extract.py) is below that.
+    """
+    raw_h, raw_w = g.dim(image, 0), g.dim(image, 1)
+    dino_h, dino_w = _dinov2_input_size(g, raw_h, raw_w)
+    patch = g.i64(DINO_PATCH)
+    fits = g.op("And", g.op("GreaterOrEqual", dino_h, patch), g.op("GreaterOrEqual", dino_w, patch))
+    one_or_two = g.op("Where", fits, g.i64(1), g.i64(2))
+    guard = g.op("Reshape", g.i64(0), one_or_two, node_name=IMAGE_TOO_SMALL)  # [1] -> [2] fails
+    return g.op("Add", raw_h, guard), g.op("Add", raw_w, guard), guard
 
 
 def _dinov2_normalise(g: GraphBuilder, image: str, out_h: str, out_w: str, out_dims: list) -> onnx.ModelProto:

@@ -3,7 +3,7 @@
 Keypoint selection follows omniglue superpoint_extract.py
 SuperPointExtract._extract_superpoint_output as FindMatches calls it
 (num_features=1024, pad_random_features=False): the pixels with probability
-> 0, sorted ascending by score, the last min(N, K) of them. No padding: the
+> 0 (NaN is not), sorted ascending by score, the last min(N, K) of them. No padding: the
 keypoint dimension is N, between 0 and K. The reference sorts with numpy's
 default (unstable) argsort, so its order among equal scores is unspecified;
 here ties are ordered as a stable sort orders them (row-major pixel index), so
@@ -120,7 +120,10 @@ def build_superpoint_keypoints(keypoint_count: int) -> onnx.ModelProto:
     height = g.input("height", INT32, [1])
 
     map_h, map_w = g.dim(prob, 1), g.dim(prob, 2)
-    flat = g.op("Reshape", prob, g.i64(-1))
+    # The reference keeps the pixels with keypoint_map > 0 (np.where), which NaN fails: a NaN pixel is no
+    # detection. As 0 it is never selected, and TopK never sees a NaN, whose order ONNX leaves open.
+    raw_flat = g.op("Reshape", prob, g.i64(-1))
+    flat = g.op("Where", g.op("IsNaN", raw_flat), g.const(0.0), raw_flat)
     index = _select_top_scores(g, flat, keypoint_count)
     scores = g.op("Gather", flat, index, axis=0)
     col = g.op("Cast", g.op("Mod", index, map_w), to=FLOAT)

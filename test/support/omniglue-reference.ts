@@ -140,19 +140,19 @@ export interface Matches {
  * omniglue utils.py soft_assignment_to_match_matrix and omniglue_extract.py FindMatches: dustbins dropped, (i, j)
  * with j the arg-max of row i and i the arg-max of column j (ties: the first index, as numpy and TensorFlow's CPU
  * kernels resolve them), row maximum above float32(1e-3) (TensorFlow compares in float32), both keypoint scores > 0; ordered as np.argwhere orders them.
+ * NaN as numpy's max and argmax take it: the maximum of its row and column, the first NaN for argmax (TensorFlow
+ * documents no rule), so a row or column holding a NaN never matches.
  */
 export function findMatches(soft: ArrayLike<number>, n: number, m: number, scores0: ArrayLike<number>, scores1: ArrayLike<number>): Matches {
   const at = (i: number, j: number) => soft[i * (m + 1) + j];
-  const rowBest = Array.from({ length: n }, (_, i) => {
+  /** np.argmax over `count` values: the first NaN if any, else the first maximum. */
+  const argmax = (count: number, value: (k: number) => number) => {
     let best = 0;
-    for (let j = 1; j < m; j++) if (at(i, j) > at(i, best)) best = j;
+    for (let k = 1; k < count && !Number.isNaN(value(best)); k++) if (Number.isNaN(value(k)) || value(k) > value(best)) best = k;
     return best;
-  });
-  const columnBest = Array.from({ length: m }, (_, j) => {
-    let best = 0;
-    for (let i = 1; i < n; i++) if (at(i, j) > at(best, j)) best = i;
-    return best;
-  });
+  };
+  const rowBest = Array.from({ length: n }, (_, i) => argmax(m, (j) => at(i, j)));
+  const columnBest = Array.from({ length: m }, (_, j) => argmax(n, (i) => at(i, j)));
   const result: Matches = { rows: [], columns: [], confidences: [] };
   if (m === 0) return result;
   for (let i = 0; i < n; i++) {

@@ -32,8 +32,10 @@ export const i32 = (value: number) => new ort.Tensor('int32', Int32Array.from([v
 export class SessionPool {
   private readonly sessions = new Map<string, Promise<ort.InferenceSession>>();
 
+  constructor(private readonly options: ort.InferenceSession.SessionOptions = {}) {}
+
   get(file: string): Promise<ort.InferenceSession> {
-    if (!this.sessions.has(file)) this.sessions.set(file, ort.InferenceSession.create(file, { intraOpNumThreads: 1, interOpNumThreads: 1 }));
+    if (!this.sessions.has(file)) this.sessions.set(file, ort.InferenceSession.create(file, { intraOpNumThreads: 1, interOpNumThreads: 1, ...this.options }));
     return this.sessions.get(file)!;
   }
 

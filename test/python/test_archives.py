@@ -78,6 +78,22 @@ def test_a_zip_with_an_unknown_compression_method_is_an_export_error(tmp_path, m
     assert list((tmp_path / "out").iterdir()) == []
 
 
+def test_a_zip_member_of_compressed_patched_data_is_an_export_error(tmp_path):
+    archive = tmp_path / "og_export.zip"
+    archive.write_bytes(patch_zip(zip_bytes(), flags=0x20))  # flag bit 5: CPython raises NotImplementedError on open
+    with pytest.raises(ExportError, match=r"member 'm/saved_model.pb': compressed patched data \(flag bit 5\)"):
+        extract_archive(archive, "d" * 64, tmp_path / "out")
+
+
+def test_a_corrupt_xz_stream_is_an_export_error_not_an_lzma_traceback(tmp_path):
+    data = bytearray(compress(tar_bytes(), "txz"))
+    data[24] ^= 0x10  # inside the first block's header: lzma.LZMAError, which is no OSError
+    archive = tmp_path / "sp.tar.xz"
+    archive.write_bytes(bytes(data))
+    with pytest.raises(ExportError, match=rf"cannot extract {archive}: LZMAError: "):
+        extract_archive(archive, "e" * 64, tmp_path / "out")
+
+
 @pytest.mark.parametrize("kind", ["tgz", "txz", "tbz", "tar"])
 def test_a_tar_cut_after_its_first_member_is_refused_though_tarfile_lists_it_without_error(tmp_path, kind):
     raw = tar_bytes()

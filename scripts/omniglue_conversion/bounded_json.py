@@ -9,6 +9,7 @@ malformed JSON; the size is bounded before the file is read.
 from __future__ import annotations
 
 import json
+import math
 import re
 from pathlib import Path
 from typing import Any
@@ -31,10 +32,22 @@ def nesting_depth(text: str, stop_above: int | None = None) -> int:
     return deepest
 
 
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"JSON number {text} is out of range")
+    return value
+
+
+def _no_constant(name: str) -> float:
+    raise ValueError(f"JSON has no {name} (Python's json accepts it, int() of it raises OverflowError)")
+
+
 def loads(text: str, max_depth: int = MAX_DEPTH) -> Any:
+    """json.loads of strict JSON: NaN, Infinity and numbers beyond float range (1e400) are refused too."""
     if nesting_depth(text, stop_above=max_depth) > max_depth:
         raise ValueError(f"JSON nested more than {max_depth} levels deep")
-    return json.loads(text)
+    return json.loads(text, parse_float=_finite, parse_constant=_no_constant)
 
 
 def read(path: Path, max_bytes: int, max_depth: int = MAX_DEPTH) -> Any:

@@ -52,6 +52,19 @@ def test_a_contract_nested_100k_deep_is_a_contract_error(tmp_path):
         load_contract(path)
 
 
+@pytest.mark.parametrize("pid", ["Infinity", "-Infinity", "NaN", "1e400"])
+def test_a_lock_record_with_a_non_finite_pid_names_an_unknown_holder(tmp_path, pid):
+    path = tmp_path / "lock"
+    path.write_text('{"tool": "omniglue-conversion", "pid": ' + pid + ', "host": "h", "acquired_at": "2026-01-01T00:00:00+00:00"}')
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        assert read_holder(fd, 0.0).note.startswith("the lock file holds no record of this tool")
+    finally:
+        os.close(fd)
+    with pytest.raises(ValueError, match="JSON has no|out of range"):
+        bounded_json.loads(f"[{pid}]")
+
+
 def test_brackets_inside_strings_do_not_count():
     assert bounded_json.nesting_depth('{"a": "[[[[{{{\\"[[["}') == 1
     assert bounded_json.loads('{"a": ["' + "[" * 1000 + '"]}') == {"a": ["[" * 1000]}
@@ -60,15 +73,16 @@ def test_brackets_inside_strings_do_not_count():
 # --- fuzz: random documents around and far beyond the limit -----------------------------------------------
 
 def _document(rng: random.Random) -> tuple[str, int | None]:
-    """A JSON text and its nesting depth (None for text that is not JSON)."""
+    """A JSON text and its nesting depth (None for text that is not strict JSON)."""
     depth = 100_000 if rng.random() < 0.03 else rng.choice([0, 1, 2, 31, 32, 33, 64, 999, 1000, 5000])
     opens = rng.choices("[{", k=depth)
     keys = rng.choices(["", "[", "{", chr(92) + chr(34)], k=depth)  # brackets, escaped quotes in keys must not count
     head = "".join("[" if b == "[" else f'{{"k{key}": ' for b, key in zip(opens, keys))
-    text = head + "0" + "".join("]" if b == "[" else "}" for b in reversed(opens))
+    leaf = rng.choice(["0", '"s"', "-1.5e3", "Infinity", "NaN", "1e400"])
+    text = head + leaf + "".join("]" if b == "[" else "}" for b in reversed(opens))
     if rng.random() < 0.3:  # cut anywhere: truncated documents
         return text[: rng.randrange(len(text))], None
-    return text, depth
+    return text, depth if leaf in ("0", '"s"', "-1.5e3") else None  # not strict JSON: refused
 
 
 def _readers(tmp_path, contract):

@@ -152,11 +152,9 @@ def _converting(what: str, action: Callable[[], Any]) -> Any:
         return action()
     except ConversionError:
         raise
-    except OSError as exc:
-        if is_full(exc):
-            raise full_error(exc, exc.filename or "its output", f"writing the {what} conversion:") from exc
-        raise ExportError(f"conversion of {what} failed: {type(exc).__name__}: {exc}") from exc
     except Exception as exc:  # exporters raise many unrelated types
+        if is_full(exc):  # OSError ENOSPC/EDQUOT (volume.py): not the exporter's fault
+            raise full_error(exc, exc.filename or "its output", f"writing the {what} conversion:") from exc
         raise ExportError(f"conversion of {what} failed: {type(exc).__name__}: {exc}") from exc
 
 

@@ -61,6 +61,12 @@ export const configSchema = z.strictObject({
     configPath: z.string().min(1, { error: 'must not be empty' }).default('~/.kube/config'),
     /** kubeconfig context; unset uses the current context. */
     configContext: z.string().min(1, { error: 'must not be empty; leave it out to use the current context' }).optional(),
+    allowSharedTarget: z.boolean().default(false).meta({
+      description:
+        'Lets this environment deploy to the same kube context and namespaces as another environment of the file that sets it too ' +
+        '(one deployment under two names, only one of which is ever deployed); without it, synth refuses two environments that would ' +
+        "create the same objects in one cluster (docs/environments.md).",
+    }),
   }),
 
   gpu: section({

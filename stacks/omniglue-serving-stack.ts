@@ -21,6 +21,8 @@ import { TRITON_CUSTOM_METRICS, TritonCustomMetrics } from '../lib/triton-metric
 export interface OmniglueServingStackProps {
   /** The validated configuration. */
   readonly config: OmniglueConfig;
+  /** The environment (OMNIGLUE_ENV) the configuration is for; its name is part of the state's location. @default - none */
+  readonly environment?: string;
   /**
    * Custom metrics the autoscaler scales on, as the platform stack's prometheus-adapter serves them.
    * @default TRITON_CUSTOM_METRICS
@@ -52,7 +54,7 @@ export class OmniglueServingStack extends TerraformStack {
   constructor(scope: Construct, id: string, props: OmniglueServingStackProps) {
     super(scope, id);
     const { config } = props;
-    configureStateBackend(this, id, config.state, config.kubernetes);
+    configureStateBackend(this, id, config.state, config.kubernetes, props.environment);
     const { triton, conversion, monitoring } = config;
     // Your own operator-managed Prometheus learns about Triton from a PodMonitor; the installed one has a scrape job.
     const wantsPodMonitor = !monitoring.installKubePrometheusStack && monitoring.prometheusOperator;

@@ -101,7 +101,7 @@ describe('loading the configuration file', () => {
   }
 
   test('applies the environment overlay on top of the base settings', () => {
-    const file = write({ namespace: 'omniglue', triton: { replicas: { max: 2 } }, environments: { production: { triton: { replicas: { min: 2, max: 8 } } } } });
+    const file = write({ namespace: 'omniglue', triton: { replicas: { max: 2 } }, environments: { production: { kubernetes: { configContext: 'production' }, triton: { replicas: { min: 2, max: 8 } } } } });
     expect(loadConfig({ file }).triton.replicas).toEqual({ min: 2, max: 2 });
     expect(loadConfig({ file, environment: 'production' }).triton.replicas).toEqual({ min: 2, max: 8 });
   });

@@ -17,6 +17,7 @@ import { AppRun, synthesizeRevision } from './base-revision';
 import { renderChangeReview } from './change-markdown';
 import { compareSyntheses, consequencesJson, hasDestructive } from './compare';
 import { ReviewError } from './errors';
+import { environmentOutdir } from '../../lib/environment-output';
 import { renderReview } from './markdown';
 import { runChecks, summarizeStack, TerraformJson } from './summarize';
 
@@ -33,7 +34,8 @@ With --against or --base: what applying the synthesis in --out-dir over an earli
 per resource create, update, replace or delete, and the rollouts, Job runs, Helm upgrades and destructive
 changes that follow, as Markdown for a pull-request comment.
 
-  --out-dir <dir>         cdktf output directory (default cdktf.out)
+  --out-dir <dir>         cdktf output directory (default: the environment's, cdktf.out or
+                          cdktf.out/environments/$OMNIGLUE_ENV)
   --stack <name>          review only this stack; repeat for several (default: every stack in the manifest)
   --output <file>         write the Markdown to a file instead of stdout
   --against <dir>         compare with an earlier cdktf output directory
@@ -196,7 +198,7 @@ export function main(argv: string[], io: Io = consoleIo, hooks: MainHooks = {}):
       strict: true,
       allowPositionals: false,
       options: {
-        'out-dir': { type: 'string', default: 'cdktf.out' },
+        'out-dir': { type: 'string' },
         stack: { type: 'string', multiple: true },
         output: { type: 'string' },
         against: { type: 'string' },
@@ -214,6 +216,8 @@ export function main(argv: string[], io: Io = consoleIo, hooks: MainHooks = {}):
     io.out(`${USAGE}\n`);
     return 0;
   }
+  // The synthesis of the environment the rest of the toolchain works on (lib/environment-output.ts).
+  const outDir = values['out-dir'] ?? environmentOutdir(process.env.OMNIGLUE_ENV || undefined);
   const comparing = values.against !== undefined || values.base !== undefined;
   if (values.against !== undefined && values.base !== undefined) return usageError(io, '--against and --base are alternatives: give one');
   if (!comparing && (values.json !== undefined || values['fail-on'] !== undefined)) {
@@ -228,7 +232,7 @@ export function main(argv: string[], io: Io = consoleIo, hooks: MainHooks = {}):
       const only = values.stack ?? [];
       return compare(
         {
-          outDir: values['out-dir'],
+          outDir,
           only,
           against: values.against,
           base: values.base,
@@ -241,7 +245,7 @@ export function main(argv: string[], io: Io = consoleIo, hooks: MainHooks = {}):
         hooks,
       );
     }
-    const markdown = review(values['out-dir'], values.stack ?? []);
+    const markdown = review(outDir, values.stack ?? []);
     if (values.output !== undefined) {
       fs.writeFileSync(values.output, markdown);
       io.err(`review: wrote ${values.output}`);

@@ -20,6 +20,7 @@ import {
 } from './validators';
 import { stateSchema } from './state';
 import { THROUGHPUT_DEFAULTS, THROUGHPUT_LIMITS } from '../lib/throughput-mode';
+import { TRITON_RESOURCE_DEFAULTS } from '../lib/triton-sizing';
 
 const GiB = 2 ** 30;
 /** Highest replica count accepted; the HPA and the scale-up budget in README are reasoned for this scale. */
@@ -110,11 +111,12 @@ export const configSchema = z.strictObject({
       min: intBetween(1, MAX_REPLICAS, 'replicas; the ceiling is this project\'s tested scale').default(2),
       max: intBetween(1, MAX_REPLICAS, 'replicas; the ceiling is this project\'s tested scale').default(4),
     }),
+    // Defaults sized to fit a 4-vCPU / 15-16 GiB GPU node with its DaemonSets (lib/triton-sizing.ts, docs/sizing.md).
     resources: section({
-      cpuRequest: cpuQuantity('4', 1).default('4'),
-      memoryRequest: memoryQuantity('16Gi', 4 * GiB).default('16Gi'),
+      cpuRequest: cpuQuantity(TRITON_RESOURCE_DEFAULTS.cpuRequest, 1).default(TRITON_RESOURCE_DEFAULTS.cpuRequest),
+      memoryRequest: memoryQuantity(TRITON_RESOURCE_DEFAULTS.memoryRequest, 4 * GiB).default(TRITON_RESOURCE_DEFAULTS.memoryRequest),
       /** Memory limit of the container; the /dev/shm volume counts against it. */
-      memoryLimit: memoryQuantity('24Gi', 4 * GiB).default('24Gi'),
+      memoryLimit: memoryQuantity(TRITON_RESOURCE_DEFAULTS.memoryLimit, 4 * GiB).default(TRITON_RESOURCE_DEFAULTS.memoryLimit),
     }),
     /** Size of the memory-backed /dev/shm (ensembles pass tensors through it). */
     shmSizeMiB: intBetween(64, 65536, 'MiB of /dev/shm').default(2048),

@@ -242,3 +242,9 @@ export function compareQuantities(a: string, b: string): -1 | 0 | 1 {
   const right = y.unscaled * pow10(y.exponent - exponent);
   return left === right ? 0 : left > right ? 1 : -1;
 }
+
+/** The value of a quantity in its base unit (cores, bytes) as a number; throws QuantityError when it is not one. */
+export function quantityAsNumber(text: string): number {
+  const { unscaled, exponent } = parseQuantity(text);
+  return Number(unscaled) * 10 ** exponent;
+}

@@ -46,5 +46,9 @@ if (process.env.CDKTF_OUTDIR === undefined) {
   const configuration = process.env.OMNIGLUE_CONFIG ?? 'omniglue.config.json';
   const environment = process.env.OMNIGLUE_ENV ? `, environment ${process.env.OMNIGLUE_ENV}` : '';
   for (const [name, stack] of Object.entries(manifest.stacks)) console.log(`${name}: ${path.join(path.relative(process.cwd(), outdir), stack.synthesizedStackPath)}`);
+  // Warnings the constructs recorded (level @cdktf/warn; the cdktf CLI prints them from the manifest itself, @cdktf/cli-core synth.js).
+  for (const stack of Object.values(manifest.stacks)) {
+    for (const annotation of stack.annotations ?? []) if (annotation.level === '@cdktf/warn') console.warn(`Warning: ${annotation.message} (${annotation.constructPath})`);
+  }
   console.log(`(configuration ${configuration}${environment})`);
 }

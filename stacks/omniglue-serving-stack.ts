@@ -1,5 +1,5 @@
 import { Construct } from 'constructs';
-import { TerraformOutput, TerraformStack } from 'cdktf';
+import { Annotations, TerraformOutput, TerraformStack } from 'cdktf';
 import { OmniglueConfig } from '../config/schema';
 import { AlertRules } from '../constructs/alert-rules';
 import { ClusterProviders } from '../constructs/cluster-providers';
@@ -17,6 +17,7 @@ import { TritonService } from '../constructs/triton-service';
 import { GpuScheduling } from '../lib/gpu-scheduling';
 import { configureStateBackend } from './backend';
 import { TRITON_CUSTOM_METRICS, TritonCustomMetrics } from '../lib/triton-metrics';
+import { sizingWarnings } from '../lib/triton-sizing';
 
 export interface OmniglueServingStackProps {
   /** The validated configuration. */
@@ -116,6 +117,9 @@ export class OmniglueServingStack extends TerraformStack {
       terminationGracePeriodSeconds: triton.terminationGracePeriodSeconds,
       enableModelControlApi: triton.enableModelControlApi,
     });
+    // A pinned GPU product has usual machine types: say at synth when the pod cannot fit them (it would stay Pending).
+    const sizing = { ...triton.resources, devicePlugin: config.addons.nvidiaDevicePlugin, featureDiscovery: config.addons.nvidiaDevicePlugin && config.addons.gpuFeatureDiscovery, engineCacheSidecar: this.engineCache !== undefined };
+    if (triton.gpusPerReplica > 0) for (const warning of sizingWarnings(sizing, config.gpu.product)) Annotations.of(this.server).addWarning(warning);
     this.service = new TritonService(this, 'triton-service', { server: this.server });
     new TritonDisruptionBudget(this, 'triton-disruption-budget', { server: this.server });
     new TritonNetworkPolicy(this, 'triton-network-policy', {

@@ -8,7 +8,6 @@ import { PrometheusMonitoring } from '../constructs/prometheus-monitoring';
 import { GpuScheduling } from '../lib/gpu-scheduling';
 import { configureStateBackend } from './backend';
 import { TRITON_CUSTOM_METRICS, TritonCustomMetrics } from '../lib/triton-metrics';
-import { deliberateQueueDelay } from '../lib/throughput-mode';
 import { tritonScrapeJob } from '../lib/triton-scrape-job';
 import { stringify } from 'yaml';
 
@@ -81,7 +80,6 @@ export class GpuPlatformStack extends TerraformStack {
         prometheus,
         relistIntervalSeconds: monitoring.adapterRelistIntervalSeconds,
         scrapeIntervalSeconds: monitoring.scrapeIntervalSeconds,
-        deliberateQueueDelay: deliberateQueueDelay(config.conversion.throughputMode.enabled ? config.conversion.throughputMode : undefined),
       });
     }
     this.customMetrics = this.adapter?.metrics ?? TRITON_CUSTOM_METRICS;

@@ -123,6 +123,20 @@ export function crossCheck(config: OmniglueConfig): string[] {
       'monitoring.installKubePrometheusStack is false, so prometheus-adapter needs monitoring.existingPrometheusUrl (e.g. "http://prometheus-operated.monitoring.svc:9090")',
     );
   }
+  if (monitoring.existingCustomMetricsApi && monitoring.installPrometheusAdapter) {
+    problems.push(
+      'monitoring.existingCustomMetricsApi says the cluster already serves custom.metrics.k8s.io, but monitoring.installPrometheusAdapter is true: ' +
+        'a second prometheus-adapter would take the one APIService (v1beta1.custom.metrics.k8s.io) over from yours; set installPrometheusAdapter to false ' +
+        'and add the rules of the platform stack output prometheus-adapter-rules to your adapter',
+    );
+  }
+  if (autoscaling.enabled && !monitoring.installPrometheusAdapter && !monitoring.existingCustomMetricsApi) {
+    problems.push(
+      'autoscaling.enabled scales on custom metrics served through custom.metrics.k8s.io, but nothing serves them: monitoring.installPrometheusAdapter ' +
+        'is false and monitoring.existingCustomMetricsApi is false, so the HPA would never get a value. Set installPrometheusAdapter to true, or ' +
+        'existingCustomMetricsApi to true with the rules of the output prometheus-adapter-rules added to your adapter, or autoscaling.enabled to false',
+    );
+  }
   if (monitoring.installKubePrometheusStack && !monitoring.prometheusOperator) {
     problems.push(
       'monitoring.prometheusOperator is false while monitoring.installKubePrometheusStack is true: kube-prometheus-stack runs the Prometheus Operator; ' +

@@ -178,6 +178,12 @@ export const configSchema = z.strictObject({
     existingPrometheusUrl: prometheusUrl().optional(),
     /** Installs prometheus-adapter with the GPU-utilization rules. */
     installPrometheusAdapter: z.boolean().default(true),
+    existingCustomMetricsApi: z.boolean().default(false).meta({
+      description:
+        'The cluster already serves custom.metrics.k8s.io (its own prometheus-adapter or another metrics adapter): no second adapter is ' +
+        'installed (only one APIService can serve the API; installPrometheusAdapter must be false), and the platform stack outputs the ' +
+        'rules to add to yours (`prometheus-adapter-rules`) so that the HPA finds its metrics.',
+    }),
     /** Installs the alerting rules (a PrometheusRule; needs the Prometheus Operator's CRDs). */
     installAlertRules: z.boolean().default(true),
     /**

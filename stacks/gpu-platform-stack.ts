@@ -9,6 +9,7 @@ import { GpuScheduling } from '../lib/gpu-scheduling';
 import { configureStateBackend } from './backend';
 import { TRITON_CUSTOM_METRICS, TritonCustomMetrics } from '../lib/triton-metrics';
 import { tritonScrapeJob } from '../lib/triton-scrape-job';
+import { tritonAdapterRules } from '../lib/prometheus-adapter-rules';
 import { stringify } from 'yaml';
 
 export interface GpuPlatformStackProps {
@@ -69,6 +70,14 @@ export class GpuPlatformStack extends TerraformStack {
       new TerraformOutput(this, 'prometheus-scrape-config', {
         value: stringify([tritonScrapeJob(monitoring.scrapeIntervalSeconds)], { lineWidth: 0 }),
         description: 'Scrape job for your Prometheus (add it under scrape_configs): the adapter rules and alerts expect its job name and labels',
+      });
+    }
+    if (monitoring.existingCustomMetricsApi) {
+      // The cluster's own adapter serves custom.metrics.k8s.io (only one APIService can): it gets the rules instead.
+      new TerraformOutput(this, 'prometheus-adapter-rules', {
+        value: stringify({ rules: tritonAdapterRules(monitoring.scrapeIntervalSeconds) }, { lineWidth: 0 }),
+        description:
+          "prometheus-adapter rules that serve the HPA's Triton metrics: add them to your adapter's configuration (config file rules:, chart values rules.custom)",
       });
     }
     const prometheus = this.monitoring ?? monitoring.existingPrometheusUrl;

@@ -3,7 +3,9 @@
  *
  * No GPU and no real weights were available where this was written, so the memory figure is an ESTIMATE TO VERIFY,
  * built from parameter counts (docs/design models: DINOv2 ViT-B/14 86 M, matcher ~12 M, SuperPoint ~1.3 M, FP32 on
- * disk) and the runtime overheads below; docs/sizing.md says how to measure it on a node and what to change.
+ * disk) and the runtime overheads below; docs/sizing.md says how to measure it on a node and what to change. The
+ * CUDA lines were checked against PyTorch on an H200 (context, cuBLAS and cuDNN: 354 MiB of host memory; a
+ * ViT-B/14-sized network's FP32 weights: 325 MiB), not against Triton with onnxruntime, which was not available.
  */
 
 import { allocatable, GpuNode, NodeResources, PROVIDER_DAEMONSETS, smallestNodes, usualNodes } from './gpu-nodes';

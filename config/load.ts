@@ -3,7 +3,7 @@ import * as path from 'path';
 import { parseDocument as parseYamlDocument } from 'yaml';
 import { z } from 'zod';
 import { configSchema, OmniglueConfig } from './schema';
-import { quantityToNumber } from './validators';
+import { quantityValue } from '../lib/quantity';
 import { deepMerge, isPlainObject, Json } from '../lib/deep-merge';
 import { REPOSITORY_ROOT } from '../lib/paths';
 import { MAX_ASPECT_RATIO, withinDinoAspectLimit } from '../lib/throughput-mode';
@@ -68,12 +68,12 @@ export function crossCheck(config: OmniglueConfig): string[] {
         'use ReadWriteMany storage (NFS, EFS, Filestore, Azure Files), or set triton.replicas.max to 1',
     );
   }
-  if (quantityToNumber(triton.resources.memoryLimit) < quantityToNumber(triton.resources.memoryRequest)) {
+  if (quantityValue(triton.resources.memoryLimit) < quantityValue(triton.resources.memoryRequest)) {
     problems.push(
       `triton.resources.memoryLimit (${triton.resources.memoryLimit}) must be at least triton.resources.memoryRequest (${triton.resources.memoryRequest})`,
     );
   }
-  if (triton.shmSizeMiB * 2 ** 20 >= quantityToNumber(triton.resources.memoryLimit)) {
+  if (triton.shmSizeMiB * 2 ** 20 >= quantityValue(triton.resources.memoryLimit)) {
     problems.push(
       `triton.shmSizeMiB (${triton.shmSizeMiB}) must be smaller than triton.resources.memoryLimit (${triton.resources.memoryLimit}): ` +
         '/dev/shm is memory-backed and counts against the limit',
@@ -167,14 +167,14 @@ export function crossCheck(config: OmniglueConfig): string[] {
   if (namespaceClash !== undefined) {
     problems.push(`namespace '${config.namespace}' cannot hold the serving workload: ${namespaceClash}; choose another, e.g. "omniglue"`);
   }
-  const tritonMemoryMiB = (quantityToNumber(triton.resources.memoryLimit) - triton.shmSizeMiB * 2 ** 20) / 2 ** 20;
-  if (tritonMemoryMiB < MIN_TRITON_MEMORY_MIB && triton.shmSizeMiB * 2 ** 20 < quantityToNumber(triton.resources.memoryLimit)) {
+  const tritonMemoryMiB = (quantityValue(triton.resources.memoryLimit) - triton.shmSizeMiB * 2 ** 20) / 2 ** 20;
+  if (tritonMemoryMiB < MIN_TRITON_MEMORY_MIB && triton.shmSizeMiB * 2 ** 20 < quantityValue(triton.resources.memoryLimit)) {
     problems.push(
       `triton.shmSizeMiB (${triton.shmSizeMiB}) leaves Triton ${Math.round(tritonMemoryMiB)} MiB of triton.resources.memoryLimit (${triton.resources.memoryLimit}); ` +
         `it needs at least ${MIN_TRITON_MEMORY_MIB} MiB besides /dev/shm: lower shmSizeMiB or raise memoryLimit`,
     );
   }
-  if (quantityToNumber(conversion.memoryLimit) < quantityToNumber(conversion.memoryRequest)) {
+  if (quantityValue(conversion.memoryLimit) < quantityValue(conversion.memoryRequest)) {
     problems.push(
       `conversion.memoryLimit (${conversion.memoryLimit}) must be at least conversion.memoryRequest (${conversion.memoryRequest})`,
     );

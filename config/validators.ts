@@ -1,10 +1,6 @@
 import { z } from 'zod';
+import { quantityValue } from '../lib/quantity';
 
-/**
- * Kubernetes resource quantity (https://kubernetes.io/docs/reference/kubernetes-api/common-definitions/quantity/):
- * a decimal number followed by an optional binary (Ki..Ei), decimal (m, k, M..E) or exponent suffix, no spaces.
- */
-const QUANTITY = /^[+]?(\d+(\.\d*)?|\.\d+)(Ki|Mi|Gi|Ti|Pi|Ei|m|k|M|G|T|P|E|[eE][+-]?\d+)?$/;
 const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const DNS1123_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 const LABEL_NAME = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/;
@@ -12,24 +8,6 @@ const LABEL_VALUE = /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/;
 const IMAGE_TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
 const SHA256_HEX = /^[0-9a-f]{64}$/;
 const SEMVER = /^\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?$/;
-
-const BINARY_SUFFIX: Record<string, number> = { Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40, Pi: 2 ** 50, Ei: 2 ** 60 };
-const DECIMAL_SUFFIX: Record<string, number> = { m: 1e-3, '': 1, k: 1e3, M: 1e6, G: 1e9, T: 1e12, P: 1e15, E: 1e18 };
-
-/** Converts a validated quantity to its base unit (bytes for memory, cores for CPU). */
-export function quantityToNumber(quantity: string): number {
-  const match = /^[+]?([\d.]+)([a-zA-Z]*|[eE][+-]?\d+)$/.exec(quantity);
-  if (!match) throw new Error(`'${quantity}' is not a Kubernetes quantity`);
-  const [, amount, suffix] = match;
-  if (suffix in BINARY_SUFFIX) return Number(amount) * BINARY_SUFFIX[suffix];
-  if (suffix in DECIMAL_SUFFIX) return Number(amount) * DECIMAL_SUFFIX[suffix];
-  return Number(`${amount}${suffix}`);
-}
-
-export const quantity = (example: string) =>
-  z.string().regex(QUANTITY, {
-    error: `must be a Kubernetes quantity such as '${example}' (a number with an optional suffix like Mi, Gi, m, no spaces)`,
-  });
 
 export const dnsLabel = () =>
   z
@@ -108,13 +86,6 @@ export const chartRepositoryUrl = () =>
 export const httpUrl = () =>
   z.string().refine((value) => /^(https?|file):\/\/\S+$/.test(value), { error: 'must be an http(s):// or file:// URL' });
 
-const INT32_MAX = 2 ** 31 - 1;
-// Kubernetes stores every integer field this project writes as int32.
-export const positiveInt = () =>
-  z.number().int({ error: 'must be a whole number' }).min(1, { error: 'must be at least 1' }).max(INT32_MAX, { error: `must be at most ${INT32_MAX}` });
-export const nonNegativeInt = () =>
-  z.number().int({ error: 'must be a whole number' }).min(0, { error: 'must not be negative' }).max(INT32_MAX, { error: `must be at most ${INT32_MAX}` });
-
 /** A whole number within [min, max], with a message that states the range and why. */
 export const intBetween = (min: number, max: number, why: string) =>
   z
@@ -134,22 +105,22 @@ export const cpuQuantity = (example: string, minCores: number, maxCores = 1024) 
   z
     .string()
     .regex(CPU, { error: `must be CPU cores such as '${example}' or millicores such as '500m' (no memory units)`, abort: true })
-    .refine((value) => quantityToNumber(value) >= minCores, { error: `must be at least ${minCores} CPU` })
-    .refine((value) => quantityToNumber(value) <= maxCores, { error: `must be at most ${maxCores} CPU` });
+    .refine((value) => quantityValue(value) >= minCores, { error: `must be at least ${minCores} CPU` })
+    .refine((value) => quantityValue(value) <= maxCores, { error: `must be at most ${maxCores} CPU` });
 
 export const memoryQuantity = (example: string, minBytes: number, maxBytes = 2 ** 50) =>
   z
     .string()
     .regex(MEMORY, { error: `must be bytes with a unit such as '${example}' (Ki, Mi, Gi, Ti or k, M, G, T; not 'm', which is thousandths)`, abort: true })
-    .refine((value) => quantityToNumber(value) >= minBytes, { error: `must be at least ${formatBytes(minBytes)}` })
-    .refine((value) => quantityToNumber(value) <= maxBytes, { error: `must be at most ${formatBytes(maxBytes)}` });
+    .refine((value) => quantityValue(value) >= minBytes, { error: `must be at least ${formatBytes(minBytes)}` })
+    .refine((value) => quantityValue(value) <= maxBytes, { error: `must be at most ${formatBytes(maxBytes)}` });
 
 /** A positive ratio written as a quantity ("1000m" = 1), as HPA targets are. */
 export const ratioQuantity = (example: string) =>
   z
     .string()
     .regex(/^\d+(\.\d+)?m?$/, { error: `must be a ratio such as '${example}' (1000m = 1) or '1.5'`, abort: true })
-    .refine((value) => quantityToNumber(value) > 0 && quantityToNumber(value) <= 100, { error: 'must be above 0 and at most 100' });
+    .refine((value) => quantityValue(value) > 0 && quantityValue(value) <= 100, { error: 'must be above 0 and at most 100' });
 
 /** Prometheus is queried over HTTP: file:// or other schemes are refused. */
 export const prometheusUrl = () =>

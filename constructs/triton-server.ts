@@ -3,9 +3,9 @@ import { TRITON_IMAGE_REPOSITORY, VERSIONS } from '../config/versions';
 import { GPU_RESOURCE, GpuScheduling, gpuPodPlacement } from '../lib/gpu-scheduling';
 import { TRITON_LABELS, TRITON_SELECTOR_LABELS } from '../lib/labels';
 import { hardenedContainerSecurityContext, hardenedPodSecurityContext } from '../lib/pod-hardening';
+import { quantityValue } from '../lib/quantity';
 import { DeploymentV1, ServiceAccountV1 } from '../lib/provider-classes';
 import { TRITON_METRICS_PORT_NAME } from '../lib/triton-metrics';
-import { quantityToNumber } from '../config/validators';
 import { ModelConversionJob } from './model-conversion-job';
 import { ModelRepository } from './model-repository';
 import { TensorrtEngineCache } from './tensorrt-engine-cache';
@@ -314,7 +314,7 @@ export class TritonServer extends Construct {
     if (this.gpusPerReplica > 0 && props.conversionJob.cpuOnlyInstances) {
       throw new Error(`gpusPerReplica is ${this.gpusPerReplica}, but the conversion Job publishes KIND_CPU instance groups: the GPUs would sit idle; drop cpuOnlyInstances`);
     }
-    if (this.shmSizeMiB * 2 ** 20 >= quantityToNumber(memoryLimit)) {
+    if (this.shmSizeMiB * 2 ** 20 >= quantityValue(memoryLimit)) {
       throw new Error(`shmSizeMiB (${this.shmSizeMiB}) must be smaller than the memory limit (${memoryLimit}): /dev/shm counts against it`);
     }
     if (gracePeriodSeconds <= PRE_STOP_SLEEP_SECONDS + 5) {

@@ -18,7 +18,9 @@ import { renderChangeReview } from './change-markdown';
 import { compareSyntheses, consequencesJson, hasDestructive } from './compare';
 import { ReviewError } from './errors';
 import { renderReview } from './markdown';
-import { runChecks, summarizeStack, TerraformJson } from './summarize';
+import { runChecks } from './checks';
+import { summarizeStack } from './summarize';
+import { TerraformJson } from './terraform-json';
 
 export { ReviewError } from './errors';
 

@@ -15,7 +15,7 @@
  */
 
 import { bool, Obj } from './terraform-json';
-import { quantityToNumber } from '../../config/validators';
+import { quantityValue } from '../../lib/quantity';
 
 /** One changed leaf of a resource: its path with list indices (`spec.template.spec.container[0].image`). */
 export interface FieldChange {
@@ -66,7 +66,7 @@ const JOB_API = `${K8S} pkg/apis/batch/validation/validation.go ValidateJobSpecU
 
 function isSmallerQuantity(change: FieldChange): boolean {
   try {
-    return quantityToNumber(String(change.after)) < quantityToNumber(String(change.before));
+    return quantityValue(String(change.after)) < quantityValue(String(change.before));
   } catch {
     return false;
   }

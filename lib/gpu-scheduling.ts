@@ -57,3 +57,21 @@ export function gpuPodPlacement(scheduling: GpuScheduling) {
     ...(scheduling.runtimeClassName !== undefined ? { runtimeClassName: scheduling.runtimeClassName } : {}),
   };
 }
+
+/**
+ * A ReadWriteOnce volume is attached to one node at a time, and Triton holds it while a new version converts: a
+ * pod that mounts it may go onto the GPU nodes and prefers the node of the pods `besideLabels` selects (Triton's),
+ * else it waits on a Multi-Attach error.
+ */
+export function gpuPodPlacementBeside(scheduling: GpuScheduling, besideLabels: Readonly<Record<string, string>>) {
+  return {
+    toleration: [{ ...scheduling.toleration }],
+    affinity: {
+      podAffinity: {
+        preferredDuringSchedulingIgnoredDuringExecution: [
+          { weight: 100, podAffinityTerm: { topologyKey: 'kubernetes.io/hostname', labelSelector: [{ matchLabels: { ...besideLabels } }] } },
+        ],
+      },
+    },
+  };
+}

@@ -1,6 +1,7 @@
 import { Token } from 'cdktf';
 import type { IConstruct } from 'constructs';
 import { z } from 'zod';
+import { PROTOTYPE_KEY_PROBLEM, prototypeKeyParents } from '../lib/deep-merge';
 import { ValidationError } from '../lib/validation-error';
 import { Names, Rule } from './rules';
 import { configSchema } from './schema';
@@ -47,6 +48,8 @@ function shown(value: unknown): string {
  */
 export function settingProp<T>(scope: IConstruct, path: string, prop: string, value: T | undefined): T {
   if (value !== undefined && holdsToken(value)) return value;
+  const prototypeKeys = prototypeKeyParents(value);
+  if (prototypeKeys.length > 0) throw new ValidationError(`${[prop, ...prototypeKeys[0], '__proto__'].join('.')}: ${PROTOTYPE_KEY_PROBLEM}`, scope);
   const result = settingSchema(path).safeParse(value);
   if (result.success) return result.data as T;
   const problems = result.error.issues.map((issue) => {

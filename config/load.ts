@@ -4,7 +4,7 @@ import { parseDocument as parseYamlDocument } from 'yaml';
 import { z } from 'zod';
 import { crossCheck } from './cross-check';
 import { configSchema, OmniglueConfig } from './schema';
-import { deepMerge, isPlainObject, Json } from '../lib/deep-merge';
+import { deepMerge, isPlainObject, Json, PROTOTYPE_KEY_PROBLEM, prototypeKeyParents } from '../lib/deep-merge';
 import { REPOSITORY_ROOT } from '../lib/paths';
 
 export const DEFAULT_CONFIG_FILE = path.join(REPOSITORY_ROOT, 'omniglue.config.json');
@@ -52,7 +52,13 @@ export function parseConfig(raw: unknown, source = 'inline configuration'): Omni
   const depthProblems = nestingProblems(raw as Json);
   if (depthProblems.length > 0) throw new ConfigError(source, depthProblems);
   const result = configSchema.safeParse(raw, { reportInput: true });
-  if (!result.success) throw new ConfigError(source, result.error.issues.map(formatIssue));
+  const issues = result.success ? [] : result.error.issues;
+  // A section's "__proto__" is an unknown setting zod reports; a map's it would drop without a word.
+  const reported = new Set(issues.flatMap((issue) => (issue.code === 'unrecognized_keys' && issue.keys.includes('__proto__') ? [issue.path.join('.')] : [])));
+  const prototypeKeys = prototypeKeyParents(raw)
+    .filter((at) => !reported.has(at.join('.')))
+    .map((at) => `${[...at, '__proto__'].join('.')}: ${PROTOTYPE_KEY_PROBLEM}`);
+  if (!result.success || prototypeKeys.length > 0) throw new ConfigError(source, [...issues.map(formatIssue), ...prototypeKeys]);
   const problems = crossCheck(result.data);
   if (problems.length > 0) throw new ConfigError(source, problems);
   return result.data;

@@ -7,7 +7,8 @@ import {
   dnsSubdomain,
   httpUrl,
   imageRepository,
-  labelName,
+  environmentVariableName,
+  labelKey,
   labelValue,
   pinnedImage,
   pinnedImageTag,
@@ -17,6 +18,7 @@ import {
   memoryQuantity,
   intBetween,
   sha256Hex,
+  text,
 } from './validators';
 import { stateSchema } from './state';
 import { THROUGHPUT_DEFAULTS, THROUGHPUT_LIMITS } from '../lib/throughput-mode';
@@ -55,9 +57,9 @@ export const configSchema = z.strictObject({
   state: stateSchema,
 
   kubernetes: section({
-    configPath: z.string().min(1, { error: 'must not be empty' }).default('~/.kube/config')
+    configPath: text().min(1, { error: 'must not be empty' }).default('~/.kube/config')
       .meta({ description: 'Path of the kubeconfig the providers read; nothing secret is written into the synthesized files.' }),
-    configContext: z.string().min(1, { error: 'must not be empty; leave it out to use the current context' }).optional()
+    configContext: text().min(1, { error: 'must not be empty; leave it out to use the current context' }).optional()
       .meta({ description: 'kubeconfig context; unset uses the current context.' }),
   }).meta({ description: 'How Terraform reaches the cluster.' }),
 
@@ -65,11 +67,11 @@ export const configSchema = z.strictObject({
     // The default label is set by node-feature-discovery (installed with GPU feature discovery, and by the GPU
     // Operator) on nodes with an NVIDIA PCI device (vendor 10de).
     nodeLabel: section({
-      key: labelName().default('feature.node.kubernetes.io/pci-10de.present').meta({ description: 'Key of the label every GPU node carries.' }),
+      key: labelKey().default('feature.node.kubernetes.io/pci-10de.present').meta({ description: 'Key of the label every GPU node carries.' }),
       value: labelValue().default('true').meta({ description: 'Value of that label.' }),
     }).meta({ description: 'Node label every GPU node carries (node-feature-discovery sets the default on nodes with an NVIDIA PCI device).' }),
     taint: section({
-      key: labelName().default('nvidia.com/gpu').meta({ description: 'Key of the taint GPU nodes carry; tolerated with operator Exists, whatever its value.' }),
+      key: labelKey().default('nvidia.com/gpu').meta({ description: 'Key of the taint GPU nodes carry; tolerated with operator Exists, whatever its value.' }),
       effect: taintEffect.default('NoSchedule').meta({ description: 'Effect of that taint.' }),
     }).meta({ description: 'Taint GPU nodes carry.' }),
     product: labelValue().min(1, { error: 'must not be empty; leave it out to accept any GPU' }).optional()
@@ -162,9 +164,9 @@ export const configSchema = z.strictObject({
       .meta({ description: "Installs the alerting rules (a PrometheusRule; needs the Prometheus Operator's CRDs)." }),
     prometheusOperator: z.boolean().default(true)
       .meta({ description: 'Your own Prometheus runs the Prometheus Operator (a PodMonitor is created); false outputs the scrape job to paste.' }),
-    podMonitorLabels: z.record(labelName(), labelValue()).default({})
+    podMonitorLabels: z.record(labelKey(), labelValue()).default({})
       .meta({ description: "Labels of Triton's PodMonitor that your operator's podMonitorSelector requires (e.g. {\"release\": \"prometheus\"})." }),
-    ruleLabels: z.record(labelName(), labelValue()).default({})
+    ruleLabels: z.record(labelKey(), labelValue()).default({})
       .meta({ description: "Labels of the alerts' PrometheusRule that your operator's ruleSelector requires." }),
     grafana: section({
       enabled: z.boolean().default(true)
@@ -213,10 +215,7 @@ export const configSchema = z.strictObject({
     memoryRequest: memoryQuantity('8Gi', 4 * GiB).default('8Gi').meta({ description: 'Memory request of the conversion container.' }),
     memoryLimit: memoryQuantity('16Gi', 4 * GiB).default('16Gi').meta({ description: 'Memory limit of the conversion container.' }),
     extraEnv: z
-      .record(
-        z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { error: 'must be an environment variable name (letters, digits, "_")' }),
-        z.string(),
-      )
+      .record(environmentVariableName(), text())
       .default({})
       .meta({ description: 'Environment variables of the conversion containers, e.g. HTTPS_PROXY and NO_PROXY behind a proxy.' }),
     tensorrtFp16: z.boolean().default(false)

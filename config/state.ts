@@ -1,5 +1,15 @@
 import { z } from 'zod';
-import { dnsLabel, dnsSubdomain } from './validators';
+import {
+  azureContainerName,
+  azureResourceGroupName,
+  azureStorageAccountName,
+  dnsLabel,
+  dnsSubdomain,
+  dynamodbTableName,
+  gcsBucketName,
+  s3BucketName,
+  text,
+} from './validators';
 
 // Where Terraform keeps each stack's state. Credentials never come from here: every backend reads them from its
 // own standard sources (environment, CLI login, workload identity), as README "Remote state" lists.
@@ -21,8 +31,7 @@ const keyPrefix = () =>
 
 const local = z.strictObject({
   backend: z.literal('local').meta({ description: 'State in local files (one person, no team or CI).' }),
-  directory: z
-    .string()
+  directory: text()
     .regex(/^[^\s$]+$/, { error: 'must be a relative directory without spaces or "$"' })
     .refine((value) => !value.startsWith('/') && !value.startsWith('~'), { error: 'must be relative to the repository root' })
     .default('.')
@@ -31,27 +40,27 @@ const local = z.strictObject({
 
 const s3 = z.strictObject({
   backend: z.literal('s3').meta({ description: 'State in an S3 bucket.' }),
-  bucket: name('S3 bucket name').meta({ description: 'S3 bucket that holds the state objects (versioning on, as HashiCorp recommends).' }),
+  bucket: s3BucketName().meta({ description: 'S3 bucket that holds the state objects (versioning on, as HashiCorp recommends).' }),
   region: z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/, { error: 'must be an AWS region such as "eu-west-1"' }).meta({ description: 'AWS region of the bucket.' }),
   keyPrefix: keyPrefix().meta({ description: "Key prefix; each stack's state is <keyPrefix>/<stack>.tfstate." }),
   useLockfile: z.boolean().default(true).meta({ description: 'Locks with a lock file next to the state (S3 native locking, Terraform >= 1.10).' }),
-  dynamodbTable: name('DynamoDB table name').optional()
+  dynamodbTable: dynamodbTableName().optional()
     .meta({ description: 'DynamoDB table for locking, for Terraform < 1.10 (deprecated by HashiCorp in favour of useLockfile).' }),
   encrypt: z.boolean().default(true).meta({ description: 'Server-side encryption of the state objects.' }),
 });
 
 const gcs = z.strictObject({
   backend: z.literal('gcs').meta({ description: 'State in a Google Cloud Storage bucket (locking built in).' }),
-  bucket: name('GCS bucket name').meta({ description: 'GCS bucket that holds the state (object versioning on).' }),
+  bucket: gcsBucketName().meta({ description: 'GCS bucket that holds the state (object versioning on).' }),
   prefix: keyPrefix().meta({ description: "Prefix; each stack's state is under <prefix>/<stack>/." }),
 });
 
 const azurerm = z.strictObject({
   backend: z.literal('azurerm').meta({ description: 'State in an Azure blob container (locking with blob leases).' }),
-  resourceGroupName: name('Azure resource group name').meta({ description: 'Resource group of the storage account.' }),
-  storageAccountName: z.string().regex(/^[a-z0-9]{3,24}$/, { error: 'must be an Azure storage account name: 3-24 lower-case letters and digits' })
+  resourceGroupName: azureResourceGroupName().meta({ description: 'Resource group of the storage account.' }),
+  storageAccountName: azureStorageAccountName()
     .meta({ description: 'Storage account that holds the container.' }),
-  containerName: z.string().regex(/^[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9]$/, { error: 'must be an Azure blob container name: 3-63 lower-case letters, digits and "-"' })
+  containerName: azureContainerName()
     .meta({ description: 'Blob container that holds the state.' }),
   keyPrefix: keyPrefix().meta({ description: "Blob name prefix; each stack's state is <keyPrefix>/<stack>.tfstate." }),
   useAzureadAuth: z.boolean().default(true).meta({ description: 'Authenticates to the storage account with Entra ID (no storage keys).' }),
@@ -94,7 +103,7 @@ const cloud = z.strictObject({
   organization: hcpOrganization,
   workspacePrefix,
   hostname: hcpHostname,
-  project: z.string().min(1, { error: 'must not be empty; leave it out for the default project' }).optional()
+  project: text().min(1, { error: 'must not be empty; leave it out for the default project' }).optional()
     .meta({ description: "HCP Terraform project of the workspaces; unset uses the organization's default project." }),
 });
 

@@ -7,6 +7,7 @@ import { HelmRelease } from '../lib/provider-classes';
 import { DeliberateQueueDelay, queueToComputeRatioQuery, TRITON_CUSTOM_METRICS, TRITON_ENSEMBLE_MODEL, TritonCustomMetrics } from '../lib/triton-metrics';
 import { PrometheusMonitoring } from './prometheus-monitoring';
 import { REPOSITORY_ROOT } from '../lib/paths';
+import { urlParts } from '../lib/url-check';
 import { ValidationError } from '../lib/validation-error';
 
 const BASE_VALUES_FILE = path.join(REPOSITORY_ROOT, 'charts', 'prometheus-adapter', 'values.yaml');
@@ -79,7 +80,8 @@ export class PrometheusAdapter extends Construct {
     this.chartRepository = settingProp(this, 'chartRepositories.prometheusCommunity', 'chartRepository', props.chartRepository);
     this.chartVersion = settingProp(this, 'chartVersions.prometheusAdapter', 'chartVersion', props.chartVersion);
     this.relistIntervalSeconds = settingProp(this, 'monitoring.adapterRelistIntervalSeconds', 'relistIntervalSeconds', props.relistIntervalSeconds);
-    this.prometheusUrl = typeof props.prometheus === 'string' ? props.prometheus : props.prometheus.prometheusUrl;
+    this.prometheusUrl =
+      typeof props.prometheus === 'string' ? settingProp(this, 'monitoring.existingPrometheusUrl', 'prometheus', props.prometheus) : props.prometheus.prometheusUrl;
     const scrapeIntervalSeconds = settingProp(
       this,
       'monitoring.scrapeIntervalSeconds',
@@ -95,8 +97,7 @@ export class PrometheusAdapter extends Construct {
         this,
       );
     }
-    const url = new URL(this.prometheusUrl);
-    const port = url.port !== '' ? Number(url.port) : url.protocol === 'https:' ? 443 : 80;
+    const url = urlParts(this.prometheusUrl);
 
     const steps = `model!="${TRITON_ENSEMBLE_MODEL}"`;
     const perPod = { overrides: { namespace: { resource: 'namespace' }, pod: { resource: 'pod' } } };
@@ -133,7 +134,8 @@ export class PrometheusAdapter extends Construct {
       values: singleValuesDocument([
         fs.readFileSync(BASE_VALUES_FILE, 'utf8'),
         helmValues({
-          prometheus: { url: `${url.protocol}//${url.hostname}`, port, path: url.pathname === '/' ? '' : url.pathname },
+          // The chart joins them back (`{{ url }}:{{ port }}{{ path }}`): lib/url-check.ts refused what they cannot carry.
+          prometheus: { url: url.origin, port: url.port, path: url.path },
           metricsRelistInterval: `${this.relistIntervalSeconds}s`,
           extraArguments: [`--metrics-max-age=${this.metricsMaxAgeSeconds}s`],
           rules: { custom: this.rules },

@@ -2,6 +2,7 @@ import { Construct } from 'constructs';
 import { enforceRule, settingProp } from '../config/construct-props';
 import { RULES, StartupBudget, startupSecondsNeeded } from '../config/rules';
 import { GPU_RESOURCE, GpuScheduling, gpuPodPlacement } from '../lib/gpu-scheduling';
+import { labelValueFor } from '../lib/kubernetes-names';
 import { TRITON_LABELS, TRITON_SELECTOR_LABELS } from '../lib/labels';
 import { hardenedContainerSecurityContext, hardenedPodSecurityContext } from '../lib/pod-hardening';
 import { DeploymentV1, ServiceAccountV1 } from '../lib/provider-classes';
@@ -136,7 +137,8 @@ export class TritonServer extends Construct {
     const { modelRepository, conversionJob } = props;
     this.namespace = modelRepository.namespace.name;
     this.namespaceName = modelRepository.namespace.literalName;
-    const labels = { ...this.labels, 'app.kubernetes.io/version': this.imageTag };
+    // A tag may be what no label value may be (128 characters, a trailing "-"): the label gets a valid stand-in.
+    const labels = { ...this.labels, 'app.kubernetes.io/version': labelValueFor(this.imageTag) };
 
     this.serviceAccount = new ServiceAccountV1(this, 'service-account', {
       metadata: { name: this.name, namespace: this.namespace, labels },

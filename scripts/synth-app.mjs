@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import * as path from 'node:path';
-import { clearGeneratedFiles, removeOrphanedStacks } from './synth-output.mjs';
+import { clearGeneratedFiles, outdirProblem, removeOrphanedStacks } from './synth-output.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 // One directory below the root, like every source module, so REPOSITORY_ROOT (lib/paths.ts) resolves the same.
@@ -16,6 +16,11 @@ const bundle = path.join(root, '.gen', 'app.cjs');
 
 // Cleared first, so that a failure at any later step (the bundle included) leaves no manifest to deploy.
 const outdir = process.env.CDKTF_OUTDIR ?? path.join(root, 'cdktf.out');
+const unwritable = outdirProblem(outdir);
+if (unwritable !== undefined) {
+  console.error(unwritable);
+  process.exit(1);
+}
 clearGeneratedFiles(outdir);
 
 buildSync({

@@ -1,22 +1,24 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { Construct } from 'constructs';
-import { HELM_REPOSITORIES, VERSIONS } from '../config/versions';
+import { settingProp } from '../config/construct-props';
 import { helmValues, singleValuesDocument } from '../lib/helm-values';
 import { HelmRelease } from '../lib/provider-classes';
 import { AdapterRule, adapterRateWindowSeconds, tritonAdapterRules } from '../lib/prometheus-adapter-rules';
 import { TRITON_CUSTOM_METRICS, TritonCustomMetrics } from '../lib/triton-metrics';
 import { PrometheusMonitoring } from './prometheus-monitoring';
 import { REPOSITORY_ROOT } from '../lib/paths';
+import { urlParts } from '../lib/url-check';
+import { ValidationError } from '../lib/validation-error';
 
 const BASE_VALUES_FILE = path.join(REPOSITORY_ROOT, 'charts', 'prometheus-adapter', 'values.yaml');
 
 export interface PrometheusAdapterProps {
-  /** Namespace of the adapter. @default 'monitoring' */
+  /** Namespace of the adapter. @default - setting monitoring.namespace */
   readonly namespace?: string;
-  /** Helm repository of the chart (an internal mirror in air-gapped clusters). @default HELM_REPOSITORIES.prometheusCommunity */
+  /** Helm repository of the chart (an internal mirror in air-gapped clusters). @default - setting chartRepositories.prometheusCommunity */
   readonly chartRepository?: string;
-  /** Chart version (exact). @default VERSIONS.prometheusAdapterChart */
+  /** Chart version (exact). @default - setting chartVersions.prometheusAdapter */
   readonly chartVersion?: string;
   /**
    * The Prometheus to query: the stack's own, or the URL of an existing one.
@@ -24,7 +26,7 @@ export interface PrometheusAdapterProps {
   readonly prometheus: PrometheusMonitoring | string;
   /**
    * How often the adapter rediscovers series; a new Triton pod's metric appears after at most this long.
-   * @default 6
+   * @default - setting monitoring.adapterRelistIntervalSeconds
    */
   readonly relistIntervalSeconds?: number;
   /**
@@ -35,7 +37,7 @@ export interface PrometheusAdapterProps {
   readonly metricsMaxAgeSeconds?: number;
   /**
    * How often Prometheus scrapes Triton; rate windows span three scrapes so they always hold two samples.
-   * @default - the installed Prometheus's interval, else 5
+   * @default - the installed Prometheus's interval, else setting monitoring.scrapeIntervalSeconds
    */
   readonly scrapeIntervalSeconds?: number;
 }
@@ -60,22 +62,28 @@ export class PrometheusAdapter extends Construct {
 
   constructor(scope: Construct, id: string, props: PrometheusAdapterProps) {
     super(scope, id);
-    this.namespace = props.namespace ?? 'monitoring';
-    this.chartRepository = props.chartRepository ?? HELM_REPOSITORIES.prometheusCommunity;
-    this.chartVersion = props.chartVersion ?? VERSIONS.prometheusAdapterChart;
-    this.relistIntervalSeconds = props.relistIntervalSeconds ?? 6;
-    this.prometheusUrl = typeof props.prometheus === 'string' ? props.prometheus : props.prometheus.prometheusUrl;
-    const scrapeIntervalSeconds = props.scrapeIntervalSeconds ?? (typeof props.prometheus === 'string' ? 5 : props.prometheus.scrapeIntervalSeconds);
+    this.namespace = settingProp(this, 'monitoring.namespace', 'namespace', props.namespace);
+    this.chartRepository = settingProp(this, 'chartRepositories.prometheusCommunity', 'chartRepository', props.chartRepository);
+    this.chartVersion = settingProp(this, 'chartVersions.prometheusAdapter', 'chartVersion', props.chartVersion);
+    this.relistIntervalSeconds = settingProp(this, 'monitoring.adapterRelistIntervalSeconds', 'relistIntervalSeconds', props.relistIntervalSeconds);
+    this.prometheusUrl =
+      typeof props.prometheus === 'string' ? settingProp(this, 'monitoring.existingPrometheusUrl', 'prometheus', props.prometheus) : props.prometheus.prometheusUrl;
+    const scrapeIntervalSeconds = settingProp(
+      this,
+      'monitoring.scrapeIntervalSeconds',
+      'scrapeIntervalSeconds',
+      props.scrapeIntervalSeconds ?? (typeof props.prometheus === 'string' ? undefined : props.prometheus.scrapeIntervalSeconds),
+    );
     this.rateWindowSeconds = adapterRateWindowSeconds(scrapeIntervalSeconds);
     this.metricsMaxAgeSeconds = props.metricsMaxAgeSeconds ?? Math.max(3 * scrapeIntervalSeconds, 2 * this.relistIntervalSeconds);
     if (!(this.metricsMaxAgeSeconds > this.relistIntervalSeconds)) {
-      throw new Error(
+      throw new ValidationError(
         `metricsMaxAgeSeconds (${this.metricsMaxAgeSeconds}) must be longer than relistIntervalSeconds (${this.relistIntervalSeconds}): ` +
           'a series must outlive one late scrape between two relists',
+        this,
       );
     }
-    const url = new URL(this.prometheusUrl);
-    const port = url.port !== '' ? Number(url.port) : url.protocol === 'https:' ? 443 : 80;
+    const url = urlParts(this.prometheusUrl);
 
     this.rules = tritonAdapterRules(scrapeIntervalSeconds, this.metrics);
 
@@ -89,7 +97,8 @@ export class PrometheusAdapter extends Construct {
       values: singleValuesDocument([
         fs.readFileSync(BASE_VALUES_FILE, 'utf8'),
         helmValues({
-          prometheus: { url: `${url.protocol}//${url.hostname}`, port, path: url.pathname === '/' ? '' : url.pathname },
+          // The chart joins them back (`{{ url }}:{{ port }}{{ path }}`): lib/url-check.ts refused what they cannot carry.
+          prometheus: { url: url.origin, port: url.port, path: url.path },
           metricsRelistInterval: `${this.relistIntervalSeconds}s`,
           extraArguments: [`--metrics-max-age=${this.metricsMaxAgeSeconds}s`],
           rules: { custom: this.rules },

@@ -7,6 +7,7 @@
  */
 
 import type { DeliberateQueueDelay } from './triton-metrics';
+import { UnscopedValidationError } from './validation-error';
 
 /** The settings; the conversion Job's defaults apply to the optional ones. */
 export interface ThroughputMode {
@@ -46,9 +47,15 @@ export function withinDinoAspectLimit(width: number, height: number): boolean {
   return Math.max(width, height) <= MAX_ASPECT_RATIO * Math.min(width, height);
 }
 
+/** What is wrong with an image size whose aspect ratio DINOv2 cannot take, named as the caller names its sides. */
+export function aspectRatioProblem(width: number, height: number, names: { readonly imageWidth: string; readonly imageHeight: string }): string | undefined {
+  if (withinDinoAspectLimit(width, height)) return undefined;
+  return `${names.imageWidth} x ${names.imageHeight} (${width} x ${height}) must have an aspect ratio of at most ${MAX_ASPECT_RATIO}:1: DINOv2 needs one 14-px patch on the shorter side`;
+}
+
 function checkInteger(setting: string, value: number, min: number, max: number, extra = ''): void {
   if (!Number.isInteger(value) || value < min || value > max) {
-    throw new Error(`throughputMode.${setting} (${value}) must be a whole number between ${min} and ${max}${extra}`);
+    throw new UnscopedValidationError(`throughputMode.${setting} (${value}) must be a whole number between ${min} and ${max}${extra}`);
   }
 }
 
@@ -57,11 +64,8 @@ export function resolveThroughputMode(mode: ThroughputMode): Required<Throughput
   const resolved = { ...THROUGHPUT_DEFAULTS, ...mode };
   const { imageSide, maxBatchSize, maxQueueDelayMicroseconds } = THROUGHPUT_LIMITS;
   for (const side of ['imageWidth', 'imageHeight'] as const) checkInteger(side, resolved[side], imageSide.min, imageSide.max, ' (pixels)');
-  if (!withinDinoAspectLimit(resolved.imageWidth, resolved.imageHeight)) {
-    throw new Error(
-      `throughputMode.imageWidth x imageHeight (${resolved.imageWidth} x ${resolved.imageHeight}) must have an aspect ratio of at most ${MAX_ASPECT_RATIO}:1 (DINOv2 needs one 14-px patch on the shorter side)`,
-    );
-  }
+  const aspect = aspectRatioProblem(resolved.imageWidth, resolved.imageHeight, { imageWidth: 'throughputMode.imageWidth', imageHeight: 'imageHeight' });
+  if (aspect !== undefined) throw new UnscopedValidationError(aspect);
   checkInteger('maxBatchSize', resolved.maxBatchSize, maxBatchSize.min, maxBatchSize.max);
   checkInteger('maxQueueDelayMicroseconds', resolved.maxQueueDelayMicroseconds, maxQueueDelayMicroseconds.min, maxQueueDelayMicroseconds.max);
   return resolved;

@@ -9,7 +9,7 @@
  */
 
 import { allocatable, GpuNode, NodeResources, PROVIDER_DAEMONSETS, smallestNodes, usualNodes } from './gpu-nodes';
-import { quantityAsNumber } from './quantity';
+import { quantityValue } from './quantity';
 
 /** Host memory of one Triton pod, MiB, by component (GPU mode, onnxruntime with the CUDA provider). */
 export const TRITON_MEMORY_ESTIMATE_MIB = {
@@ -67,8 +67,8 @@ export interface PodSizing {
   readonly engineCacheSidecar: boolean;
 }
 
-const mib = (quantity: string) => Math.ceil(quantityAsNumber(quantity) / 2 ** 20);
-const millicores = (quantity: string) => Math.ceil(quantityAsNumber(quantity) * 1000);
+const mib = (quantity: string) => Math.ceil(quantityValue(quantity) / 2 ** 20);
+const millicores = (quantity: string) => Math.ceil(quantityValue(quantity) * 1000);
 
 /** What one Triton pod and the DaemonSets beside it request on a GPU node. */
 export function requestedOnNode(pod: PodSizing, node: GpuNode): NodeResources {

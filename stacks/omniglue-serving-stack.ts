@@ -19,7 +19,7 @@ import { configureStateBackend } from './backend';
 import { TRITON_CUSTOM_METRICS, TritonCustomMetrics } from '../lib/triton-metrics';
 import { sizingWarnings } from '../lib/triton-sizing';
 import { batcherDelayWarning } from '../lib/throughput-mode';
-import { quantityAsNumber } from '../lib/quantity';
+import { quantityValue } from '../lib/quantity';
 
 export interface OmniglueServingStackProps {
   /** The validated configuration. */
@@ -131,7 +131,7 @@ export class OmniglueServingStack extends TerraformStack {
     });
     const { queueToComputeRatio } = config.autoscaling;
     if (config.autoscaling.enabled && queueToComputeRatio.enabled && conversion.throughputMode.enabled) {
-      const warning = batcherDelayWarning(conversion.throughputMode.maxQueueDelayMicroseconds, quantityAsNumber(queueToComputeRatio.target));
+      const warning = batcherDelayWarning(conversion.throughputMode.maxQueueDelayMicroseconds, quantityValue(queueToComputeRatio.target));
       if (warning !== undefined) Annotations.of(this.server).addWarning(warning);
     }
     if (config.autoscaling.enabled) {

@@ -1,5 +1,5 @@
 /**
- * Kubernetes resource quantities as the API server writes them back.
+ * Kubernetes resource quantities: the one parser and formatter, as the API server parses them and writes them back.
  *
  * The kubernetes provider (hashicorp/kubernetes v2.38.0) compares most quantity fields by value: their schema has
  * `DiffSuppressFunc: suppressEquivalentResourceQuantity` (kubernetes/diff_supress_funcs.go), e.g. container
@@ -48,6 +48,17 @@ const abs = (n: bigint) => (n < 0n ? -n : n);
 /** The canonical string of a quantity, as the API server stores it and the provider reads it back. */
 export function canonicalQuantity(text: string): string {
   return formatQuantity(parseQuantity(text));
+}
+
+/**
+ * The amount a quantity stands for, in its base unit (bytes for memory, cores for CPU), as the API server parses
+ * it: for comparing sizes (a limit against a request), never for writing back. Throws QuantityError when `text`
+ * is not a quantity.
+ */
+export function quantityValue(text: string): number {
+  const { unscaled, exponent } = parseQuantity(text);
+  // Through decimal text, so that 15 x 10^-1 is 1.5 exactly rather than 15 * 0.1.
+  return Number(`${unscaled}e${exponent}`);
 }
 
 /** True when the API server would give `text` back unchanged. */
@@ -227,4 +238,18 @@ function formatQuantity(q: Quantity): string {
   // An exponent without a suffix (beyond E) is emitted bare, as constructBytes' failed lookup leaves it (suffix.go).
   const suffix = format === 'DecimalExponent' ? (exponent === 0 ? '' : `e${exponent}`) : (DECIMAL_SUFFIX_OF_EXPONENT.get(exponent) ?? '');
   return `${amount}${suffix}`;
+}
+
+/**
+ * Compares two quantities by value, as `Quantity.Cmp` does after `ParseQuantity` (quantity.go): -1, 0 or 1.
+ * Throws QuantityError when either is not a quantity. The provider's `suppressEquivalentResourceQuantity`
+ * (kubernetes/diff_supress_funcs.go) hides a change when this is 0.
+ */
+export function compareQuantities(a: string, b: string): -1 | 0 | 1 {
+  const x = parseQuantity(a);
+  const y = parseQuantity(b);
+  const exponent = Math.min(x.exponent, y.exponent);
+  const left = x.unscaled * pow10(x.exponent - exponent);
+  const right = y.unscaled * pow10(y.exponent - exponent);
+  return left === right ? 0 : left > right ? 1 : -1;
 }

@@ -39,7 +39,7 @@ describe('bad configurations stop synth with a message naming the setting', () =
     ['a negative GPU count', { triton: { gpusPerReplica: -1 } }, /triton\.gpusPerReplica: must be between 0 and 16 \(GPUs one node can hold; 0 runs on CPU\) \(received -1\)/],
     ['a fractional GPU count', { triton: { gpusPerReplica: 0.5 } }, /triton\.gpusPerReplica: must be a whole number/],
     ['a quantity with a space', { modelRepository: { size: '10 Gi' } }, /modelRepository\.size: must be bytes with a unit such as '50Gi'.*received "10 Gi"/],
-    ['a quantity with an unknown unit', { triton: { resources: { memoryLimit: '24GB' } } }, /triton\.resources\.memoryLimit: must be bytes with a unit such as '24Gi'/],
+    ['a quantity with an unknown unit', { triton: { resources: { memoryLimit: '24GB' } } }, /triton\.resources\.memoryLimit: must be bytes with a unit such as '10Gi'/],
     ['an unknown access mode', { modelRepository: { accessMode: 'ReadWriteAll' } }, /modelRepository\.accessMode: must be ReadWriteMany \(several nodes.*or ReadWriteOnce \(single-node clusters\).*received "ReadWriteAll"/],
     ['a namespace that is not a DNS-1123 label', { namespace: 'OmniGlue_Prod' }, /namespace: must be a DNS-1123 label.*received "OmniGlue_Prod"/],
     ['a namespace longer than 63 characters', { namespace: 'a'.repeat(64) }, /namespace: must be at most 63 characters/],
@@ -47,7 +47,7 @@ describe('bad configurations stop synth with a message naming the setting', () =
     ['the latest tag', { triton: { imageTag: 'latest' } }, /triton\.imageTag: must be pinned/],
     ['an unpinned conversion image', { conversion: { image: 'python' } }, /conversion\.image: must carry a tag or digest/],
     ['a conversion image on latest', { conversion: { image: 'python:latest' } }, /conversion\.image: must be pinned/],
-    ['ReadWriteOnce storage with several replicas', { modelRepository: { accessMode: 'ReadWriteOnce' }, triton: { replicas: { min: 1, max: 3 } } }, /modelRepository\.accessMode ReadWriteOnce .* triton\.replicas\.max is 3/],
+    ['ReadWriteOnce storage with several replicas', { modelRepository: { accessMode: 'ReadWriteOnce' }, triton: { replicas: { min: 1, max: 3 } } }, /triton\.replicas\.max is 3, but modelRepository\.accessMode ReadWriteOnce lets only one node mount it/],
     ['a GPU utilization target above 100', { autoscaling: { gpuUtilizationTargetPercent: 150 } }, /autoscaling\.gpuUtilizationTargetPercent: must be between 1 and 99 \(percent\): at 100 the target can never be exceeded/],
     ['a misspelt setting', { triton: { replica: { min: 1 } } }, /triton: unknown setting\(s\) 'replica'/],
     ['a chart version range', { chartVersions: { nvidiaDevicePlugin: '^0.18' } }, /chartVersions\.nvidiaDevicePlugin: must be an exact chart version/],
@@ -85,6 +85,22 @@ describe('JSON Schema for editors', () => {
     const committed = JSON.parse(fs.readFileSync(path.resolve(__dirname, '..', 'omniglue.config.schema.json'), 'utf8'));
     expect(committed).toEqual(jest.requireActual('../config/json-schema').configFileJsonSchema());
   });
+
+  test('describes every setting, so editors show what each one does', () => {
+    const schema = jest.requireActual('../config/json-schema').configFileJsonSchema();
+    const settings: [string, { description?: string }][] = [];
+    const walk = (node: any, at: string): void => {
+      for (const variant of node.anyOf ?? node.oneOf ?? []) walk(variant, at);
+      for (const [key, child] of Object.entries<any>(node.properties ?? {})) {
+        if (at === '' && (key === '$schema' || key === 'environments')) continue;
+        settings.push([`${at}${key}`, child]);
+        walk(child, `${at}${key}.`);
+      }
+    };
+    walk(schema, '');
+    expect(settings.length).toBeGreaterThan(100);
+    expect(settings.filter(([, child]) => typeof child.description !== 'string' || child.description === '').map(([at]) => at)).toEqual([]);
+  });
 });
 
 describe('loading the configuration file', () => {
@@ -101,7 +117,7 @@ describe('loading the configuration file', () => {
   }
 
   test('applies the environment overlay on top of the base settings', () => {
-    const file = write({ namespace: 'omniglue', triton: { replicas: { max: 2 } }, environments: { production: { triton: { replicas: { min: 2, max: 8 } } } } });
+    const file = write({ namespace: 'omniglue', triton: { replicas: { max: 2 } }, environments: { production: { kubernetes: { configContext: 'production' }, triton: { replicas: { min: 2, max: 8 } } } } });
     expect(loadConfig({ file }).triton.replicas).toEqual({ min: 2, max: 2 });
     expect(loadConfig({ file, environment: 'production' }).triton.replicas).toEqual({ min: 2, max: 8 });
   });

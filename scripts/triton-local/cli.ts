@@ -59,12 +59,14 @@ export function parseOptions(argv: string[]): LocalOptions | 'help' {
   if (size !== undefined) {
     const match = /^(\d+)x(\d+)$/.exec(size);
     if (!match) throw new Error(`--throughput-image-size must be WIDTHxHEIGHT, e.g. 640x480, got '${size}'`);
-    const optional = (raw: string | undefined) => (raw === undefined ? undefined : Number(raw));
+    const batch = values['throughput-max-batch-size'];
+    const delay = values['throughput-max-queue-delay-microseconds'];
+    // Absent settings stay absent: the defaults (lib/throughput-mode.ts) fill them in.
     throughput = resolveThroughputMode({
       imageWidth: Number(match[1]),
       imageHeight: Number(match[2]),
-      maxBatchSize: optional(values['throughput-max-batch-size']),
-      maxQueueDelayMicroseconds: optional(values['throughput-max-queue-delay-microseconds']),
+      ...(batch === undefined ? {} : { maxBatchSize: Number(batch) }),
+      ...(delay === undefined ? {} : { maxQueueDelayMicroseconds: Number(delay) }),
     });
   } else if (values['throughput-max-batch-size'] !== undefined || values['throughput-max-queue-delay-microseconds'] !== undefined) {
     throw new Error('--throughput-max-batch-size and --throughput-max-queue-delay-microseconds need --throughput-image-size');

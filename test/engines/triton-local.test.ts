@@ -47,6 +47,12 @@ test('every composing model ran its model_warmup sample once per instance before
   expect(successes(afterStart, 'omniglue_ensemble')).toBe(0);
 });
 
+test('the admin APIs are closed as in the product: the model-config API refuses a request without the key', async () => {
+  const response = await fetch(`${server.httpUrl}/v2/models/omniglue/config`);
+  expect([response.status, await response.text()]).toEqual([403, expect.stringMatching(/restricted.*omniglue-admin-key/)]);
+  expect((await fetch(`${server.httpUrl}/v2/models/omniglue/ready`)).status).toBe(200);
+});
+
 test('the project client and tritonclient (HTTP and gRPC) get identical outputs, equal to the in-process runner’s; the HTTP bodies are identical', async () => {
   const proxy = await recordingProxy(server.ports.http);
   const before = await scrape(server.metricsUrl);

@@ -16,7 +16,8 @@ import * as path from 'node:path';
 import { contentHash, filesUnder } from '../../lib/content-hash';
 import { REPOSITORY_ROOT } from '../../lib/paths';
 import { throughputArguments, type ThroughputMode } from '../../lib/throughput-mode';
-import { buildModelContract, checkEnsembleConsistency, loadModelRepository, MODEL_REPOSITORY_DIR } from '../../lib/triton-model-config';
+import { checkEnsembleConsistency } from '../../lib/ensemble-consistency';
+import { buildModelContract, loadModelRepository, MODEL_REPOSITORY_DIR } from '../../lib/triton-model-config';
 
 /** The Job's weight files by name, as the pinned URLs name them (scripts/omniglue_conversion/weights.py). */
 export const WEIGHT_FILES = { superpoint: 'sp_v6.tgz', dinov2: 'dinov2_vitb14_pretrain.pth', omniglue: 'og_export.zip' } as const;

@@ -28,13 +28,9 @@ from .contract import Contract
 from .errors import PublishError, UsageError
 from .locking import LOCK_NAME, exclusive_lock
 from .logs import StageLogger
-<<<<<<< HEAD
 from .names import ascii_int
 from .volume import creating, full_error, is_full
-from .model_config import TENSORRT_MODELS, append_tensorrt_fp16, config_model_name
-=======
 from .model_config import DEFAULT_TRT_WORKSPACE_BYTES, TENSORRT_MODELS, append_tensorrt_fp16, config_model_name
->>>>>>> ops
 from .throughput import ThroughputMode
 from .throughput_config import apply_to_config as apply_throughput_config
 from .serving import (

@@ -6,6 +6,7 @@ import { REPOSITORY_ROOT } from '../lib/paths';
 import { engine } from './setup/engines/versions';
 
 export const ENGINES_DIR = path.join(REPOSITORY_ROOT, '.cache', 'engines');
+export const TERRAFORM_CLI_CONFIG = path.join(ENGINES_DIR, 'terraform.rc');
 
 export interface EnginePaths {
   readonly terraform: string;
@@ -41,7 +42,7 @@ export const PROVIDERS = ['terraform-provider-kubernetes', 'terraform-provider-h
 function allPaths(): EnginePaths {
   return {
     terraform: binary('terraform'),
-    terraformCliConfig: path.join(ENGINES_DIR, 'terraform.rc'),
+    terraformCliConfig: TERRAFORM_CLI_CONFIG,
     providerMirror: path.join(ENGINES_DIR, 'providers'),
     etcd: binary('etcd'),
     kubeApiserver: binary('kubernetes', 'kube-apiserver'),

@@ -87,26 +87,3 @@ export function writeSources(): void {
   mkdirSync(path.dirname(SOURCES_FILE), { recursive: true });
   writeFileSync(SOURCES_FILE, `${JSON.stringify(manifest, null, 2)}\n`);
 }
-
-/**
- * Terraform's CLI configuration for this project. With a provider_installation block, Terraform uses only the
- * methods it lists ("Explicit Installation Method Configuration", Terraform docs cli/config/config-file;
- * internal/command/cliconfig/provider_installation.go): no `direct` block, so `init` never asks a registry, and no
- * dev_overrides, which still let `init` query the registry for other providers.
- */
-export function writeCliConfig(file: string): void {
-  const mirror = path.join(ENGINES_DIR, 'providers');
-  const text = [
-    '# Written by scripts/setup/steps/20-engines.ts (npm run setup): providers from the filesystem mirror only.',
-    'disable_checkpoint = true',
-    '',
-    'provider_installation {',
-    '  filesystem_mirror {',
-    `    path    = ${JSON.stringify(mirror)}`,
-    '    include = ["registry.terraform.io/hashicorp/*"]',
-    '  }',
-    '}',
-    '',
-  ].join('\n');
-  if (!existsSync(file) || readFileSync(file, 'utf8') !== text) writeFileSync(file, text);
-}

@@ -60,6 +60,7 @@ async function build(engine: Engine, go: string): Promise<boolean> {
   if (code !== 0 || missing.length > 0) {
     const reason = code !== 0 ? `go exited ${code}` : `go wrote no ${missing.join(', ')}`;
     console.error(`engines: ${label} FAILED after ${seconds(started)} (${reason}): ${display(command)}\n${goErrors(output)}`);
+    rmSync(scratch, { recursive: true, force: true });
     return false;
   }
   const stamp: Stamp = { recipe: recipe(engine), command: display(command), goVersion: go, seconds: Math.round((Date.now() - started) / 1000), builtAt: new Date().toISOString() };
@@ -88,9 +89,11 @@ async function main(): Promise<number> {
     }
   }
   // Written from what is built, at every run, so that they always describe the engines in place.
-  writeMirror();
-  writeSources();
-  for (const line of describeProviders()) say(line);
+  const current = new Set(ENGINES.filter(isCached).map((engine) => engine.name));
+  const isCurrent = (name: string) => current.has(name);
+  writeMirror(isCurrent);
+  writeSources(isCurrent);
+  for (const line of describeProviders(isCurrent)) say(line);
   writeTerraformCliConfig();
   if (failed.length > 0) {
     console.error(`engines: FAILED to build ${failed.join(', ')} (go's error above); the others are in ${relative(ENGINES_DIR)}`);

@@ -26,9 +26,7 @@ const jestSuites = (dir) =>
 const engines = path.join(root, 'test', 'engines');
 if (jestSuites(engines) && run(path.join(root, 'node_modules', '.bin', 'jest'), ['-c', 'jest.engines.config.js']) !== 0) failures.push('jest');
 const pythonTiers = path.join(engines, 'python');
-// Directories only: python/ also holds a .gitkeep.
-const pythonTierNames = readdirSync(pythonTiers, { withFileTypes: true }).filter((entry) => entry.isDirectory()).map((entry) => entry.name);
-for (const name of pythonTierNames.sort()) {
+for (const name of readdirSync(pythonTiers).sort()) {
   const dir = path.join(pythonTiers, name);
   if (!readdirSync(dir).some((file) => /^test_.*\.py$/.test(file))) continue;
   const python = path.join(root, `.${name}`, 'bin', 'python');

@@ -75,6 +75,14 @@ const CONFIG_RULES: readonly ConfigRule[] = [
       installPrometheusAdapter: 'monitoring.installPrometheusAdapter',
     },
   })),
+  row(RULES.oneCustomMetricsApi, ({ monitoring }) => ({
+    values: monitoring,
+    names: { existingCustomMetricsApi: 'monitoring.existingCustomMetricsApi', installPrometheusAdapter: 'monitoring.installPrometheusAdapter' },
+  })),
+  row(RULES.autoscalingNeedsMetrics, ({ monitoring, autoscaling }) => ({
+    values: { autoscaling: autoscaling.enabled, installPrometheusAdapter: monitoring.installPrometheusAdapter, existingCustomMetricsApi: monitoring.existingCustomMetricsApi },
+    names: { autoscaling: 'autoscaling.enabled', installPrometheusAdapter: 'monitoring.installPrometheusAdapter', existingCustomMetricsApi: 'monitoring.existingCustomMetricsApi' },
+  })),
   row(RULES.kubePrometheusStackRunsOperator, ({ monitoring }) => ({
     values: monitoring,
     names: { installKubePrometheusStack: 'monitoring.installKubePrometheusStack', prometheusOperator: 'monitoring.prometheusOperator' },

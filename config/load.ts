@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { crossCheck } from './cross-check';
 import { configSchema, OmniglueConfig } from './schema';
 import { deepMerge, isPlainObject, Json, PROTOTYPE_KEY_PROBLEM, prototypeKeyParents } from '../lib/deep-merge';
+import { isolationProblems, NamedConfig } from './environment-isolation';
 import { REPOSITORY_ROOT } from '../lib/paths';
 
 export const DEFAULT_CONFIG_FILE = path.join(REPOSITORY_ROOT, 'omniglue.config.json');
@@ -140,9 +141,11 @@ export function parseConfigDocument(document: Json, file: string, environment?: 
   const problems: string[] = [];
   const baseProblems = new Set<string>();
   let selected: OmniglueConfig | undefined;
+  const parsed: NamedConfig[] = [];
   for (const name of [undefined, ...names]) {
     try {
       const config = parseConfig(name === undefined ? base : applyOverlay(base, environments[name]), file);
+      parsed.push({ name, config });
       if (name === environment) selected = config;
     } catch (error) {
       if (!(error instanceof ConfigError)) throw error;
@@ -152,6 +155,8 @@ export function parseConfigDocument(document: Json, file: string, environment?: 
       problems.push(...own.map((problem) => (name === undefined ? problem : `environments.${name}: ${problem}`)));
     }
   }
+  // Environments are checked against each other only once each is valid on its own.
+  if (problems.length === 0) problems.push(...isolationProblems(parsed));
   if (problems.length > 0 || selected === undefined) {
     throw new ConfigError(environment === undefined ? file : `${file}, environment '${environment}'`, problems);
   }

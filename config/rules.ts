@@ -147,6 +147,24 @@ export const RULES = {
       : undefined,
   ),
 
+  // Only one APIService serves v1beta1.custom.metrics.k8s.io: a second adapter takes it over from the cluster's own.
+  oneCustomMetricsApi: rule<{ existingCustomMetricsApi: boolean; installPrometheusAdapter: boolean }>((v, n) =>
+    v.existingCustomMetricsApi && v.installPrometheusAdapter
+      ? `${n.existingCustomMetricsApi} says the cluster already serves custom.metrics.k8s.io, but ${n.installPrometheusAdapter} is true: ` +
+        'a second prometheus-adapter would take the one APIService (v1beta1.custom.metrics.k8s.io) over from yours; ' +
+        `set ${n.installPrometheusAdapter} to false and add the rules of the platform stack output prometheus-adapter-rules to your adapter`
+      : undefined,
+  ),
+
+  // An HPA on custom metrics nobody serves reads <unknown> forever and never scales.
+  autoscalingNeedsMetrics: rule<{ autoscaling: boolean; installPrometheusAdapter: boolean; existingCustomMetricsApi: boolean }>((v, n) =>
+    v.autoscaling && !v.installPrometheusAdapter && !v.existingCustomMetricsApi
+      ? `${n.autoscaling} scales on custom metrics served through custom.metrics.k8s.io, but nothing serves them: ${n.installPrometheusAdapter} ` +
+        `is false and ${n.existingCustomMetricsApi} is false, so the HPA would never get a value. Set ${n.installPrometheusAdapter} to true, or ` +
+        `${n.existingCustomMetricsApi} to true with the rules of the output prometheus-adapter-rules added to your adapter, or ${n.autoscaling} to false`
+      : undefined,
+  ),
+
   kubePrometheusStackRunsOperator: rule<{ installKubePrometheusStack: boolean; prometheusOperator: boolean }>((v, n) =>
     v.installKubePrometheusStack && !v.prometheusOperator
       ? `${n.prometheusOperator} is false while ${n.installKubePrometheusStack} is true: kube-prometheus-stack runs the Prometheus Operator; ` +

@@ -22,6 +22,7 @@ import {
 } from './validators';
 import { stateSchema } from './state';
 import { THROUGHPUT_DEFAULTS, THROUGHPUT_LIMITS } from '../lib/throughput-mode';
+import { TRITON_RESOURCE_DEFAULTS } from '../lib/triton-sizing';
 import { DRAIN_SECONDS, MIN_TERMINATION_GRACE_SECONDS, PRE_STOP_SLEEP_SECONDS } from '../lib/triton-command';
 
 const GiB = 2 ** 30;
@@ -61,6 +62,12 @@ export const configSchema = z.strictObject({
       .meta({ description: 'Path of the kubeconfig the providers read; nothing secret is written into the synthesized files.' }),
     configContext: text().min(1, { error: 'must not be empty; leave it out to use the current context' }).optional()
       .meta({ description: 'kubeconfig context; unset uses the current context.' }),
+    allowSharedTarget: z.boolean().default(false).meta({
+      description:
+        'Lets this environment deploy to the same kube context and namespaces as another environment of the file that sets it too ' +
+        '(one deployment under two names, only one of which is ever deployed); without it, synth refuses two environments that would ' +
+        'create the same objects in one cluster (docs/environments.md).',
+    }),
   }).meta({ description: 'How Terraform reaches the cluster.' }),
 
   gpu: section({
@@ -104,9 +111,12 @@ export const configSchema = z.strictObject({
         .meta({ description: 'Most Triton replicas (the HPA maximum).' }),
     }).meta({ description: 'Replica bounds of the Triton Deployment.' }),
     resources: section({
-      cpuRequest: cpuQuantity('4', 1).default('4').meta({ description: 'CPU request of the Triton container.' }),
-      memoryRequest: memoryQuantity('16Gi', 4 * GiB).default('16Gi').meta({ description: 'Memory request of the Triton container.' }),
-      memoryLimit: memoryQuantity('24Gi', 4 * GiB).default('24Gi')
+      // Defaults sized to fit a 4-vCPU / 15-16 GiB GPU node with its DaemonSets (lib/triton-sizing.ts, docs/sizing.md).
+      cpuRequest: cpuQuantity(TRITON_RESOURCE_DEFAULTS.cpuRequest, 1).default(TRITON_RESOURCE_DEFAULTS.cpuRequest)
+        .meta({ description: 'CPU request of the Triton container.' }),
+      memoryRequest: memoryQuantity(TRITON_RESOURCE_DEFAULTS.memoryRequest, 4 * GiB).default(TRITON_RESOURCE_DEFAULTS.memoryRequest)
+        .meta({ description: 'Memory request of the Triton container.' }),
+      memoryLimit: memoryQuantity(TRITON_RESOURCE_DEFAULTS.memoryLimit, 4 * GiB).default(TRITON_RESOURCE_DEFAULTS.memoryLimit)
         .meta({ description: 'Memory limit of the Triton container; the memory-backed /dev/shm counts against it.' }),
     }).meta({ description: 'CPU and memory of the Triton container.' }),
     shmSizeMiB: intBetween(64, 65536, 'MiB of /dev/shm').default(2048)
@@ -160,6 +170,12 @@ export const configSchema = z.strictObject({
     existingPrometheusUrl: prometheusUrl().optional()
       .meta({ description: 'In-cluster URL of your own Prometheus, which scrapes Triton (with installKubePrometheusStack false).' }),
     installPrometheusAdapter: z.boolean().default(true).meta({ description: 'Installs prometheus-adapter with the Triton custom-metric rules.' }),
+    existingCustomMetricsApi: z.boolean().default(false).meta({
+      description:
+        'The cluster already serves custom.metrics.k8s.io (its own prometheus-adapter or another metrics adapter): no second adapter is ' +
+        'installed (only one APIService can serve the API; installPrometheusAdapter must be false), and the platform stack outputs the ' +
+        'rules to add to yours (`prometheus-adapter-rules`) so that the HPA finds its metrics.',
+    }),
     installAlertRules: z.boolean().default(true)
       .meta({ description: "Installs the alerting rules (a PrometheusRule; needs the Prometheus Operator's CRDs)." }),
     prometheusOperator: z.boolean().default(true)

@@ -2,7 +2,6 @@ import { Construct } from 'constructs';
 import { settingProp } from '../config/construct-props';
 import { localChart, localChartRelease } from '../lib/local-chart-release';
 import { HelmRelease } from '../lib/provider-classes';
-import { deliberateQueueDelay } from '../lib/throughput-mode';
 import { TRITON_ENSEMBLE_MODEL, TRITON_SCRAPE_JOB } from '../lib/triton-metrics';
 import { ValidationError } from '../lib/validation-error';
 import { ModelConversionJob } from './model-conversion-job';
@@ -73,8 +72,6 @@ export class AlertRules extends Construct {
         ensembleModel: TRITON_ENSEMBLE_MODEL,
         ruleLabels: this.ruleLabels,
         thresholds: { queueToComputeRatio: this.queueToComputeRatioThreshold, failureRatio: this.failureRatioThreshold },
-        // The throughput mode's batcher waits on purpose; the saturation alert does not count that wait.
-        deliberateQueueDelay: deliberateQueueDelay(props.conversionJob.throughputMode) ?? { model: '', microseconds: 0 },
       },
     });
   }

@@ -4,7 +4,8 @@ import { Construct } from 'constructs';
 import { settingProp } from '../config/construct-props';
 import { helmValues, singleValuesDocument } from '../lib/helm-values';
 import { HelmRelease } from '../lib/provider-classes';
-import { DeliberateQueueDelay, queueToComputeRatioQuery, TRITON_CUSTOM_METRICS, TRITON_ENSEMBLE_MODEL, TritonCustomMetrics } from '../lib/triton-metrics';
+import { AdapterRule, adapterRateWindowSeconds, tritonAdapterRules } from '../lib/prometheus-adapter-rules';
+import { TRITON_CUSTOM_METRICS, TritonCustomMetrics } from '../lib/triton-metrics';
 import { PrometheusMonitoring } from './prometheus-monitoring';
 import { REPOSITORY_ROOT } from '../lib/paths';
 import { urlParts } from '../lib/url-check';
@@ -39,26 +40,11 @@ export interface PrometheusAdapterProps {
    * @default - the installed Prometheus's interval, else setting monitoring.scrapeIntervalSeconds
    */
   readonly scrapeIntervalSeconds?: number;
-  /**
-   * A batching model's deliberate queue delay (the throughput mode), taken off the queue-to-compute ratio so that
-   * the batcher's wait for a fuller batch does not read as saturation.
-   * @default - none: no model waits on purpose
-   */
-  readonly deliberateQueueDelay?: DeliberateQueueDelay;
-}
-
-/** One prometheus-adapter rule, in the chart's `rules.custom` shape. */
-interface AdapterRule {
-  seriesQuery: string;
-  resources: { overrides: Record<string, { resource: string }> };
-  name: { matches: string; as: string };
-  metricsQuery: string;
 }
 
 /**
- * Serves Triton's per-pod GPU utilization and queue-to-compute ratio through the custom-metrics API.
- * The metrics come from Triton's own :8002 endpoint, scraped from the Triton pod itself, so `namespace` and
- * `pod` are the server's own labels; DCGM's exporter would label them `exported_pod` (the usual `<unknown>` trap).
+ * Serves Triton's per-pod GPU utilization and queue-to-compute ratio through the custom-metrics API, with the rules
+ * of lib/prometheus-adapter-rules.ts.
  */
 export class PrometheusAdapter extends Construct {
   readonly namespace: string;
@@ -88,7 +74,7 @@ export class PrometheusAdapter extends Construct {
       'scrapeIntervalSeconds',
       props.scrapeIntervalSeconds ?? (typeof props.prometheus === 'string' ? undefined : props.prometheus.scrapeIntervalSeconds),
     );
-    this.rateWindowSeconds = Math.max(15, 3 * scrapeIntervalSeconds);
+    this.rateWindowSeconds = adapterRateWindowSeconds(scrapeIntervalSeconds);
     this.metricsMaxAgeSeconds = props.metricsMaxAgeSeconds ?? Math.max(3 * scrapeIntervalSeconds, 2 * this.relistIntervalSeconds);
     if (!(this.metricsMaxAgeSeconds > this.relistIntervalSeconds)) {
       throw new ValidationError(
@@ -99,30 +85,7 @@ export class PrometheusAdapter extends Construct {
     }
     const url = urlParts(this.prometheusUrl);
 
-    const steps = `model!="${TRITON_ENSEMBLE_MODEL}"`;
-    const perPod = { overrides: { namespace: { resource: 'namespace' }, pod: { resource: 'pod' } } };
-    this.rules = [
-      {
-        seriesQuery: 'nv_gpu_utilization{namespace!="",pod!=""}',
-        resources: perPod,
-        name: { matches: '^nv_gpu_utilization$', as: this.metrics.gpuUtilizationPercent },
-        // The latest sample, not an average over a window: a window delays scale-up by its length.
-        metricsQuery: 'avg by (<<.GroupBy>>) (<<.Series>>{<<.LabelMatchers>>}) * 100',
-      },
-      {
-        seriesQuery: 'nv_inference_queue_duration_us{namespace!="",pod!=""}',
-        resources: perPod,
-        name: { matches: '^nv_inference_queue_duration_us$', as: this.metrics.queueToComputeRatio },
-        // Composing models only: Triton queues requests on the steps, and reports the ensemble's compute time as the
-        // sum of its steps' (core ensemble_scheduler.cc), so summing the ensemble in would halve the ratio.
-        metricsQuery: queueToComputeRatioQuery({
-          steps: `<<.LabelMatchers>>,${steps}`,
-          groupBy: '<<.GroupBy>>',
-          window: `${this.rateWindowSeconds}s`,
-          deliberateDelay: props.deliberateQueueDelay,
-        }),
-      },
-    ];
+    this.rules = tritonAdapterRules(scrapeIntervalSeconds, this.metrics);
 
     this.release = new HelmRelease(this, 'release', {
       name: 'prometheus-adapter',

@@ -15,6 +15,7 @@ import { TensorrtEngineCache } from './tensorrt-engine-cache';
 
 const STARTUP_PROBE_PERIOD_SECONDS = 10;
 
+/** Requests and limit of the Triton container; the defaults fit the smallest GPU nodes (lib/triton-sizing.ts). */
 export interface TritonResources {
   /** @default - setting triton.resources.cpuRequest */
   readonly cpuRequest?: string;

@@ -84,7 +84,28 @@ export function throughputArguments(mode: ThroughputMode): string[] {
 /** The model the throughput mode makes batch (scripts/omniglue_conversion/throughput.py BATCHING_MODELS). */
 export const BATCHING_MODEL = 'dinov2';
 
-/** The batcher's deliberate wait the metrics take off the queue time; undefined when the mode is off. */
+/** The batcher's deliberate wait, whose most possible share of the queue ratio the dashboard shows; undefined when the mode is off. */
 export function deliberateQueueDelay(mode: ThroughputMode | undefined): DeliberateQueueDelay | undefined {
   return mode === undefined ? undefined : { model: BATCHING_MODEL, microseconds: resolveThroughputMode(mode).maxQueueDelayMicroseconds };
+}
+
+/**
+ * The fastest DINOv2 execution per request to expect: 336 GFLOP per 630 x 462 image (docs/performance.md, "A per-GPU
+ * ceiling") at a third of an H100's 989 dense FP16 TFLOPS with TensorRT, about 1 ms. Slower GPUs take longer.
+ */
+export const FASTEST_BATCHING_COMPUTE_MICROSECONDS = 1000;
+
+/**
+ * A warning when the batcher's delay could, by itself, hold the HPA's queue/compute ratio at its target: the ratio
+ * includes the batcher's wait (lib/triton-metrics.ts queueToComputeRatioQuery), at most `delay / dinov2's compute time
+ * per request` of it, so with a delay above target x the fastest compute time an idle pod may read the target.
+ */
+export function batcherDelayWarning(delayMicroseconds: number, targetRatio: number): string | undefined {
+  if (delayMicroseconds <= targetRatio * FASTEST_BATCHING_COMPUTE_MICROSECONDS) return undefined;
+  return (
+    `conversion.throughputMode.maxQueueDelayMicroseconds (${delayMicroseconds}) can add up to ${delayMicroseconds} µs per ${BATCHING_MODEL} request to the queue time ` +
+    `the HPA's queue/compute ratio reads (autoscaling.queueToComputeRatio.target ${targetRatio}); where ${BATCHING_MODEL} computes a request in less than ` +
+    `${Math.round(delayMicroseconds / targetRatio)} µs, the delay alone can hold the ratio at its target and the HPA would not scale back. ` +
+    'Keep the delay well below dinov2\'s compute time (npm run loadtest shows both), or set autoscaling.queueToComputeRatio.enabled to false (docs/metrics.md)'
+  );
 }

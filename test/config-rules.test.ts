@@ -55,9 +55,9 @@ describe('one rule, two refusals', () => {
     ],
     [
       'a /dev/shm that leaves Triton too little memory',
-      { triton: { shmSizeMiB: 22000 } },
+      { triton: { shmSizeMiB: 22000, resources: { memoryLimit: '24Gi' } } },
       /triton\.shmSizeMiB \(22000\) leaves Triton 2576 MiB of triton\.resources\.memoryLimit \(24Gi\)/,
-      build({}, { shmSizeMiB: 22000 }),
+      build({}, { shmSizeMiB: 22000, resources: { memoryLimit: '24Gi' } }),
       /shmSizeMiB \(22000\) leaves Triton 2576 MiB of resources\.memoryLimit \(24Gi\); it needs at least 4096 MiB besides \/dev\/shm/,
     ],
     [

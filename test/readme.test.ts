@@ -6,6 +6,7 @@ import { configurationReference, REFERENCE_END, REFERENCE_START } from '../confi
 import { cdktfInvocations } from '../scripts/cdktf-run';
 import { USAGE as REVIEW_USAGE } from '../scripts/review/cli';
 import { STACK_NAMES } from '../stacks';
+import { environmentOutdir } from '../lib/environment-output';
 import { tritonScrapeJob } from '../lib/triton-scrape-job';
 import { TRITON_PORTS } from '../lib/triton-command';
 import { TRITON_CUSTOM_METRICS } from '../lib/triton-metrics';
@@ -152,7 +153,7 @@ describe('every command the README shows', () => {
         else if (program === 'npm') checkNpm(command);
         else if (program === 'cd') {
           directory = path.join(ROOT, command.words[1]);
-          expect(path.relative(ROOT, directory)).toBe(path.join('cdktf.out', 'stacks', STACK_NAMES.platform));
+          expect(path.relative(ROOT, directory)).toBe(path.join(environmentOutdir(undefined), 'stacks', STACK_NAMES.platform));
         } else if (program === 'terraform') {
           // Run where the platform stack's Terraform runs: the output exists there with your own Prometheus.
           expect(path.basename(directory)).toBe(STACK_NAMES.platform);

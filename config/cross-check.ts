@@ -16,7 +16,7 @@ const CPU_ONLY = 'triton.gpusPerReplica is 0 (CPU-only replicas)';
  * Every rule between settings the loader checks, once each value is valid on its own (config/rules.ts states them;
  * the constructs enforce the ones that relate their own props).
  */
-export const CONFIG_RULES: readonly ConfigRule[] = [
+const CONFIG_RULES: readonly ConfigRule[] = [
   row(RULES.replicaBounds, ({ triton }) => ({
     values: triton.replicas,
     names: { min: 'triton.replicas.min', max: 'triton.replicas.max' },

@@ -14,9 +14,9 @@ export type Rule<V> = (values: V, names: Names<V>) => string | undefined;
 const rule = <V>(check: Rule<V>): Rule<V> => check;
 
 /** Memory Triton needs besides /dev/shm: the server, three networks' weights and their CUDA/ORT workspaces on the host. */
-export const MIN_TRITON_MEMORY_MIB = 4096;
+const MIN_TRITON_MEMORY_MIB = 4096;
 /** Environment variables the conversion Job sets, and those an image's Python must keep. */
-export const RESERVED_JOB_ENVIRONMENT = ['HOME', 'PATH', 'PYTHONPATH', 'PYTHONHOME', 'PYTHONUNBUFFERED', 'PYTHONDONTWRITEBYTECODE', 'LD_LIBRARY_PATH', 'LD_PRELOAD'];
+const RESERVED_JOB_ENVIRONMENT = ['HOME', 'PATH', 'PYTHONPATH', 'PYTHONHOME', 'PYTHONUNBUFFERED', 'PYTHONDONTWRITEBYTECODE', 'LD_LIBRARY_PATH', 'LD_PRELOAD'];
 const MiB = 2 ** 20;
 
 export interface StartupBudget {

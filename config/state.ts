@@ -27,7 +27,8 @@ const keyPrefix = () =>
     .regex(/^[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*$/, {
       error: 'must be a path of letters, digits, ".", "_" and "-" segments joined by "/", without leading or trailing "/"',
     })
-    .default('omniglue-triton');
+    .default('omniglue-triton')
+    .meta({ title: 'path prefix' });
 
 const local = z.strictObject({
   backend: z.literal('local').meta({ description: 'State in local files (one person, no team or CI).' }),
@@ -41,7 +42,10 @@ const local = z.strictObject({
 const s3 = z.strictObject({
   backend: z.literal('s3').meta({ description: 'State in an S3 bucket.' }),
   bucket: s3BucketName().meta({ description: 'S3 bucket that holds the state objects (versioning on, as HashiCorp recommends).' }),
-  region: z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/, { error: 'must be an AWS region such as "eu-west-1"' }).meta({ description: 'AWS region of the bucket.' }),
+  region: z
+    .string()
+    .regex(/^[a-z]{2}(-[a-z]+)+-\d$/, { error: 'must be an AWS region such as "eu-west-1"' })
+    .meta({ title: 'AWS region', description: 'AWS region of the bucket.' }),
   keyPrefix: keyPrefix().meta({ description: "Key prefix; each stack's state is <keyPrefix>/<stack>.tfstate." }),
   useLockfile: z.boolean().default(true).meta({ description: 'Locks with a lock file next to the state (S3 native locking, Terraform >= 1.10).' }),
   dynamodbTable: dynamodbTableName().optional()
@@ -79,17 +83,17 @@ const kubernetes = z.strictObject({
     .meta({ description: "Prefix of the state Secrets' suffix, at most 46 characters." }),
 });
 
-const hcpOrganization = name('HCP Terraform organization name').meta({ description: 'HCP Terraform organization.' });
+const hcpOrganization = name('HCP Terraform organization name').meta({ title: 'organization name', description: 'HCP Terraform organization.' });
 const workspacePrefix = z
   .string()
   .regex(/^[A-Za-z0-9_-]*$/, { error: 'must hold only letters, digits, "_" and "-" (workspace names)' })
   .default('omniglue-triton-')
-  .meta({ description: 'Each stack uses workspace <workspacePrefix><stack>.' });
+  .meta({ title: 'workspace prefix', description: 'Each stack uses workspace <workspacePrefix><stack>.' });
 const hcpHostname = z
   .string()
   .regex(/^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$/, { error: 'must be a host name such as "app.terraform.io"' })
   .default('app.terraform.io')
-  .meta({ description: 'Host of HCP Terraform or Terraform Enterprise.' });
+  .meta({ title: 'host name', description: 'Host of HCP Terraform or Terraform Enterprise.' });
 
 const remote = z.strictObject({
   backend: z.literal('remote').meta({ description: 'State in HCP Terraform workspaces (the remote backend).' }),

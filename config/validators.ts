@@ -19,25 +19,28 @@ import { urlProblem } from '../lib/url-check';
 const SHA256_HEX = /^[0-9a-f]{64}$/;
 const SEMVER = /^\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?$/;
 
-/** A string setting refused with `problem`'s words when it returns some. */
-const checked = (problem: (value: string) => string | undefined) =>
-  z.string().superRefine((value, context) => {
-    const message = problem(value);
-    if (message !== undefined) context.addIssue({ code: 'custom', message });
-  });
+/** A string setting of a kind (the JSON Schema's title, the reference's type) refused with `problem`'s words. */
+const checked = (kind: string, problem: (value: string) => string | undefined) =>
+  z
+    .string()
+    .superRefine((value, context) => {
+      const message = problem(value);
+      if (message !== undefined) context.addIssue({ code: 'custom', message });
+    })
+    .meta({ title: kind });
 
 /** Free text (a path, a context name, an environment variable's value): anything but control characters. */
-export const text = () => checked(controlCharacterProblem);
+export const text = () => checked('text', controlCharacterProblem);
 
-export const dnsLabel = () => checked(dnsLabelProblem);
-export const dnsSubdomain = () => checked(dnsSubdomainProblem);
+export const dnsLabel = () => checked('DNS-1123 label', dnsLabelProblem);
+export const dnsSubdomain = () => checked('DNS-1123 subdomain', dnsSubdomainProblem);
 /** A label key, checked part by part: `[prefix/]name` (lib/kubernetes-names.ts). */
-export const labelKey = () => checked(labelKeyProblem);
-export const labelValue = () => checked(labelValueProblem);
+export const labelKey = () => checked('label key', labelKeyProblem);
+export const labelValue = () => checked('label value', labelValueProblem);
 
 /** Image tags are pinned: `latest` (or no tag) makes a rollout irreproducible, so it is refused. */
 export const pinnedImageTag = () =>
-  checked((tag) =>
+  checked('image tag', (tag) =>
     tag === ''
       ? 'must not be empty: pin an image tag such as "26.06-py3"'
       : !IMAGE_TAG.test(tag)
@@ -48,42 +51,49 @@ export const pinnedImageTag = () =>
   );
 
 /** A full image reference with a pinned tag or digest (lib/image-reference.ts). */
-export const pinnedImage = () => checked(pinnedImageProblem);
+export const pinnedImage = () => checked('image reference', pinnedImageProblem);
 
 /** An image repository without tag or digest, e.g. "nvcr.io/nvidia/tritonserver" or an internal mirror. */
-export const imageRepository = () => checked(imageRepositoryProblem);
+export const imageRepository = () => checked('image repository', imageRepositoryProblem);
 
 export const chartVersion = () =>
-  z.string().regex(SEMVER, { error: 'must be an exact chart version such as "0.18.0" (no ranges, no "latest")' });
+  z
+    .string()
+    .regex(SEMVER, { error: 'must be an exact chart version such as "0.18.0" (no ranges, no "latest")' })
+    .meta({ title: 'exact version' });
 
 export const sha256Hex = () =>
   z
     .string()
     .regex(SHA256_HEX, { error: 'must be 64 lower-case hex characters (a sha256 digest)' })
-    .refine((digest) => !/^(.)\1{63}$/.test(digest), { error: 'is a placeholder, not a real digest: put the sha256 from the conversion manifest here' });
+    .refine((digest) => !/^(.)\1{63}$/.test(digest), { error: 'is a placeholder, not a real digest: put the sha256 from the conversion manifest here' })
+    .meta({ title: 'sha256' });
 
 // URLs (lib/url-check.ts): none may carry credentials; the query is kept as written where the URL is passed on whole.
 export const chartRepositoryUrl = () =>
-  checked((value) => urlProblem(value, { schemes: ['http', 'https', 'oci'], what: 'an http(s):// or oci:// Helm chart repository URL', query: 'kept' }));
+  checked('URL', (value) => urlProblem(value, { schemes: ['http', 'https', 'oci'], what: 'an http(s):// or oci:// Helm chart repository URL', query: 'kept' }));
 export const httpUrl = () =>
-  checked((value) => urlProblem(value, { schemes: ['http', 'https', 'file'], what: 'an http(s):// or file:// URL', query: 'kept' }));
+  checked('URL', (value) => urlProblem(value, { schemes: ['http', 'https', 'file'], what: 'an http(s):// or file:// URL', query: 'kept' }));
 /** Prometheus is queried over HTTP at paths the adapter appends: a query or fragment could not be passed on. */
 export const prometheusUrl = () =>
-  checked((value) =>
+  checked('URL', (value) =>
     urlProblem(value, { schemes: ['http', 'https'], what: 'an http:// or https:// URL, e.g. "http://prometheus-operated.monitoring.svc:9090"', query: 'refused' }),
   );
 
 /** The name of an environment variable the conversion containers get. */
 export const environmentVariableName = () =>
-  z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { error: 'must be an environment variable name (letters, digits, "_")' });
+  z
+    .string()
+    .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { error: 'must be an environment variable name (letters, digits, "_")' })
+    .meta({ title: 'variable name' });
 
 // Cloud names of the state backends (lib/cloud-names.ts).
-export const s3BucketName = () => checked(s3BucketProblem);
-export const gcsBucketName = () => checked(gcsBucketProblem);
-export const dynamodbTableName = () => checked(dynamodbTableProblem);
-export const azureResourceGroupName = () => checked(azureResourceGroupProblem);
-export const azureStorageAccountName = () => checked(azureStorageAccountProblem);
-export const azureContainerName = () => checked(azureContainerProblem);
+export const s3BucketName = () => checked('S3 bucket name', s3BucketProblem);
+export const gcsBucketName = () => checked('GCS bucket name', gcsBucketProblem);
+export const dynamodbTableName = () => checked('DynamoDB table name', dynamodbTableProblem);
+export const azureResourceGroupName = () => checked('resource group name', azureResourceGroupProblem);
+export const azureStorageAccountName = () => checked('storage account name', azureStorageAccountProblem);
+export const azureContainerName = () => checked('container name', azureContainerProblem);
 
 /** A whole number within [min, max], with a message that states the range and why. */
 export const intBetween = (min: number, max: number, why: string) =>
@@ -105,18 +115,21 @@ export const cpuQuantity = (example: string, minCores: number, maxCores = 1024) 
     .string()
     .regex(CPU, { error: `must be CPU cores such as '${example}' or millicores such as '500m' (no memory units)`, abort: true })
     .refine((value) => quantityValue(value) >= minCores, { error: `must be at least ${minCores} CPU` })
-    .refine((value) => quantityValue(value) <= maxCores, { error: `must be at most ${maxCores} CPU` });
+    .refine((value) => quantityValue(value) <= maxCores, { error: `must be at most ${maxCores} CPU` })
+    .meta({ title: 'CPU quantity' });
 
 export const memoryQuantity = (example: string, minBytes: number, maxBytes = 2 ** 50) =>
   z
     .string()
     .regex(MEMORY, { error: `must be bytes with a unit such as '${example}' (Ki, Mi, Gi, Ti or k, M, G, T; not 'm', which is thousandths)`, abort: true })
     .refine((value) => quantityValue(value) >= minBytes, { error: `must be at least ${formatBytes(minBytes)}` })
-    .refine((value) => quantityValue(value) <= maxBytes, { error: `must be at most ${formatBytes(maxBytes)}` });
+    .refine((value) => quantityValue(value) <= maxBytes, { error: `must be at most ${formatBytes(maxBytes)}` })
+    .meta({ title: 'memory quantity' });
 
 /** A positive ratio written as a quantity ("1000m" = 1), as HPA targets are. */
 export const ratioQuantity = (example: string) =>
   z
     .string()
     .regex(/^\d+(\.\d+)?m?$/, { error: `must be a ratio such as '${example}' (1000m = 1) or '1.5'`, abort: true })
-    .refine((value) => quantityValue(value) > 0 && quantityValue(value) <= 100, { error: 'must be above 0 and at most 100' });
+    .refine((value) => quantityValue(value) > 0 && quantityValue(value) <= 100, { error: 'must be above 0 and at most 100' })
+    .meta({ title: 'ratio quantity' });

@@ -28,7 +28,7 @@ export interface PrometheusMonitoringProps {
    */
   readonly chartVersion?: string;
   /**
-   * How often Triton pods are scraped; part of the autoscaling reaction budget (README, "Scaling").
+   * How often Triton pods are scraped; part of the autoscaling reaction budget (README, "Scaling and monitoring").
    * @default - setting monitoring.scrapeIntervalSeconds
    */
   readonly scrapeIntervalSeconds?: number;

@@ -11,7 +11,7 @@ import { throughputArguments, ThroughputMode } from './throughput-mode';
  * errors (1) may be transient and keep their retries.
  */
 export const NON_RETRYABLE_EXIT_CODES = [2, 4, 5, 6, 7] as const;
-export const WEIGHT_NAMES = ['superpoint', 'dinov2', 'omniglue'] as const;
+const WEIGHT_NAMES = ['superpoint', 'dinov2', 'omniglue'] as const;
 export type WeightName = (typeof WEIGHT_NAMES)[number];
 
 export interface WeightSource {

@@ -15,9 +15,9 @@ const DIGEST = '[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{
 const REFERENCE = new RegExp(`^(${NAME})(?::(${TAG}))?(?:@(${DIGEST}))?$`);
 const REPOSITORY = new RegExp(`^${NAME}$`);
 export const IMAGE_TAG = new RegExp(`^${TAG}$`);
-export const NAME_TOTAL_LENGTH_MAX = 255;
+const NAME_TOTAL_LENGTH_MAX = 255;
 
-export interface ImageReference {
+interface ImageReference {
   /** Registry and path, e.g. `nvcr.io/nvidia/tritonserver`. */
   readonly name: string;
   readonly tag?: string;
@@ -25,7 +25,7 @@ export interface ImageReference {
 }
 
 /** The parts of a reference, or undefined when the runtimes would refuse it. */
-export function parseImageReference(text: string): ImageReference | undefined {
+function parseImageReference(text: string): ImageReference | undefined {
   // Longer than any name, tag and digest together: refused before a regular expression runs over it.
   if (text.length > NAME_TOTAL_LENGTH_MAX + 1 + 128 + 1 + 256) return undefined;
   const match = REFERENCE.exec(text);

@@ -21,19 +21,26 @@ export function urlProblem(text: string, rules: UrlRules): string | undefined {
   const control = controlCharacterProblem(text);
   if (control !== undefined) return `${must}; it ${control}`;
   if (/\s/.test(text)) return `${must}; it must not contain spaces`;
+  // WHATWG reads a backslash as "/" in these schemes: the URL used would not be the URL written.
+  if (text.includes('\\')) return `${must}; it must not contain "\\" (write "/")`;
   const scheme = /^([A-Za-z][A-Za-z0-9+.-]*):\/\//.exec(text)?.[1].toLowerCase();
   if (scheme === undefined || !rules.schemes.includes(scheme)) return must;
+  const authority = text.slice(scheme.length + 3).split(/[/?#]/)[0];
+  // WHATWG would take the first path segment for the host ("http:///api" is "http://api/"): not the URL written.
+  if (scheme !== 'file' && authority === '') return `${must}; it has no host`;
+  // Secrets written here would reach the Terraform state and the cluster's objects in clear text; an empty "@" is
+  // dropped by the parser, so it is refused too rather than silently removed.
+  if (authority.includes('@')) {
+    return `${must}; it must not hold credentials (user:password@): give them to the client another way`;
+  }
   let url: URL;
   try {
     url = new URL(text);
   } catch {
     return `${must}; "${text.length > 60 ? `${text.slice(0, 57)}...` : text}" does not parse as one (check the host, its brackets and the port)`;
   }
-  if (scheme !== 'file' && url.hostname === '') return `${must}; it has no host`;
   // WHATWG keeps port 0 (and drops a default port): 0 is no port a server listens on.
   if (url.port !== '' && Number(url.port) < 1) return `${must}; port ${url.port} is not a port (1-65535)`;
-  // Secrets written here would reach the Terraform state and the cluster's objects in clear text.
-  if (url.username !== '' || url.password !== '') return `${must}; it must not hold credentials (user:password@): give them to the client another way`;
   if (rules.query === 'refused' && (url.search !== '' || url.hash !== '' || text.includes('?') || text.includes('#'))) {
     return `${must}; it must not have a query (?) or fragment (#), which this URL cannot pass on`;
   }

@@ -1,4 +1,5 @@
 import { App, Testing, TerraformStack } from 'cdktf';
+import { settingProp } from '../config/construct-props';
 import { parseConfig, parseConfigDocument } from '../config/load';
 import { PrometheusAdapter } from '../constructs/prometheus-adapter';
 import { labelKeyProblem, labelValueFor, labelValueProblem } from '../lib/kubernetes-names';
@@ -30,6 +31,12 @@ describe('values the cluster or the cloud would refuse', () => {
     ['an unparsable chart URL', { chartRepositories: { prometheusCommunity: 'https://[::1' } }, /chartRepositories\.prometheusCommunity: must be an http\(s\):\/\/ or oci:\/\/ Helm chart repository URL; "https:\/\/\[::1" does not parse/],
     ['a chart URL on port 0', { chartRepositories: { nvidiaDevicePlugin: 'https://charts.example:0/nvidia' } }, /chartRepositories\.nvidiaDevicePlugin: .*port 0 is not a port \(1-65535\)/],
     ['a chart URL without a host', { chartRepositories: { nvidiaDevicePlugin: 'https://:8080/x' } }, /chartRepositories\.nvidiaDevicePlugin: must be an http\(s\):\/\/ or oci:\/\/ Helm chart repository URL/],
+    ['a Prometheus URL without a host (the parser would take the path for one)', { monitoring: { ...OWN_PROMETHEUS, existingPrometheusUrl: 'http:///api' } }, /monitoring\.existingPrometheusUrl: .*; it has no host/],
+    ['a chart URL with a backslash', { chartRepositories: { nvidiaDevicePlugin: 'https://charts.example\\nvidia' } }, /chartRepositories\.nvidiaDevicePlugin: .*must not contain "\\" \(write "\/"\)/],
+    ['a weights URL with an empty "@"', { conversion: { weights: { omniglue: { url: 'https://@example.com/og.zip' } } } }, /conversion\.weights\.omniglue\.url: .*must not hold credentials/],
+    ['a space in a chart URL', { chartRepositories: { nvidiaDevicePlugin: 'https://charts.example/nvidia plugin' } }, /chartRepositories\.nvidiaDevicePlugin: .*; it must not contain spaces/],
+    ['an empty conversion image', { conversion: { image: '' } }, /conversion\.image: must not be empty/],
+    ['a conversion image with a space', { conversion: { image: 'python :3.11' } }, /conversion\.image: must not contain whitespace/],
     ['a Prometheus URL on port 99999', { monitoring: { ...OWN_PROMETHEUS, existingPrometheusUrl: 'http://prometheus:99999' } }, /monitoring\.existingPrometheusUrl: .*does not parse as one/],
     ['a Prometheus URL with a broken IPv6 host', { monitoring: { ...OWN_PROMETHEUS, existingPrometheusUrl: 'http://[::1' } }, /monitoring\.existingPrometheusUrl: .*does not parse as one/],
     ['a Prometheus URL with credentials', { monitoring: { ...OWN_PROMETHEUS, existingPrometheusUrl: 'http://user:secret@prometheus:9090' } }, /monitoring\.existingPrometheusUrl: .*must not hold credentials/],
@@ -69,6 +76,12 @@ describe('values the cluster or the cloud would refuse', () => {
     expect(() => parseConfigDocument(JSON.parse('{"environments": {"prod": {"conversion": {"extraEnv": {"__proto__": "x"}}}}}'), 'f.json')).toThrow(
       /environments\.prod: conversion\.extraEnv\.__proto__: the key "__proto__" is refused/,
     );
+  });
+
+  test('a construct given a map with a "__proto__" key refuses it as the loader does', () => {
+    const stack = new TerraformStack(Testing.app() as App, 'proto');
+    const extraEnv = JSON.parse('{"__proto__": "x"}') as Record<string, string>;
+    expect(() => settingProp(stack, 'conversion.extraEnv', 'extraEnv', extraEnv)).toThrow(/^extraEnv\.__proto__: the key "__proto__" is refused/);
   });
 
   test('a PrometheusAdapter built with an unparsable URL refuses it, with its path, instead of crashing', () => {

@@ -102,6 +102,14 @@ def test_superpoint_onnx_equals_tensorflow(job, superpoint_tf, height, width):
     np.testing.assert_allclose(got["descriptors_raw"], expected["descriptors_raw"], atol=1e-4, rtol=0)
 
 
+def test_superpoint_onnx_finds_no_keypoint_where_tensorflow_finds_none(job, superpoint_tf):
+    """No pixel above the NMS floor: the in-graph NMS runs on zero boxes (an empty NonMaxSuppression in ONNX)."""
+    pixels = np.full((1, 8, 8, 1), 0.5, np.float32)
+    assert np.count_nonzero(superpoint_tf(pixels)["prob_nms"]) == 0
+    (prob_nms,) = _session(job, "superpoint").run(["prob_nms"], {"image": pixels})
+    assert prob_nms.shape == (1, 8, 8) and np.count_nonzero(prob_nms) == 0
+
+
 def _matcher_feeds(n: int, m: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
     feeds = {}
     for i, count, (width, height) in ((0, n, (640, 480)), (1, m, (1000, 664))):

@@ -41,6 +41,8 @@ def test_superpoint_serves_image_under_tag_serve_as_simple_save_writes_it(superp
     outputs = {key: (tf.as_dtype(info.dtype), len(info.tensor_shape.dim)) for key, info in signature.outputs.items()}
     assert outputs == SUPERPOINT_OUTPUTS
     assert {info.name for info in signature.outputs.values()} == {f"superpoint/{key}:0" for key in SUPERPOINT_OUTPUTS}
+    # _gpu_tower restacks exactly pred_batch_size (1) images: the static 1 that keeps SuperPoint off batching (throughput.py).
+    assert {key: info.tensor_shape.dim[0].size for key, info in signature.outputs.items()} == dict.fromkeys(SUPERPOINT_OUTPUTS, 1)
 
 
 def test_superpoint_runs_as_the_reference_feeds_it(superpoint_meta_graph):

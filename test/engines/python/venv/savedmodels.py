@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import importlib.metadata
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -38,10 +39,13 @@ def saved_model(kind: str, *variant: str) -> Path:
     """The SavedModel directory of `kind` ("superpoint" or "matcher"), built with the builder's `variant` options."""
     builder, fixed = BUILDERS[kind]
     args = [*fixed, *variant]
-    target = CACHE / f"{kind}-{_key(builder, args)}"
+    label = f"{kind}-{re.sub(r'[^A-Za-z0-9]+', '_', ' '.join(variant)).strip('_') or 'upstream'}"
+    target = CACHE / f"{label}-{_key(builder, args)}"
     if (target / "saved_model.pb").is_file():
         return target
     CACHE.mkdir(parents=True, exist_ok=True)
+    for stale in CACHE.glob(f"{label}-*"):  # built by an earlier version of the builder
+        shutil.rmtree(stale, ignore_errors=True)
     building = CACHE / f".building-{target.name}-{os.getpid()}"
     shutil.rmtree(building, ignore_errors=True)
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}

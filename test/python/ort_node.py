@@ -1,8 +1,10 @@
-"""Runs ONNX models with onnxruntime-node from pytest, many runs in one `node` process.
+"""Runs ONNX models from pytest: in-process with the Job's onnxruntime where it is installed, else with onnxruntime-node.
 
-Debian's python3 has no onnxruntime; the repository's node_modules has onnxruntime-node (the runtime the
-TypeScript tests use), so the Python tests run graphs through it, as test_dinov2_export.py does. Tensors
-travel as raw little-endian files next to a JSON list of runs, so a run of megapixel images costs no JSON.
+Debian's python3 (the unit tier) has no onnxruntime; the repository's node_modules has onnxruntime-node (the runtime
+the TypeScript tests use), so there the graphs run through it, many runs in one `node` process. Tensors travel as raw
+little-endian files next to a JSON list of runs, so a run of megapixel images costs no JSON. In the .venv tier
+(test/engines/python/venv/), which runs these tests again on the Job's pinned toolchain, the graphs run in the Job's
+own onnxruntime, the runtime of its sample inference.
 """
 
 from __future__ import annotations
@@ -16,6 +18,11 @@ from typing import Mapping, Sequence
 
 import numpy as np
 import pytest
+
+try:
+    import onnxruntime
+except ImportError:
+    onnxruntime = None
 
 from conftest import REPO_ROOT
 
@@ -59,14 +66,32 @@ Run = tuple[Path, Mapping[str, np.ndarray]]
 
 
 def available() -> bool:
-    return shutil.which("node") is not None and (REPO_ROOT / "node_modules" / "onnxruntime-node").is_dir()
+    return onnxruntime is not None or (
+        shutil.which("node") is not None and (REPO_ROOT / "node_modules" / "onnxruntime-node").is_dir()
+    )
 
 
-needs_ort = pytest.mark.skipif(not available(), reason="node and onnxruntime-node are needed to run ONNX graphs")
+needs_ort = pytest.mark.skipif(not available(), reason="onnxruntime, or node and onnxruntime-node, are needed to run ONNX graphs")
+
+
+def _run_in_process(runs: Sequence[Run]) -> list[dict[str, np.ndarray]]:
+    sessions: dict[Path, object] = {}
+    results = []
+    for model, feeds in runs:
+        if model not in sessions:
+            options = onnxruntime.SessionOptions()
+            options.intra_op_num_threads = options.inter_op_num_threads = 1
+            sessions[model] = onnxruntime.InferenceSession(str(model), options, providers=["CPUExecutionProvider"])
+        session = sessions[model]
+        names = [o.name for o in session.get_outputs()]
+        results.append(dict(zip(names, session.run(names, {k: np.ascontiguousarray(v) for k, v in feeds.items()}))))
+    return results
 
 
 def run_models(runs: Sequence[Run]) -> list[dict[str, np.ndarray]]:
     """Each run's outputs by name, in order."""
+    if onnxruntime is not None:
+        return _run_in_process(runs)
     with tempfile.TemporaryDirectory(prefix="ort-node-") as tmp:
         directory = Path(tmp)
         listing = []

@@ -6,10 +6,7 @@ The stand-in is the production DinoV2Features class with small dims (32-d,
 
 from __future__ import annotations
 
-import json
 import math
-import shutil
-import subprocess
 
 import numpy as np
 import onnx
@@ -17,7 +14,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from conftest import REPO_ROOT
+import ort_node
 from omniglue_conversion.errors import ExportError
 from omniglue_conversion.export_dinov2 import DinoV2Features, export_features_model, load_dinov2_vitb14
 from small_dinov2 import small_dinov2
@@ -94,37 +91,13 @@ def test_parameter_names_follow_the_dinov2_checkpoint(stand_in):
     assert {"blocks.1.attn.qkv.weight", "blocks.1.ls1.gamma", "blocks.1.mlp.fc2.bias", "blocks.1.ls2.gamma"} <= names
 
 
-ORT_SCRIPT = """
-const ort = require('onnxruntime-node');
-const cases = JSON.parse(require('fs').readFileSync(process.argv[2], 'utf8'));
-(async () => {
-  const session = await ort.InferenceSession.create(process.argv[1]);
-  const out = [];
-  for (const c of cases) {
-    const r = await session.run({ pixel_values: new ort.Tensor('float32', Float32Array.from(c.data), c.shape) });
-    out.push({ dims: r.features.dims, data: Array.from(r.features.data) });
-  }
-  console.log(JSON.stringify(out));
-})().catch((e) => { console.error(e); process.exit(1); });
-"""
-
-
-@pytest.mark.skipif(
-    shutil.which("node") is None or not (REPO_ROOT / "node_modules" / "onnxruntime-node").is_dir(),
-    reason="node and onnxruntime-node are needed to run the exported graph",
-)
-def test_exported_graph_matches_eager_at_several_sizes(stand_in, exported, tmp_path):
+@ort_node.needs_ort
+def test_exported_graph_matches_eager_at_several_sizes(stand_in, exported):
     rng = np.random.default_rng(0)
     inputs = [rng.standard_normal((1, 3, h, w)).astype(np.float32) for h, w in SIZES]
-    cases = tmp_path / "cases.json"
-    cases.write_text(json.dumps([{"shape": list(x.shape), "data": x.ravel().tolist()} for x in inputs]))
-    completed = subprocess.run(
-        ["node", "-e", ORT_SCRIPT, str(exported), str(cases)],
-        cwd=REPO_ROOT, capture_output=True, text=True, timeout=60,
-    )
-    assert completed.returncode == 0, completed.stderr
-    for x, result in zip(inputs, json.loads(completed.stdout)):
+    results = ort_node.run_models([(exported, {"pixel_values": x}) for x in inputs])
+    for x, result in zip(inputs, results):
         with torch.no_grad():
             expected = stand_in(torch.from_numpy(x)).numpy()
-        assert list(result["dims"]) == list(expected.shape)
-        np.testing.assert_allclose(np.asarray(result["data"], np.float32).reshape(expected.shape), expected, atol=1e-4)
+        assert result["features"].shape == expected.shape
+        np.testing.assert_allclose(result["features"], expected, atol=1e-4)

@@ -1,0 +1,146 @@
+/**
+ * The bounded response decoder (scripts/match/response-decoder.ts) through the match client and the load generator,
+ * against servers that answer with what issue 21 found: a null body, data nested 200k deep, an output named twice,
+ * compressed bodies nobody asked for (and bombs), a corrupt brotli body, NaN confidences.
+ */
+import { main as loadtest, EXIT_REQUESTS_FAILED } from '../scripts/loadtest/cli';
+import { main } from '../scripts/match/cli';
+import { ExitCode } from '../scripts/match/errors';
+import { maxResponseBytes } from '../scripts/match/limits';
+import {
+  binaryAnswer, compress, ensembleOutputs, gzipBomb, jsonAnswer, jsonAnswerWithData, nestedArrayText, type RawAnswer, withEncoding,
+} from './support/infer-responses';
+import { capture, demoArgs, FIXED, matchHarness } from './support/match-harness';
+
+const harness = matchHarness();
+const fixed = () => ensembleOutputs(FIXED.kp0, FIXED.kp1, FIXED.confidences);
+
+async function matchAgainst(rawAnswer: RawAnswer, extra: string[] = []) {
+  const server = await harness.fake({ rawAnswer });
+  const c = capture();
+  const code = await main([...demoArgs(server.url), ...extra], c.io);
+  return { code, out: c.stdout(), err: c.stderr() };
+}
+
+describe('the body has the shape of a response before it is read', () => {
+  test.each([
+    ['null', 'the JSON part is null, not an object'],
+    ['42', 'the JSON part is a number, not an object'],
+    ['"outputs"', 'the JSON part is a string, not an object'],
+    ['[{"outputs": []}]', 'the JSON part is an array, not an object'],
+    ['{"outputs": [null]}', 'output null lacks a valid name, datatype or shape'],
+    ['{"outputs": [{"name": "matches_kp0", "datatype": "FP32", "shape": [1e300, 2], "data": []}]}', 'output "matches_kp0" lacks a valid name'],
+  ])('a body of %s -> 7 with a reason, no stack trace', async (body, message) => {
+    const { code, err } = await matchAgainst({ headers: { 'Content-Type': 'application/json' }, body: Buffer.from(body) });
+    expect(err).toContain(`malformed inference response: ${message}`);
+    expect(err).not.toMatch(/unexpected failure|\n\s+at /);
+    expect(code).toBe(ExitCode.BadResponse);
+  });
+
+  test('data nested 200,000 deep -> 7: over the size bound by default, over the rank when the bound allows it', async () => {
+    const deep = jsonAnswerWithData(nestedArrayText(200_000));
+    const bounded = await matchAgainst(deep);
+    expect(bounded.err).toContain(`answered with more than ${maxResponseBytes(1024)} bytes`);
+    expect(bounded.code).toBe(ExitCode.BadResponse);
+
+    const allowed = await matchAgainst(deep, ['--max-matches', '4096']);
+    expect(allowed.err).toContain("malformed inference response: output 'matches_kp0' nests its data deeper than its shape's 2 dimensions");
+    expect(allowed.code).toBe(ExitCode.BadResponse);
+  });
+
+  test('data nested exactly as deep as the shape is accepted', async () => {
+    const nested = jsonAnswer(fixed(), (values, shape) =>
+      shape.length === 2 ? Array.from({ length: shape[0]! }, (_, i) => values.slice(i * 2, i * 2 + 2)) : values);
+    const { code, out } = await matchAgainst(nested);
+    expect(code).toBe(ExitCode.Ok);
+    expect(out).toContain('matches: 5 (5 returned');
+  });
+});
+
+describe('each output once, and only those asked for', () => {
+  test.each([
+    ['binary', binaryAnswer],
+    ['JSON', jsonAnswer],
+  ] as const)('an output named twice (%s) -> 7, whichever copy came last', async (_name, answer) => {
+    const outputs = fixed();
+    const twice = [...outputs, { ...outputs[2]!, values: outputs[2]!.values.map(() => 0.75) }];
+    const { code, err } = await matchAgainst(answer(twice));
+    expect(err).toContain("malformed inference response: output 'match_confidences' appears more than once");
+    expect(code).toBe(ExitCode.BadResponse);
+  });
+
+  test('an output that was not requested -> 7, naming it', async () => {
+    const { code, err } = await matchAgainst(binaryAnswer([...fixed(), { name: 'debug\nscores', shape: [1], values: [1] }]));
+    expect(err).toContain('output "debug\\nscores" was not requested (the request asked for matches_kp0, matches_kp1, match_confidences)');
+    expect(code).toBe(ExitCode.BadResponse);
+  });
+});
+
+describe('nothing is decompressed that the client did not ask for', () => {
+  test.each(['gzip', 'br', 'deflate'] as const)('a valid %s body -> 7, refused before it is read', async (encoding) => {
+    const plain = binaryAnswer(fixed());
+    const { code, err } = await matchAgainst(withEncoding(plain, encoding, compress(plain.body, encoding)));
+    expect(err).toContain(`answered HTTP 200 with Content-Encoding '${encoding}', although the client asked for identity`);
+    expect(code).toBe(ExitCode.BadResponse);
+  });
+
+  test('a corrupt brotli body -> 7 (a protocol error), not 4', async () => {
+    const { code, err } = await matchAgainst(withEncoding(binaryAnswer(fixed()), 'br', Buffer.from('this is not brotli')));
+    expect(err).toContain("Content-Encoding 'br', although the client asked for identity");
+    expect(code).toBe(ExitCode.BadResponse);
+  });
+
+  test('a 1 MB gzip bomb (1 GiB inflated) is refused at once, without inflating it', async () => {
+    const bomb = gzipBomb(2 ** 30);
+    expect(bomb.length).toBeLessThan(1.2 * 2 ** 20);
+    const before = process.memoryUsage().arrayBuffers;
+    const started = performance.now();
+    const { code, err } = await matchAgainst(withEncoding(jsonAnswer(fixed()), 'gzip', bomb));
+    expect(code).toBe(ExitCode.BadResponse);
+    expect(err).toContain("Content-Encoding 'gzip'");
+    expect(performance.now() - started).toBeLessThan(5000);
+    expect(process.memoryUsage().arrayBuffers - before).toBeLessThan(64 * 2 ** 20);
+  });
+
+  test('Content-Encoding identity is what was asked for, and is read', async () => {
+    const { code } = await matchAgainst(withEncoding(binaryAnswer(fixed()), 'identity', binaryAnswer(fixed()).body));
+    expect(code).toBe(ExitCode.Ok);
+  });
+
+  test('a body over the bound is refused as it arrives', async () => {
+    const big = binaryAnswer(ensembleOutputs([[1, 1]], [[1, 1]], [0.5]));
+    big.body = Buffer.concat([big.body, Buffer.alloc(maxResponseBytes(1024))]);
+    const { code, err } = await matchAgainst(big);
+    expect(err).toContain(`answered with more than ${maxResponseBytes(1024)} bytes, more than a response of at most 1024 matches takes`);
+    expect(code).toBe(ExitCode.BadResponse);
+  });
+});
+
+describe('the load generator applies the same decoder and contract', () => {
+  const runLoad = async (overrides: Parameters<typeof harness.fake>[0]) => {
+    const server = await harness.fake(overrides);
+    const c = capture();
+    const code = await loadtest(['--url', server.url, '--requests', '3', '--concurrency', '1', '--no-metrics'], c.io);
+    return { code, out: c.stdout() };
+  };
+
+  test('NaN confidences are failures, with the reason', async () => {
+    const { code, out } = await runLoad({ matches: { ...FIXED, confidences: [0.5, NaN, 0.25, 0.1, 0] } });
+    expect(out).toContain('requests: 0 ok, 3 failed');
+    expect(out).toContain('bad-response: 3 (e.g. malformed inference response: match 1: confidence is NaN, outside [0, 1])');
+    expect(code).toBe(EXIT_REQUESTS_FAILED);
+  });
+
+  test.each([
+    ['an output named twice', binaryAnswer([...fixed(), fixed()[0]!]), "output 'matches_kp0' appears more than once"],
+    ['a null body', { headers: {}, body: Buffer.from('null') }, 'the JSON part is null, not an object'],
+    ['data nested too deep', jsonAnswerWithData(nestedArrayText(50_000)), 'nests its data deeper than'],
+    ['a gzip body', withEncoding(binaryAnswer(fixed()), 'gzip', compress(binaryAnswer(fixed()).body, 'gzip')), "Content-Encoding 'gzip'"],
+    ['a keypoint outside its image', binaryAnswer(ensembleOutputs([[5000, 1]], [[1, 1]], [0.5])), 'lies outside its 1000x667 image'],
+  ])('%s -> counted as bad responses, with the reason', async (_name, rawAnswer, reason) => {
+    const { code, out } = await runLoad({ rawAnswer });
+    expect(out).toContain('requests: 0 ok, 3 failed');
+    expect(out).toMatch(new RegExp(`bad-response: 3 \\(e\\.g\\. .*${reason.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`));
+    expect(code).toBe(EXIT_REQUESTS_FAILED);
+  });
+});

@@ -3,14 +3,15 @@
  * against servers that answer with what issue 21 found: a null body, data nested 200k deep, an output named twice,
  * compressed bodies nobody asked for (and bombs), a corrupt brotli body, NaN confidences.
  */
+import { readFile } from 'node:fs/promises';
 import { main as loadtest, EXIT_REQUESTS_FAILED } from '../scripts/loadtest/cli';
 import { main } from '../scripts/match/cli';
 import { ExitCode } from '../scripts/match/errors';
-import { maxResponseBytes } from '../scripts/match/limits';
+import { maxResponseBytes, RESPONSE_BYTES_PER_MATCH, RESPONSE_ENVELOPE_BYTES } from '../scripts/match/limits';
 import {
   binaryAnswer, compress, ensembleOutputs, gzipBomb, jsonAnswer, jsonAnswerWithData, nestedArrayText, type RawAnswer, withEncoding,
 } from './support/infer-responses';
-import { capture, demoArgs, FIXED, matchHarness } from './support/match-harness';
+import { capture, demoArgs, FIXED, matchHarness, ROOT } from './support/match-harness';
 
 const harness = matchHarness();
 const fixed = () => ensembleOutputs(FIXED.kp0, FIXED.kp1, FIXED.confidences);
@@ -143,4 +144,10 @@ describe('the load generator applies the same decoder and contract', () => {
     expect(out).toMatch(new RegExp(`bad-response: 3 \\(e\\.g\\. .*${reason.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`));
     expect(code).toBe(EXIT_REQUESTS_FAILED);
   });
+});
+
+test('docs/client.md states the response bound as the code computes it', async () => {
+  const docs = await readFile(`${ROOT}/docs/client.md`, 'utf8');
+  expect(docs).toContain(`at most ${RESPONSE_ENVELOPE_BYTES} bytes plus ${RESPONSE_BYTES_PER_MATCH} per \`--max-matches\``);
+  expect(docs).toContain(`${maxResponseBytes(1024)} bytes by default`);
 });

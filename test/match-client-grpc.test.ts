@@ -8,13 +8,14 @@ import { readFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { main, parseCliArgs } from '../scripts/match/cli';
+import { encodeRequest, imageInputs, main, parseCliArgs } from '../scripts/match/cli';
+import { loadRgbImage } from '../scripts/match/images';
 import { ExitCode } from '../scripts/match/errors';
 import { maxResponseBytes } from '../scripts/match/limits';
 import type { FakeTritonOptions } from './support/fake-triton-server';
 import type { FakeTritonGrpcOptions } from './support/fake-triton-grpc';
 import { binaryAnswer, ensembleOutputs } from './support/infer-responses';
-import { capture, DEMO1, DEMO2, demoArgs, FIXED, matchHarness } from './support/match-harness';
+import { capture, DEMO1, DEMO2, demoArgs, FIXED, matchHarness, ROOT } from './support/match-harness';
 
 const harness = matchHarness();
 
@@ -141,6 +142,13 @@ describe('each fault gives the exit code HTTP gives', () => {
     const bomb = await run(grpcArgs((await harness.grpc({ compression: 1, matches: zeros })).url));
     expect(bomb.code).toBe(ExitCode.BadResponse);
     expect(bomb.err).toContain(`answered with more than ${maxResponseBytes(1024)} bytes`);
+  });
+
+  test('docs/client.md quotes the gRPC request size of the demo pair', async () => {
+    const images = await Promise.all([DEMO1, DEMO2].map((file) => loadRgbImage(file)));
+    const request = encodeRequest('grpc', 'omniglue_ensemble', imageInputs(images[0]!, images[1]!), Number.MAX_SAFE_INTEGER);
+    expect((request.body as Uint8Array).byteLength).toBe(4002126);
+    expect(await readFile(join(ROOT, 'docs/client.md'), 'utf8')).toContain('the gRPC request is 4002126 bytes');
   });
 
   test('a request over --max-request-bytes -> 3 before anything is sent', async () => {

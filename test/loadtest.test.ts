@@ -195,6 +195,7 @@ describe('report arithmetic', () => {
     expect(errorClass(new MatchClientError('inference failed: HTTP 429 from POST', ExitCode.Http))).toBe('http-429');
     expect(errorClass(new MatchClientError('cannot reach', ExitCode.Unreachable))).toBe('unreachable');
     expect(errorClass(new MatchClientError('inference failed: gRPC status 8 RESOURCE_EXHAUSTED from ModelInfer', ExitCode.Http))).toBe('grpc-resource-exhausted');
+    expect(errorClass(new MatchClientError('inference failed: no status', ExitCode.Http))).toBe('error-status');
     expect(errorClass(new Error('boom'))).toBe('internal (boom)');
   });
 

@@ -4,6 +4,8 @@
  * compressed bodies nobody asked for (and bombs), a corrupt brotli body, NaN confidences.
  */
 import { readFile } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { main as loadtest, EXIT_REQUESTS_FAILED } from '../scripts/loadtest/cli';
 import { main } from '../scripts/match/cli';
 import { ExitCode } from '../scripts/match/errors';
@@ -35,6 +37,30 @@ describe('the body has the shape of a response before it is read', () => {
     const { code, err } = await matchAgainst({ headers: { 'Content-Type': 'application/json' }, body: Buffer.from(body) });
     expect(err).toContain(`malformed inference response: ${message}`);
     expect(err).not.toMatch(/unexpected failure|\n\s+at /);
+    expect(code).toBe(ExitCode.BadResponse);
+  });
+
+  const out = (fields: string) => `{"outputs": [${fields}]}`;
+  const kp0 = '"name": "matches_kp0", "datatype": "FP32", "shape": [1, 2]';
+  const others = '{"name": "matches_kp1", "datatype": "FP32", "shape": [1, 2], "data": [1, 1]}, {"name": "match_confidences", "datatype": "FP32", "shape": [1], "data": [0.5]}';
+  test.each([
+    ['{"outputs": ', 'JSON part does not parse'],
+    ['{"model_name": "omniglue_ensemble"}', 'no "outputs" array'],
+    [out(`{${kp0}}`), "output 'matches_kp0' has neither binary_data_size nor a data array"],
+    [out(`{${kp0}, "data": [1, "2"]}, ${others}`), "output 'matches_kp0' holds a non-number at index 1"],
+    [out(`{${kp0}, "data": [1, 2, 3]}, ${others}`), "output 'matches_kp0' has 3 values, shape [1,2] needs 2"],
+    [out(`{"name": "matches_kp1", "datatype": "FP32", "shape": [0, 2], "data": []}, {"name": "match_confidences", "datatype": "FP32", "shape": [0], "data": []}`),
+      "output 'matches_kp0' is missing"],
+  ])('every refusal names its reason: %s', async (body, message) => {
+    const { code, err } = await matchAgainst({ headers: { 'Content-Type': 'application/json' }, body: Buffer.from(body) });
+    expect(err).toContain(`malformed inference response: ${message}`);
+    expect(code).toBe(ExitCode.BadResponse);
+  });
+
+  test('bytes after the last binary output -> 7', async () => {
+    const answer = binaryAnswer(fixed());
+    const { code, err } = await matchAgainst({ ...answer, body: Buffer.concat([answer.body, Buffer.from('xyz')]) });
+    expect(err).toContain('malformed inference response: 3 unexplained bytes after the last output');
     expect(code).toBe(ExitCode.BadResponse);
   });
 
@@ -108,12 +134,30 @@ describe('nothing is decompressed that the client did not ask for', () => {
     expect(code).toBe(ExitCode.Ok);
   });
 
-  test('a body over the bound is refused as it arrives', async () => {
+  test.each([
+    ['announced by Content-Length', {}],
+    ['sent chunked, without a length', { 'Transfer-Encoding': 'chunked' }],
+  ])('a body over the bound is refused: %s', async (_how, headers) => {
     const big = binaryAnswer(ensembleOutputs([[1, 1]], [[1, 1]], [0.5]));
-    big.body = Buffer.concat([big.body, Buffer.alloc(maxResponseBytes(1024))]);
-    const { code, err } = await matchAgainst(big);
+    const { code, err } = await matchAgainst({ headers: { ...big.headers, ...headers }, body: Buffer.concat([big.body, Buffer.alloc(maxResponseBytes(1024))]) });
     expect(err).toContain(`answered with more than ${maxResponseBytes(1024)} bytes, more than a response of at most 1024 matches takes`);
     expect(code).toBe(ExitCode.BadResponse);
+  });
+
+  test('a body cut off by the server -> 4, as a dropped connection', async () => {
+    const server = createServer((req, res) => {
+      req.resume();
+      if (req.method === 'GET') return void res.writeHead(200).end();
+      res.writeHead(200, { 'Content-Length': '1000' });
+      res.write('{"outputs": [', () => res.destroy());
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const c = capture();
+    const code = await main(demoArgs(`http://127.0.0.1:${(server.address() as AddressInfo).port}`), c.io);
+    server.closeAllConnections();
+    server.close();
+    expect(c.stderr()).toContain('/infer: the server closed the connection mid-response (ECONNRESET))');
+    expect(code).toBe(ExitCode.Unreachable);
   });
 });
 

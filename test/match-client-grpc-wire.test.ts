@@ -77,6 +77,33 @@ describe('a raw HTTP/2 server', () => {
     expect([grpcDrop.code, httpCode]).toEqual([ExitCode.Unreachable, ExitCode.Unreachable]);
   });
 
+  test('a connection dropped under a readiness call is retried once, as over HTTP', async () => {
+    const run = async (drops: number) => {
+      let left = drops;
+      const server = await startRawGrpcServer(() => ({ data: grpcFrame(goodResponse), trailers: OK_TRAILERS }),
+        (method) => (method === 'ModelReady' && left-- > 0 ? { abort: 'drop' } : undefined));
+      servers.push(server);
+      const c = capture();
+      return { code: await main(['--protocol', 'grpc', ...demoArgs(server.url)], c.io), err: c.stderr() };
+    };
+    expect((await run(1)).code).toBe(ExitCode.Ok);
+    const twice = await run(2);
+    expect(twice.code).toBe(ExitCode.Unreachable);
+    expect(twice.err).toContain('(ModelReady at');
+    expect(twice.err).toContain('gRPC status 14 UNAVAILABLE: Connection dropped, also when sent again)');
+  });
+
+  test('ModelReady answering ready: false -> 5, naming what it answered', async () => {
+    const notReady = proto.lookupType('inference.ModelReadyResponse');
+    const server = await startRawGrpcServer(() => ({}), (method) =>
+      (method === 'ModelReady' ? { data: grpcFrame(Buffer.from(notReady.encode({ ready: false }).finish())), trailers: OK_TRAILERS } : undefined));
+    servers.push(server);
+    const c = capture();
+    expect(await main(['--protocol', 'grpc', ...demoArgs(server.url)], c.io)).toBe(ExitCode.NotReady);
+    expect(c.stderr()).toContain(`model 'omniglue_ensemble' is not ready at ${server.url} (ready: false); server ready: yes`);
+    expect(c.stderr()).toContain(`or gRPC ModelReady at ${server.url} tells each model's state`);
+  });
+
   test('an HTTP error from a proxy in front of the gRPC port -> 6, as an HTTP error answer is', async () => {
     const { code, err } = await runAgainst({ headers: { ':status': '503', 'content-type': 'text/html' }, data: Buffer.from('<html>busy</html>') });
     expect(err).toContain('inference failed: gRPC status 14 UNAVAILABLE from ModelInfer at');

@@ -4,6 +4,8 @@
  * message) as the HTTP client gets from test/support/fake-triton-server.ts.
  */
 import * as grpc from '@grpc/grpc-js';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { readFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
@@ -51,6 +53,13 @@ describe('the same run over gRPC', () => {
     expect(withoutTimes(viaGrpc.out)).toBe(withoutTimes(http.out));
     const doc = async (file: string) => ({ ...JSON.parse(await readFile(file, 'utf8')), elapsedMs: 0 });
     expect(await doc(files.grpc)).toEqual(await doc(files.http));
+  });
+
+  test('the real entry point (tsx, as `npm run match` runs it) closes its channel and exits 0', async () => {
+    const server = await harness.grpc();
+    const { stdout } = await promisify(execFile)(join(ROOT, 'node_modules/.bin/tsx'), ['scripts/match/cli.ts', ...grpcArgs(server.url)],
+      { cwd: ROOT, timeout: 60_000 });
+    expect(stdout).toContain('matches: 5 (5 returned, min confidence 0)');
   });
 
   test('zero matches, and the server not ready while the model is, behave as over HTTP', async () => {
@@ -109,6 +118,13 @@ describe('each fault gives the exit code HTTP gives', () => {
     const result = await bothProtocols({ inferDelayMs: 3000 }, { inferDelayMs: 3000 }, ['--timeout-ms', '1000']);
     expect([result.http.code, result.grpc.code]).toEqual([ExitCode.Timeout, ExitCode.Timeout]);
     expect(result.grpc.err).toContain(`ModelInfer at ${result.grpcServer.url}: the run took longer than --timeout-ms 1000 ms`);
+  });
+
+  test('a deadline already spent before a call -> 9 without sending it', async () => {
+    const server = await harness.grpc({ inferDelayMs: 50 });
+    const { code, err } = await run([...grpcArgs(server.url), '--timeout-ms', '1']);
+    expect(code).toBe(ExitCode.Timeout);
+    expect(err).toMatch(/(ServerReady|ModelReady|ModelInfer) at .*: the run took longer than --timeout-ms 1 ms/);
   });
 
   test('nothing listening (UNAVAILABLE) -> 4, with the gRPC port-forward hint', async () => {

@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as protobuf from 'protobufjs';
-import { decodeGrpcInferResponse, encodeGrpcInferRequest, PROTO_DIR, rpc, tritonProto } from '../scripts/match/grpc-protocol';
+import { decodeGrpcInferResponse, encodeGrpcInferRequest, encodeMessage, PROTO_DIR, rpc, tritonProto } from '../scripts/match/grpc-protocol';
 import { ROOT } from './support/match-harness';
 
 const readme = readFileSync(join(PROTO_DIR, 'README.md'), 'utf8');
@@ -55,6 +55,7 @@ describe('the vendored protos', () => {
       ['/inference.GRPCInferenceService/ModelInfer', 'ModelInferRequest', 'ModelInferResponse'],
     ]);
     expect(() => rpc('ModelTrain')).toThrow('inference.GRPCInferenceService has no RPC ModelTrain');
+    expect(() => encodeMessage(rpc('ModelReady').requestType, { name: 7 })).toThrow('ModelReadyRequest: name: string expected');
   });
 });
 

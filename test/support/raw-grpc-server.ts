@@ -38,7 +38,11 @@ export interface RawGrpcServer {
   close(): Promise<void>;
 }
 
-export async function startRawGrpcServer(infer: () => ScriptedAnswer): Promise<RawGrpcServer> {
+/** `readiness` may script ServerReady and ModelReady too (undefined: answer "ready"). */
+export async function startRawGrpcServer(
+  infer: () => ScriptedAnswer,
+  readiness: (method: string) => ScriptedAnswer | undefined = () => undefined,
+): Promise<RawGrpcServer> {
   const server = http2.createServer();
   const sessions = new Set<http2.ServerHttp2Session>();
   server.on('session', (session) => {
@@ -54,7 +58,7 @@ export async function startRawGrpcServer(infer: () => ScriptedAnswer): Promise<R
       const method = path.split('/').pop() ?? '';
       const answer: ScriptedAnswer = method === 'ModelInfer'
         ? infer()
-        : { data: grpcFrame(ready(`inference.${method}Response`)), trailers: OK_TRAILERS };
+        : (readiness(method) ?? { data: grpcFrame(ready(`inference.${method}Response`)), trailers: OK_TRAILERS });
       if (answer.abort === 'drop') return stream.session?.destroy();
       if (answer.abort === 'rst') return stream.close(http2.constants.NGHTTP2_INTERNAL_ERROR);
       const trailers = answer.trailers;

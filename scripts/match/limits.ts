@@ -34,9 +34,10 @@ export const GRPC_MAX_MESSAGE_BYTES = 2 ** 31 - 1;
 /**
  * What a response may take, before it is decoded: the JSON or protobuf envelope (names, shapes, parameters; a few
  * hundred bytes from Triton) plus, per match, five float32 values. Binary and gRPC carry them in 4 bytes each; JSON
- * prints each as a number of at most 25 characters (the shortest round-trip form of a double, as rapidjson's
- * Writer::Double writes it) and a separator. Larger bodies are refused as they arrive, so a hostile server cannot
- * make the client buffer gigabytes.
+ * prints each as a number of at most 25 characters and a separator: Triton writes an FP32 output as the double
+ * it widens to (triton-inference-server/server src/http_server.cc WriteDataToJson, TritonJson AppendDouble, i.e.
+ * rapidjson's shortest round-trip form: at most 17 digits, a sign, a point and an exponent). Larger bodies are
+ * refused as they arrive, so a hostile server cannot make the client buffer gigabytes.
  */
 export const RESPONSE_ENVELOPE_BYTES = 64 * 1024;
 export const RESPONSE_BYTES_PER_MATCH = 5 * 32;

@@ -3,8 +3,10 @@
  * The transports hand it at most maxResponseBytes() (limits.ts) of undecompressed body; from there on every step is
  * bounded and every failure is a MatchClientError with exit code 7, never an exception from deep inside a parser:
  * - JSON: any value may arrive (`null`, a number, an array), so its shape is checked before it is read; `data`
- *   arrays are flattened without recursion, at most as deep as the tensor's rank (KServe v2 "Tensor Data": flattened
- *   row-major, or nested to match the shape), so 200,000 nested brackets are refused, not a stack overflow.
+ *   arrays are flattened without recursion, at most as deep as the tensor's rank (kserve/kserve
+ *   docs/predict-api/v2/required_api.md, HTTP/REST "Tensor Data": elements "in their natural multi-dimensional
+ *   representation, or as a flattened one-dimensional representation"), so 200,000 nested brackets are refused, not
+ *   a stack overflow.
  * - gRPC: the protobuf reader's own recursion limit (protobufjs Reader.recursionLimit), errors wrapped here.
  * - Both: outputs by name, each at most once and each one that was asked for (a second copy used to win silently).
  *
@@ -142,9 +144,11 @@ export function decodeHttpInferBody(body: Uint8Array, headerLength: string | nul
 }
 
 /**
- * The outputs by name, for both protocols: each requested name at most once, nothing that was not requested (Triton
- * returns exactly the requested outputs: KServe v2 "Inference Request JSON Object", `outputs`). A missing output is
- * reported where it is read (readFloat32).
+ * The outputs by name, for both protocols: each requested name at most once, nothing that was not requested. The
+ * request names its outputs, and the server returns those (required_api.md, "Inference Request Examples": "the
+ * inference server must return the 'output0' output tensor"; Triton builds the response from the request's
+ * requested outputs); two tensors under one name leave no way to tell which is meant. A missing output is reported
+ * where it is read (readFloat32).
  */
 export function outputsByName(tensors: DecodedTensor[], requested: readonly string[]): Map<string, DecodedTensor> {
   const result = new Map<string, DecodedTensor>();

@@ -106,9 +106,11 @@ export class TritonGrpcClient implements InferenceClient {
   }
 
   /**
-   * A readiness RPC: a status from the server means "not ready" (Triton's ModelReady answers an unknown model with
-   * an error status: core src/tritonserver.cc TRITONSERVER_ServerModelIsReady). A dropped connection is retried
-   * once, as the HTTP side retries its GETs: the RPCs are idempotent.
+   * A readiness RPC: `ready: false`, or an error status from the server, means "not ready". Triton 2.51 answers an
+   * unknown model with ready: false (test/engines/match-grpc.test.ts); its handler passes on any error of
+   * TRITONSERVER_ServerModelIsReady as the status (server src/grpc/grpc_server.cc RegisterModelReady), e.g.
+   * "Server not ready" (UNAVAILABLE, core src/server.cc ModelIsReady). A dropped connection is retried once, as the
+   * HTTP side retries its GETs: the RPCs are idempotent.
    */
   private async ready(name: 'ServerReady' | 'ModelReady', fields: Record<string, unknown>): Promise<ReadyStatus> {
     const method = rpc(name);

@@ -22,7 +22,7 @@ export interface FakeTritonGrpcOptions {
   expected: { image0: ExpectedImage; image1: ExpectedImage };
   matches: FixedMatches;
   serverReady?: boolean;
-  /** ModelReady answers ready: false, or fails with this status (Triton: an unknown model is an error status). */
+  /** ModelReady answers ready: false, or fails with this status (as Triton does when its server is not ready). */
   modelReady?: boolean | { code: grpc.status; details: string };
   /** ModelInfer fails with this status, as Triton's handler would. */
   inferError?: { code: grpc.status; details: string };

@@ -144,6 +144,23 @@ describe('nothing is decompressed that the client did not ask for', () => {
     expect(code).toBe(ExitCode.BadResponse);
   });
 
+  test('a kept-alive connection is closed after 4 s idle, so a stopping Triton need not wait for it', async () => {
+    const server = createServer((req, res) => {
+      req.resume();
+      req.on('end', () => res.writeHead(200).end());
+    });
+    const closed: number[] = [];
+    server.on('connection', (socket) => socket.on('close', () => closed.push(performance.now())));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const c = capture();
+    await main(demoArgs(`http://127.0.0.1:${(server.address() as AddressInfo).port}`), c.io);
+    const done = performance.now();
+    await new Promise((r) => setTimeout(r, 5_000));
+    server.close();
+    expect(closed).toHaveLength(1);
+    expect(closed[0]! - done).toBeGreaterThan(3_000);
+  });
+
   test('a body cut off by the server -> 4, as a dropped connection', async () => {
     const server = createServer((req, res) => {
       req.resume();

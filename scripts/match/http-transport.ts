@@ -7,8 +7,18 @@
 import * as http from 'node:http';
 import * as https from 'node:https';
 
-/** Kept-alive connections, as fetch kept them: the load generator sends thousands of requests. */
-const AGENTS = { 'http:': new http.Agent({ keepAlive: true }), 'https:': new https.Agent({ keepAlive: true }) };
+/**
+ * Kept-alive connections, as fetch kept them (the load generator sends thousands of requests), closed after 4 s idle
+ * as undici closes them: Triton's HTTP server waits for open connections when it shuts down ("Found 1 HTTP service
+ * connections", server src/http_server.cc HTTPServer::Stop), up to --exit-timeout-secs, so an idle one held for ever delays it and
+ * fails its exit. The timeout closes only idle sockets (Node's Agent destroys a free socket on 'timeout'); a slow
+ * inference on a socket in use is not cut.
+ */
+const IDLE_MS = 4_000;
+const AGENTS = {
+  'http:': new http.Agent({ keepAlive: true, timeout: IDLE_MS }),
+  'https:': new https.Agent({ keepAlive: true, timeout: IDLE_MS }),
+};
 
 export interface HttpExchange {
   method: 'GET' | 'POST';

@@ -79,3 +79,7 @@ test('npm run loadtest -- --protocol grpc runs a bounded load with every answer 
   expect(run.stdout).toContain(`target: omniglue_ensemble at ${server.grpcTarget} (gRPC), concurrency 2`);
   expect(run.stdout).toContain('requests: 4 ok, 0 failed');
 });
+
+test('Triton then stops cleanly (exit 0): neither client leaves a connection for it to wait on', async () => {
+  expect(await server.stop()).toBe(0);
+});

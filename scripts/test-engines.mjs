@@ -6,7 +6,7 @@
 //   - test/engines/python/<name>/: pytest, run by the interpreter of the git-ignored virtual environment .<name>/
 //     that a setup step builds (test/engines/python/venv/ by .venv/bin/python).
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -28,7 +28,8 @@ if (jestSuites(engines) && run(path.join(root, 'node_modules', '.bin', 'jest'), 
 const pythonTiers = path.join(engines, 'python');
 for (const name of readdirSync(pythonTiers).sort()) {
   const dir = path.join(pythonTiers, name);
-  if (!readdirSync(dir).some((file) => /^test_.*\.py$/.test(file))) continue;
+  // Files beside the tiers (the directory's .gitkeep) are not tiers.
+  if (!statSync(dir).isDirectory() || !readdirSync(dir).some((file) => /^test_.*\.py$/.test(file))) continue;
   const python = path.join(root, `.${name}`, 'bin', 'python');
   if (!existsSync(python)) {
     console.error(`engine tier ${name}: ${path.relative(root, python)} is missing; run \`npm run setup\` first`);

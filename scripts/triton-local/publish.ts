@@ -43,6 +43,8 @@ export interface Published {
   published: string;
   /** The repository Triton serves: python-backend wrappers of the published ONNX files, the ensemble as published. */
   serving: string;
+  /** The model contract the Job was given. */
+  contract: string;
 }
 
 /** The arguments the stack gives the Job (constructs/model-conversion-job.ts), for CPU-only replicas. */
@@ -127,5 +129,5 @@ export function publishRepository(options: PublishOptions): Published {
   const stdout = run(python, [driver, '--serve-root', serveRoot, ...(options.weightsDir === undefined ? ['--stand-ins'] : []), '--', ...argv], 'publishing');
   const paths = JSON.parse(stdout.trim().split('\n').pop() ?? '{}') as { published: string; serving: string };
   options.log(`repository ready in ${((Date.now() - started) / 1000).toFixed(1)} s: ${path.relative(REPOSITORY_ROOT, paths.serving)}`);
-  return { version, published: paths.published, serving: paths.serving };
+  return { version, published: paths.published, serving: paths.serving, contract };
 }

@@ -94,6 +94,10 @@ def run(argv: list[str]) -> int:
         print(f"error: {published} is not a published version (no manifest.json)", file=sys.stderr)
         return 1
     serving = write_serving_tree(published, args.serve_root / job.version)
+    # The Job prunes old versions (--keep-versions); their serving trees go with them.
+    for tree in args.serve_root.iterdir():
+        if not tree.name.startswith(".") and not version_dir(job.output_root, tree.name).is_dir():
+            shutil.rmtree(tree, ignore_errors=True)
     print(json.dumps({"published": str(published), "serving": str(serving)}))
     return 0
 

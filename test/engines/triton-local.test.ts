@@ -48,7 +48,13 @@ test('every composing model ran its model_warmup sample once per instance before
   expect(successes(afterStart, 'omniglue_ensemble')).toBe(0);
 });
 
-test('the project client and tritonclient (HTTP and gRPC) get identical outputs, equal to the in-process runner’s; the HTTP bodies are identical', async () => {
+test('the admin APIs are closed as in the product: the model-config API refuses a request without the key', async () => {
+  const response = await fetch(`${server.httpUrl}/v2/models/omniglue/config`);
+  expect([response.status, await response.text()]).toEqual([403, expect.stringMatching(/restricted.*omniglue-admin-key/)]);
+  expect((await fetch(`${server.httpUrl}/v2/models/omniglue/ready`)).status).toBe(200);
+});
+
+test('the project client and tritonclient (HTTP and gRPC) get identical outputs, the Job’s runner’s bit for bit and the in-process runner’s matches; the HTTP bodies are identical', async () => {
   const proxy = await recordingProxy(server.ports.http);
   const before = await scrape(server.metricsUrl);
   try {
@@ -56,7 +62,7 @@ test('the project client and tritonclient (HTTP and gRPC) get identical outputs,
     const out = capture();
     expect(await matchMain(['--url', `http://${proxy.address}`, '--image0', DEMO1, '--image1', DEMO2, '--json', json], out.io)).toBe(0);
     const [image0, image1] = await Promise.all([loadRgbImage(DEMO1), loadRgbImage(DEMO2)]);
-    const official = await tritonclientPair(proxy.address, server.grpcTarget, image0, image1);
+    const official = await tritonclientPair(proxy.address, server.grpcTarget, image0, image1, published);
 
     const infers = proxy.exchanges.filter((e) => e.method === 'POST' && e.path.endsWith('/infer'));
     expect(infers.map((e) => e.status)).toEqual([200, 200]);
@@ -68,8 +74,9 @@ test('the project client and tritonclient (HTTP and gRPC) get identical outputs,
 
     const runner = (await runnerOutputs(published.published, image0, image1, pool)).outputs;
     expect(project.match_confidences.shape[0]).toBeGreaterThan(0);
-    expect({ http: difference(project, official.http), grpc: difference(project, official.grpc), runner: differenceFromRunner(project, runner) })
-      .toEqual({ http: undefined, grpc: undefined, runner: undefined });
+    // The Job's own runner uses the wrappers' onnxruntime: bit-identical. The in-process runner does not (local-triton.ts).
+    expect({ http: difference(project, official.http), grpc: difference(project, official.grpc), job: difference(project, official.job), runner: differenceFromRunner(project, runner) })
+      .toEqual({ http: undefined, grpc: undefined, job: undefined, runner: undefined });
     const written = JSON.parse(fs.readFileSync(json, 'utf8')).matches.map((m: any) => Math.fround(m.confidence));
     expect(Float32Array.from(written)).toEqual(new Float32Array(new Uint8Array(project.match_confidences.bytes).buffer));
   } finally {

@@ -50,7 +50,9 @@ const NUMPY_TYPES: Record<string, string> = { float32: 'FP32', int32: 'INT32', u
  * The pair through tritonclient (test/engines/support/tritonclient_pair.py), over HTTP and gRPC. Asynchronous: the
  * recording proxy it may talk to runs on this process's event loop.
  */
-export async function tritonclientPair(httpAddress: string, grpcTarget: string, image0: RgbImage, image1: RgbImage): Promise<{ http: RawOutputs; grpc: RawOutputs }> {
+export async function tritonclientPair(
+  httpAddress: string, grpcTarget: string, image0: RgbImage, image1: RgbImage, published: Published,
+): Promise<{ http: RawOutputs; grpc: RawOutputs; job: RawOutputs }> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tritonclient-pair-'));
   try {
     const pair: Record<string, { file: string; shape: number[] }> = {};
@@ -61,14 +63,15 @@ export async function tritonclientPair(httpAddress: string, grpcTarget: string, 
     }
     fs.writeFileSync(path.join(dir, 'pair.json'), JSON.stringify(pair));
     const script = path.join(__dirname, 'tritonclient_pair.py');
-    await promisify(execFile)(path.join(VENV_TRITON, 'bin', 'python'), [script, '--http', httpAddress, '--grpc', grpcTarget, '--pair', path.join(dir, 'pair.json'), '--out', dir]);
+    await promisify(execFile)(path.join(VENV_TRITON, 'bin', 'python'), [script, '--http', httpAddress, '--grpc', grpcTarget, '--pair', path.join(dir, 'pair.json'), '--out', dir,
+      '--job-contract', published.contract, '--published', published.published]);
     const described = JSON.parse(fs.readFileSync(path.join(dir, 'outputs.json'), 'utf8'));
-    const read = (protocol: 'http' | 'grpc'): RawOutputs =>
+    const read = (protocol: 'http' | 'grpc' | 'job'): RawOutputs =>
       Object.fromEntries(OUTPUT_NAMES.map((name) => {
         const { dtype, shape } = described[protocol][name];
         return [name, { datatype: NUMPY_TYPES[dtype] ?? dtype, shape, bytes: fs.readFileSync(path.join(dir, protocol, `${name}.bin`)) }];
       }));
-    return { http: read('http'), grpc: read('grpc') };
+    return { http: read('http'), grpc: read('grpc'), job: read('job') };
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }

@@ -3,6 +3,8 @@
  * metrics endpoint: the requests it sends, the report, errors by class and every usage error.
  */
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { DEFAULTS, EXIT_REQUESTS_FAILED, main, parseCliArgs, USAGE } from '../scripts/loadtest/cli';
@@ -10,7 +12,10 @@ import { errorClass, percentile } from '../scripts/loadtest/stats';
 import { defaultMetricsUrl, parseTritonMetrics, stepTimes } from '../scripts/loadtest/triton-metrics';
 import { ExitCode, MatchClientError } from '../scripts/match/errors';
 import { loadRgbImage } from '../scripts/match/images';
+import * as grpc from '@grpc/grpc-js';
 import { type FakeTriton, type FakeTritonOptions, startFakeTriton } from './support/fake-triton-server';
+import { type FakeTritonGrpc, type FakeTritonGrpcOptions, startFakeTritonGrpc } from './support/fake-triton-grpc';
+import { gzipBomb } from './support/infer-responses';
 import { metricsText, type StepCost, startFakeTritonMetrics } from './support/fake-triton-metrics';
 
 const ROOT = resolve(__dirname, '..');
@@ -32,6 +37,11 @@ const servers: Array<{ close(): Promise<void> }> = [];
 
 async function fake(options: Partial<FakeTritonOptions> = {}): Promise<FakeTriton> {
   const server = await startFakeTriton({ expected, matches: { kp0: [[1, 2]], kp1: [[3, 4]], confidences: [0.5] }, ...options });
+  servers.push(server);
+  return server;
+}
+async function grpcFake(options: Partial<FakeTritonGrpcOptions> = {}): Promise<FakeTritonGrpc> {
+  const server = await startFakeTritonGrpc({ expected, matches: { kp0: [[1, 2]], kp1: [[3, 4]], confidences: [0.5] }, ...options });
   servers.push(server);
   return server;
 }
@@ -99,11 +109,44 @@ describe('npm run loadtest', () => {
     expect(d.stdout()).toMatch(/ {2}bad-response: 2 \(e\.g\. malformed inference response: output 'match_confidences' has datatype FP64/);
   });
 
+  test('--protocol grpc sends the same requests over gRPC, checked by the same contract', async () => {
+    const triton = await grpcFake();
+    const c = capture();
+    expect(await main(['--protocol', 'grpc', '--url', triton.url, '--requests', '4', '--concurrency', '2', '--no-metrics'], c.io)).toBe(ExitCode.Ok);
+    expect(triton.violations).toEqual([]);
+    expect(triton.calls.filter((name) => name === 'ModelInfer')).toHaveLength(4);
+    expect(c.stdout()).toContain(`target: omniglue_ensemble at ${triton.url} (gRPC), concurrency 2`);
+    expect(c.stdout()).toContain('requests: 4 ok, 0 failed');
+    expect(parseCliArgs(['--protocol', 'grpc'])).toMatchObject({ url: 'localhost:8001', protocol: 'grpc', metricsUrl: 'http://localhost:8002/metrics' });
+  });
+
+  test('over gRPC, error statuses are counted by name and malformed answers as bad responses', async () => {
+    const busy = await grpcFake({ inferError: { code: grpc.status.UNAVAILABLE, details: 'Exceeds maximum queue size' } });
+    const c = capture();
+    expect(await main(['--protocol', 'grpc', '--url', busy.url, '--requests', '2', '--no-metrics'], c.io)).toBe(EXIT_REQUESTS_FAILED);
+    expect(c.stdout()).toContain('grpc-unavailable: 2 (e.g. inference failed: gRPC status 14 UNAVAILABLE from ModelInfer at');
+    const twice = await grpcFake({ fault: 'duplicate' });
+    const d = capture();
+    expect(await main(['--protocol', 'grpc', '--url', twice.url, '--requests', '2', '--no-metrics'], d.io)).toBe(EXIT_REQUESTS_FAILED);
+    expect(d.stdout()).toContain("bad-response: 2 (e.g. malformed inference response: output 'match_confidences' appears more than once)");
+  });
+
   test('says so when the metrics endpoint cannot be reached, and still reports', async () => {
     const triton = await fake();
     const c = capture();
     expect(await main(['--url', triton.url, '--requests', '1', '--metrics-url', 'http://127.0.0.1:9/metrics'], c.io)).toBe(ExitCode.Ok);
     expect(c.stdout()).toContain('triton metrics: not reachable at http://127.0.0.1:9/metrics');
+  });
+
+  test('a metrics endpoint answering a gzip bomb is not read: the report says so and is still written', async () => {
+    const triton = await fake();
+    const bomb = createServer((_req, res) => res.writeHead(200, { 'Content-Encoding': 'gzip' }).end(gzipBomb(2 ** 30)));
+    await new Promise<void>((r) => bomb.listen(0, '127.0.0.1', r));
+    servers.push({ close: () => new Promise<void>((r) => (bomb.closeAllConnections(), bomb.close(() => r()))) });
+    const metricsUrl = `http://127.0.0.1:${(bomb.address() as AddressInfo).port}/metrics`;
+    const c = capture();
+    expect(await main(['--url', triton.url, '--requests', '1', '--metrics-url', metricsUrl], c.io)).toBe(ExitCode.Ok);
+    expect(c.stdout()).toContain(`triton metrics: not reachable at ${metricsUrl}`);
   });
 
   test('stops before sending anything when the model is not ready', async () => {
@@ -122,6 +165,8 @@ describe('npm run loadtest', () => {
     [['--no-metrics', '--metrics-url', 'http://x:8002/metrics'], /--metrics-url and --no-metrics exclude each other/],
     [['--json', ''], /--json must not be empty/],
     [['--rate', '5'], /Unknown option '--rate'/],
+    [['--protocol', 'grpc', '--url', 'http://localhost:8001'], /--url for --protocol grpc must be host:port without a scheme/],
+    [['--protocol', 'h2'], /--protocol must be http or grpc, got 'h2'/],
   ])('rejects %j', async (argv, message) => {
     const c = capture();
     expect(await main(argv as string[], c.io)).toBe(ExitCode.Usage);
@@ -149,6 +194,8 @@ describe('report arithmetic', () => {
     expect(errorClass(new MatchClientError('x took longer', ExitCode.Timeout))).toBe('timeout');
     expect(errorClass(new MatchClientError('inference failed: HTTP 429 from POST', ExitCode.Http))).toBe('http-429');
     expect(errorClass(new MatchClientError('cannot reach', ExitCode.Unreachable))).toBe('unreachable');
+    expect(errorClass(new MatchClientError('inference failed: gRPC status 8 RESOURCE_EXHAUSTED from ModelInfer', ExitCode.Http))).toBe('grpc-resource-exhausted');
+    expect(errorClass(new MatchClientError('inference failed: no status', ExitCode.Http))).toBe('error-status');
     expect(errorClass(new Error('boom'))).toBe('internal (boom)');
   });
 

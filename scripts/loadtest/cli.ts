@@ -4,17 +4,20 @@
  * from Triton's metrics, where each step spends its time. Usage: README "Measure your deployment",
  * docs/performance.md.
  *
- * The request is built once with the match client's protocol code (scripts/match/kserve-v2.ts, binary tensors) and
- * every response is checked against the ensemble's output contract (scripts/match/cli.ts toMatches).
+ * The request is built once with the match client's protocol code (scripts/match/cli.ts encodeRequest: binary tensors
+ * over HTTP, raw contents over gRPC) and every response goes through the match client's decoder and output contract
+ * (scripts/match/matches.ts checkedMatches), so a response the match client refuses is a failure here too.
  */
 import { writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { DEFAULTS as MATCH_DEFAULTS, OUTPUT_NAMES, toMatches } from '../match/cli';
+import { checkedMatches, DEFAULTS as MATCH_DEFAULTS, encodeRequest, imageInputs } from '../match/cli';
 import { consoleIo, httpUrlFlag, type Io, parseFlags, usageError } from '../match/cli-support';
+import { connect } from '../match/connect';
 import { ExitCode, MatchClientError, reasonOf } from '../match/errors';
-import { loadRgbImage } from '../match/images';
-import { encodeBinaryRequest } from '../match/kserve-v2';
-import { Deadline, KServeV2Client, toEndpoint } from '../match/triton-client';
+import { loadRgbImage, type RgbImage } from '../match/images';
+import { Deadline, type InferenceClient } from '../match/inference-client';
+import type { EncodedRequest, Protocol } from '../match/kserve-v2';
+import { endpointFlags } from '../match/options';
 import { errorClass, formatReport, LoadReport, summarize } from './stats';
 import { defaultMetricsUrl, MetricsSnapshot, scrapeTritonMetrics, stepTimes } from './triton-metrics';
 
@@ -22,6 +25,9 @@ const ASSETS = resolve(__dirname, '..', '..', 'assets');
 
 export const DEFAULTS = {
   url: MATCH_DEFAULTS.url,
+  grpcUrl: MATCH_DEFAULTS.grpcUrl,
+  maxMatches: MATCH_DEFAULTS.maxMatches,
+  maxRequestBytes: MATCH_DEFAULTS.maxRequestBytes,
   model: MATCH_DEFAULTS.model,
   concurrency: 4,
   durationSeconds: 30,
@@ -32,10 +38,13 @@ export const DEFAULTS = {
 
 export const USAGE = `Usage: npm run loadtest -- [options]
 
-Sends one image pair to the OmniGlue ensemble from N concurrent clients (KServe v2 HTTP, binary tensors) and
-reports throughput, latency and errors; with Triton's metrics port reachable, also each step's queue and compute time.
+Sends one image pair to the OmniGlue ensemble from N concurrent clients (KServe v2 HTTP with binary tensors, or
+gRPC) and reports throughput, latency and errors; with Triton's metrics port reachable, also each step's queue and
+compute time. Every answer is checked as \`npm run match\` checks it; one it would refuse counts as failed.
 
-  --url <url>              Triton HTTP endpoint (default ${DEFAULTS.url})
+  --protocol <http|grpc>   how to reach Triton (default http), as for npm run match
+  --url <url>              Triton endpoint: an http(s) URL for HTTP (default ${DEFAULTS.url}),
+                           host:port for gRPC (default ${DEFAULTS.grpcUrl})
   --concurrency <N>        requests in flight at any time, 1-1024 (default ${DEFAULTS.concurrency}); the ensemble runs
                            concurrent requests in parallel across its steps, so raise it until pairs/s stops growing
   --duration <S>           run for S seconds (default ${DEFAULTS.durationSeconds} when --requests is not given)
@@ -56,7 +65,11 @@ arguments, 3 unreadable image, 4 server unreachable, 5 model not ready, 8 cannot
 export const EXIT_REQUESTS_FAILED = 10;
 
 export interface LoadOptions {
+  /** http(s) URL, or host:port for gRPC. */
   url: string;
+  /** Basic credentials from an http(s) --url. */
+  authorization?: string;
+  protocol: Exclude<Protocol, 'json'>;
   model: string;
   concurrency: number;
   durationSeconds?: number;
@@ -81,6 +94,7 @@ function wholeNumber(flag: string, raw: string | undefined, min: number, max: nu
 
 export function parseCliArgs(argv: string[]): LoadOptions | 'help' {
   const values = parseFlags(argv, {
+    protocol: { type: 'string' },
     url: { type: 'string' },
     concurrency: { type: 'string' },
     duration: { type: 'string' },
@@ -96,7 +110,9 @@ export function parseCliArgs(argv: string[]): LoadOptions | 'help' {
   });
   if (values.help) return 'help';
   const httpUrl = (flag: string, raw: string) => (httpUrlFlag(flag, raw, DEFAULTS.url), raw);
-  const url = httpUrl('url', values.url ?? DEFAULTS.url);
+  const endpoint = endpointFlags(values, DEFAULTS.url);
+  // Triton's metrics are plain HTTP on their own port, whichever protocol the inferences use.
+  const metricsBase = endpoint.transport === 'grpc' ? `http://${endpoint.url}` : endpoint.url;
   if (values.duration !== undefined && values.requests !== undefined) {
     throw usageError('--duration and --requests exclude each other: run for a time or for a number of requests');
   }
@@ -106,7 +122,9 @@ export function parseCliArgs(argv: string[]): LoadOptions | 'help' {
   }
   const requests = wholeNumber('requests', values.requests, 1, 10_000_000);
   return {
-    url,
+    url: endpoint.url,
+    authorization: endpoint.authorization,
+    protocol: endpoint.transport === 'grpc' ? 'grpc' : 'binary',
     model: values.model ?? DEFAULTS.model,
     concurrency: wholeNumber('concurrency', values.concurrency, 1, 1024) ?? DEFAULTS.concurrency,
     durationSeconds: requests === undefined ? (wholeNumber('duration', values.duration, 1, 86_400) ?? DEFAULTS.durationSeconds) : undefined,
@@ -114,7 +132,7 @@ export function parseCliArgs(argv: string[]): LoadOptions | 'help' {
     image0: values.image0 ?? DEFAULTS.image0,
     image1: values.image1 ?? DEFAULTS.image1,
     timeoutMs: wholeNumber('timeout-ms', values['timeout-ms'], 1, 3_600_000) ?? DEFAULTS.timeoutMs,
-    metricsUrl: values['no-metrics'] ? null : values['metrics-url'] !== undefined ? httpUrl('metrics-url', values['metrics-url']) : defaultMetricsUrl(url),
+    metricsUrl: values['no-metrics'] ? null : values['metrics-url'] !== undefined ? httpUrl('metrics-url', values['metrics-url']) : defaultMetricsUrl(metricsBase),
     json: values.json,
     progressIntervalMs: 1000,
   };
@@ -123,17 +141,29 @@ export function parseCliArgs(argv: string[]): LoadOptions | 'help' {
 /** The whole test; throws MatchClientError when it cannot start (images, server, model not ready). */
 export async function runLoadTest(options: LoadOptions, io: Io = consoleIo): Promise<LoadReport> {
   const [image0, image1] = await Promise.all([loadRgbImage(options.image0), loadRgbImage(options.image1)]);
-  const request = encodeBinaryRequest(
-    [image0, image1].map((img, i) => ({ name: `image${i}`, datatype: 'UINT8' as const, shape: [img.height, img.width, 3], data: img.data })),
-    [...OUTPUT_NAMES],
-  );
+  const request = encodeRequest(options.protocol, options.model, imageInputs(image0, image1), DEFAULTS.maxRequestBytes);
+  const limits = { maxMatches: DEFAULTS.maxMatches, image0, image1 };
   // The match client gives one deadline to a whole run; here each request gets its own --timeout-ms.
-  const endpoint = toEndpoint(new URL(options.url));
-  const clientForOneRequest = () => new KServeV2Client(endpoint, new Deadline(options.timeoutMs));
+  const connection = connect({ ...options, maxMatches: DEFAULTS.maxMatches });
+  try {
+    return await loadOverConnection(options, io, (deadline) => connection.client(deadline), { request, limits, image0, image1 });
+  } finally {
+    connection.close();
+  }
+}
+
+async function loadOverConnection(
+  options: LoadOptions,
+  io: Io,
+  clientFor: (deadline: Deadline) => InferenceClient,
+  work: { request: EncodedRequest; limits: Parameters<typeof checkedMatches>[1]; image0: RgbImage; image1: RgbImage },
+): Promise<LoadReport> {
+  const { request, limits, image0, image1 } = work;
+  const clientForOneRequest = () => clientFor(new Deadline(options.timeoutMs));
   const ready = await clientForOneRequest().modelReady(options.model);
   if (!ready.ready) {
     throw new MatchClientError(
-      `model '${options.model}' is not ready at ${options.url} (HTTP ${ready.status}${ready.detail ? `: ${ready.detail}` : ''})`,
+      `model '${options.model}' is not ready at ${options.url} (${ready.answer}${ready.detail ? `: ${ready.detail}` : ''})`,
       ExitCode.NotReady,
       'wait for the rollout (kubectl rollout status deployment/omniglue-triton) and check the Triton pod logs',
     );
@@ -162,8 +192,8 @@ export async function runLoadTest(options: LoadOptions, io: Io = consoleIo): Pro
       issued += 1;
       const sent = performance.now();
       try {
-        const { outputs } = await clientForOneRequest().infer(options.model, request);
-        toMatches(outputs); // the output contract, as the match client enforces it
+        const { tensors } = await clientForOneRequest().infer(options.model, request);
+        checkedMatches(tensors, limits); // the output contract and its values, as the match client enforces them
         latencies.push(performance.now() - sent);
       } catch (err) {
         const name = errorClass(err);
@@ -184,6 +214,7 @@ export async function runLoadTest(options: LoadOptions, io: Io = consoleIo): Pro
   const failed = Object.values(errors).reduce((a, b) => a + b, 0);
   return {
     url: options.url,
+    protocol: options.protocol === 'grpc' ? 'grpc' : 'http',
     model: options.model,
     concurrency: options.concurrency,
     images: { image0: options.image0, image1: options.image1, sizes: `${image0.width}x${image0.height}, ${image1.width}x${image1.height}` },

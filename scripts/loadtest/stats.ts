@@ -22,8 +22,10 @@ export function errorClass(err: unknown): string {
       case ExitCode.BadResponse:
         return 'bad-response';
       case ExitCode.Http: {
+        // The inference's error answer: `HTTP 503` (triton-client.ts) or `gRPC status 14 UNAVAILABLE` (grpc-client.ts).
         const status = /HTTP (\d{3})/.exec(err.message)?.[1];
-        return status ? `http-${status}` : 'http';
+        const grpcStatus = /gRPC status \d+ ([A-Z_]+)/.exec(err.message)?.[1];
+        return status ? `http-${status}` : grpcStatus ? `grpc-${grpcStatus.toLowerCase().replace(/_/g, '-')}` : 'error-status';
       }
       default:
         return `exit-${err.exitCode}`;
@@ -34,6 +36,7 @@ export function errorClass(err: unknown): string {
 
 export interface LoadReport {
   url: string;
+  protocol: 'http' | 'grpc';
   model: string;
   concurrency: number;
   images: { image0: string; image1: string; sizes: string };
@@ -62,7 +65,7 @@ const ms = (v: number) => (Number.isFinite(v) ? v.toFixed(1) : '-');
 /** The human-readable report, one line per fact. */
 export function formatReport(report: LoadReport): string[] {
   const lines = [
-    `target: ${report.model} at ${report.url}, concurrency ${report.concurrency}`,
+    `target: ${report.model} at ${report.url} (${report.protocol === 'grpc' ? 'gRPC' : 'HTTP'}), concurrency ${report.concurrency}`,
     `images: ${report.images.image0}, ${report.images.image1} (${report.images.sizes})`,
     `requests: ${report.succeeded} ok, ${report.failed} failed in ${report.elapsedSeconds.toFixed(1)} s`,
     `throughput: ${report.pairsPerSecond.toFixed(2)} pairs/s`,

@@ -12,6 +12,7 @@
  * The ensemble's own queue time is reported on its composing models and its compute is the sum of its steps'
  * (core ensemble_scheduler.cc; docs/user_guide/metrics.md), so totals here leave the ensemble out.
  */
+import { httpExchange } from '../match/http-transport';
 
 export const STEP_COUNTERS = [
   'nv_inference_request_success',
@@ -98,13 +99,22 @@ export function defaultMetricsUrl(inferenceUrl: string): string {
   return url.toString();
 }
 
-/** One scrape; undefined when nothing answers or the answer is not Triton's metrics. */
+/**
+ * Triton's metrics page grows with the models and their labels; a few hundred kB for this repository. The bound keeps
+ * a wrong --metrics-url (or a hostile server) from being read without end.
+ */
+export const MAX_METRICS_BYTES = 16 * 2 ** 20;
+
+/**
+ * One scrape, through the match client's HTTP exchange (nothing decompressed, the body bounded); undefined when
+ * nothing answers, the answer is refused, or it is not Triton's metrics.
+ */
 export async function scrapeTritonMetrics(url: string, timeoutMs: number): Promise<MetricsSnapshot | undefined> {
   try {
-    const response = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
-    const text = await response.text();
-    if (!response.ok) return undefined;
-    const snapshot = parseTritonMetrics(text);
+    const answer = await httpExchange({ method: 'GET', url, headers: { 'Accept-Encoding': 'identity' }, signal: AbortSignal.timeout(timeoutMs),
+      maxBytes: MAX_METRICS_BYTES });
+    if (answer.status !== 200) return undefined;
+    const snapshot = parseTritonMetrics(answer.body.toString('utf8'));
     return snapshot.size > 0 ? snapshot : undefined;
   } catch {
     return undefined;

@@ -38,3 +38,17 @@ export function httpUrlFlag(flag: string, raw: string, example: string): URL {
   }
   return parsed;
 }
+
+/**
+ * A gRPC target, `host:port` as tritonclient's InferenceServerClient takes it (a name, an IPv4 address or a
+ * bracketed IPv6 address). Plaintext only, as Triton's --grpc-port serves by default and a port-forward carries.
+ */
+export function grpcTargetFlag(flag: string, raw: string, example: string): string {
+  const match = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?):(\d{1,5})$/.exec(raw);
+  const port = Number(match?.[1]);
+  if (!match || port < 1 || port > 65535) {
+    const scheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(raw) ? ' without a scheme (plaintext gRPC)' : '';
+    throw usageError(`--${flag} for --protocol grpc must be host:port${scheme}, such as ${example}, got '${redact(raw)}'`);
+  }
+  return raw;
+}

@@ -19,9 +19,15 @@ export const ExitCode = {
   Unreachable: 4,
   /** The server answers but the model (or the server) is not ready. */
   NotReady: 5,
-  /** The inference request got an HTTP error; Triton's {"error": "..."} message is shown. */
+  /**
+   * The inference got an error answer from the server: an HTTP error status (Triton's {"error": "..."} message is
+   * shown) or a gRPC status the server sent (grpc-client.ts tells those from grpc-js's own).
+   */
   Http: 6,
-  /** Protocol error: a body that breaks the protocol or the output contract, does not decode, or a redirect. */
+  /**
+   * Protocol error: a body that breaks the protocol or the output contract, is over its size bound, comes under a
+   * Content-Encoding that was not asked for, does not decode, or a redirect.
+   */
   BadResponse: 7,
   /** --out or --json cannot be written (written atomically: nothing partial is left). */
   Output: 8,

@@ -5,7 +5,8 @@
 import { ExitCode, MatchClientError } from './errors';
 import type { Match } from './draw';
 import type { RgbImage } from './images';
-import type { InputTensor } from './kserve-v2';
+import type { InputTensor, Protocol } from './kserve-v2';
+import { malformed } from './response-decoder';
 
 /** Node's timers hold a signed 32-bit delay; a longer one silently fires after 1 ms (Node docs, setTimeout). */
 export const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -22,6 +23,37 @@ export const DEFAULT_MAX_MATCHES = 1024;
  * it). constructs/triton-server.ts does not change it.
  */
 export const DEFAULT_MAX_REQUEST_BYTES = 64 * 1024 * 1024;
+
+/**
+ * Triton's gRPC endpoint takes messages up to INT32_MAX bytes (MAX_GRPC_MESSAGE_SIZE in triton-inference-server/server
+ * src/common.h, set by grpc_server.cc SetMaxMessageSize). The client keeps --max-request-bytes for gRPC too, so the
+ * same images are accepted whichever protocol carries them.
+ */
+export const GRPC_MAX_MESSAGE_BYTES = 2 ** 31 - 1;
+
+/**
+ * What a response may take, before it is decoded: the JSON or protobuf envelope (names, shapes, parameters; a few
+ * hundred bytes from Triton) plus, per match, five float32 values. Binary and gRPC carry them in 4 bytes each; JSON
+ * prints each as a number of at most 25 characters and a separator: Triton writes an FP32 output as the double
+ * it widens to (triton-inference-server/server src/http_server.cc WriteDataToJson, TritonJson AppendDouble, i.e.
+ * rapidjson's shortest round-trip form: at most 17 digits, a sign, a point and an exponent). Larger bodies are
+ * refused as they arrive, so a hostile server cannot make the client buffer gigabytes.
+ */
+export const RESPONSE_ENVELOPE_BYTES = 64 * 1024;
+export const RESPONSE_BYTES_PER_MATCH = 5 * 32;
+
+export function maxResponseBytes(maxMatches: number): number {
+  return Math.min(RESPONSE_ENVELOPE_BYTES + RESPONSE_BYTES_PER_MATCH * maxMatches, GRPC_MAX_MESSAGE_BYTES);
+}
+
+/** The refusal of a response over maxResponseBytes(): `what` names the request. */
+export function responseTooLarge(what: string, maxMatches: number): MatchClientError {
+  const bytes = maxResponseBytes(maxMatches);
+  return malformed(
+    `${what} answered with more than ${bytes} bytes, more than a response of at most ${maxMatches} matches takes ` +
+      `(--max-matches ${maxMatches}: ${RESPONSE_ENVELOPE_BYTES} bytes + ${RESPONSE_BYTES_PER_MATCH} per match)`,
+  );
+}
 
 /** dinov2_preprocess (scripts/omniglue_conversion/glue_preprocess.py): longer side capped at 630, then multiples of 14. */
 const DINO_MAX_SIDE = 630;
@@ -81,22 +113,26 @@ export function jsonRequestBytes(inputs: InputTensor[], outputNames: string[]): 
 
 const mib = (bytes: number): string => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
 
-/** Refuses a request the server would answer with "exceeds the maximum allowed value" (HTTP 400). */
-export function checkRequestSize(bytes: number, binaryBytes: number, protocol: 'binary' | 'json', maxBytes: number): void {
+const PROTOCOL_NAME: Record<Protocol, string> = { binary: 'binary', json: 'JSON', grpc: 'gRPC' };
+
+/**
+ * Refuses a request the server would answer with "exceeds the maximum allowed value" (HTTP 400). gRPC gets the same
+ * limit (GRPC_MAX_MESSAGE_BYTES), so that an image pair is accepted or refused whatever the protocol.
+ */
+export function checkRequestSize(bytes: number, binaryBytes: number, protocol: Protocol, maxBytes: number): void {
   if (bytes <= maxBytes) return;
   const fitsAsBinary = protocol === 'json' && binaryBytes <= maxBytes;
+  const source = protocol === 'grpc' ? 'kept for gRPC as for HTTP' : "Triton's --http-max-input-size";
   throw new MatchClientError(
-    `the ${protocol === 'json' ? 'JSON' : 'binary'} inference request would be ${bytes} bytes (${mib(bytes)}), over ` +
-      `the server's request limit of ${maxBytes} bytes (--max-request-bytes; Triton's --http-max-input-size)`,
+    `the ${PROTOCOL_NAME[protocol]} inference request would be ${bytes} bytes (${mib(bytes)}), over ` +
+      `the server's request limit of ${maxBytes} bytes (--max-request-bytes; ${source})`,
     ExitCode.Image,
     fitsAsBinary
       ? `drop --json-protocol: the binary tensor protocol sends the same images in ${binaryBytes} bytes (${mib(binaryBytes)})`
-      : 'downscale the images (SuperPoint was trained at 640x480), or raise --http-max-input-size on the server and --max-request-bytes here',
+      : `downscale the images (SuperPoint was trained at 640x480), or raise ${protocol === 'grpc'
+        ? `--max-request-bytes (Triton's gRPC port takes up to ${GRPC_MAX_MESSAGE_BYTES} bytes)`
+        : '--http-max-input-size on the server and --max-request-bytes here'}`,
   );
-}
-
-function malformed(message: string): MatchClientError {
-  return new MatchClientError(`malformed inference response: ${message}`, ExitCode.BadResponse);
 }
 
 /** K before any value is read: a response with 200,000 matches is refused, not written out. */

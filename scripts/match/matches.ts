@@ -3,8 +3,11 @@
  */
 import type { Match } from './draw';
 import type { RgbImage } from './images';
-import { type DecodedTensor, readFloat32 } from './kserve-v2';
-import { checkMatchCount, DEFAULT_MAX_MATCHES } from './limits';
+import { checkMatchCount, checkMatchValues, DEFAULT_MAX_MATCHES } from './limits';
+import { type DecodedTensor, outputsByName, readFloat32 } from './response-decoder';
+
+/** The ensemble's outputs (docs/ensemble-design.md), requested in this order. */
+export const OUTPUT_NAMES = ['matches_kp0', 'matches_kp1', 'match_confidences'] as const;
 
 /**
  * Turns the three output tensors into matches, enforcing the ensemble contract:
@@ -25,6 +28,20 @@ export function toMatches(outputs: Map<string, DecodedTensor>, maxMatches: numbe
       confidence: conf.values[i] as number,
     });
   }
+  return matches;
+}
+
+/**
+ * The whole output contract, as the match client and the load generator both apply it to every response, whichever
+ * protocol carried it: each requested output once (outputsByName), the tensors (toMatches) and their values
+ * (checkMatchValues: finite, confidences in [0, 1], keypoints inside their image).
+ */
+export function checkedMatches(
+  tensors: DecodedTensor[],
+  limits: { maxMatches: number; image0: RgbImage; image1: RgbImage },
+): Match[] {
+  const matches = toMatches(outputsByName(tensors, OUTPUT_NAMES), limits.maxMatches);
+  checkMatchValues(matches, limits.image0, limits.image1);
   return matches;
 }
 

@@ -87,7 +87,7 @@ test('throughput mode: dinov2 merges concurrent requests into batches; the outpu
   expect(inferences).toBe(2 * CONCURRENT);
   expect(executions).toBeLessThan(inferences);
   const runner = (await runnerOutputs(published, image0, image1, pool)).outputs;
-  for (const response of responses) expect(differenceFromRunner(fromDecoded(response.outputs), runner)).toBeUndefined();
+  for (const response of responses) expect(differenceFromRunner(fromDecoded(response.tensors), runner)).toBeUndefined();
   const measured = expectMetricsAsDocumented(before, after, promtoolSeries, THROUGHPUT);
   expect(measured.d('nv_inference_count', 'dinov2') / measured.d('nv_inference_exec_count', 'dinov2')).toBeGreaterThan(1);
 });

@@ -4,7 +4,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { main as matchMain } from '../../scripts/match/cli';
 import { loadRgbImage, type RgbImage } from '../../scripts/match/images';
-import { decodeInferResponse, encodeBinaryRequest } from '../../scripts/match/kserve-v2';
+import { encodeBinaryRequest } from '../../scripts/match/kserve-v2';
+import { decodeHttpInferBody } from '../../scripts/match/response-decoder';
 import { Deadline, KServeV2Client } from '../../scripts/match/triton-client';
 import type { Published } from '../../scripts/triton-local/publish';
 import type { RunningTriton } from '../../scripts/triton-local/server';
@@ -68,7 +69,7 @@ test('the project client and tritonclient (HTTP and gRPC) get identical outputs,
     const [ours, theirs] = infers;
     expect(ours.requestBody.equals(theirs.requestBody)).toBe(true);
     expect(ours.requestHeaders['inference-header-content-length']).toBe(theirs.requestHeaders['inference-header-content-length']);
-    const project = fromDecoded(decodeInferResponse(ours.responseBody, String(ours.responseHeaders['inference-header-content-length'])));
+    const project = fromDecoded(decodeHttpInferBody(ours.responseBody, String(ours.responseHeaders['inference-header-content-length'])));
     expect(ours.responseBody.equals(theirs.responseBody)).toBe(true);
 
     const runner = (await runnerOutputs(published.published, image0, image1, pool)).outputs;
@@ -104,7 +105,7 @@ test('the dynamic keypoint dimension: pairs with other keypoint counts than the 
       [image0, image1].map((image, i) => ({ name: `image${i}`, datatype: 'UINT8' as const, shape: [image.height, image.width, 3], data: image.data })),
       [...OUTPUT_NAMES],
     );
-    const triton = fromDecoded((await client.infer('omniglue_ensemble', request)).outputs);
+    const triton = fromDecoded((await client.infer('omniglue_ensemble', request)).tensors);
     const { outputs, run } = await runnerOutputs(published.published, image0, image1, pool);
     const counts = [run.tensors.keypoints0.dims[1], run.tensors.keypoints1.dims[1]];
     expect(counts.every((n) => n < 1024)).toBe(true);

@@ -42,6 +42,10 @@ export interface FakeTritonOptions {
   badGzip?: boolean;
   /** Answer every route with a 302 to itself. */
   redirectLoop?: boolean;
+  /** Close the connection instead of answering an infer request. */
+  dropInfer?: boolean;
+  /** Answer a valid infer request with exactly these headers and body (a hostile or broken server). */
+  rawAnswer?: { status?: number; headers?: Record<string, string>; body: Buffer | string };
 }
 
 export interface RecordedRequest {
@@ -235,9 +239,14 @@ export async function startFakeTriton(options: FakeTritonOptions): Promise<FakeT
         const checked = verifyInferRequest(req, body, options.expected);
         record.protocol = checked.protocol;
         if (options.inferDelayMs) await delay(options.inferDelayMs);
-        if (checked.violations.length > 0) {
+        if (options.dropInfer) {
+          req.socket.destroy();
+        } else if (checked.violations.length > 0) {
           violations.push(...checked.violations);
           sendJson(res, 400, { error: `fake-triton: ${checked.violations.join('; ')}` });
+        } else if (options.rawAnswer) {
+          const { status = 200, headers = {}, body: answer } = options.rawAnswer;
+          res.writeHead(status, { 'Content-Type': 'application/json', ...headers }).end(answer);
         } else if (options.badGzip) {
           res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Encoding': 'gzip' }).end('{"outputs": []}');
         } else if (options.inferError) {

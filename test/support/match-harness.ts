@@ -8,6 +8,7 @@ import { join, resolve } from 'node:path';
 import sharp from 'sharp';
 import type { Io } from '../../scripts/match/cli';
 import { type FakeTriton, type FakeTritonOptions, type FixedMatches, startFakeTriton } from './fake-triton-server';
+import { type FakeTritonGrpc, type FakeTritonGrpcOptions, startFakeTritonGrpc } from './fake-triton-grpc';
 
 export const ROOT = resolve(__dirname, '../..');
 export const DEMO1 = join(ROOT, 'assets/demo1.jpg');
@@ -59,6 +60,8 @@ export const demoArgs = (url: string): string[] => ['--url', url, '--image0', DE
 export interface MatchHarness {
   /** A fake Triton expecting the demo pair and answering FIXED, unless overridden. */
   fake(overrides?: Partial<FakeTritonOptions>): Promise<FakeTriton>;
+  /** The same over gRPC (test/support/fake-triton-grpc.ts). */
+  grpc(overrides?: Partial<FakeTritonGrpcOptions>): Promise<FakeTritonGrpc>;
   /** A fresh temporary directory for this file's outputs. */
   tmp(): string;
   demo1(): RawImage;
@@ -69,7 +72,7 @@ export function matchHarness(): MatchHarness {
   let tmp = '';
   let demo1: RawImage;
   let demo2: RawImage;
-  const servers: FakeTriton[] = [];
+  const servers: Array<{ close(): Promise<void> }> = [];
 
   beforeAll(async () => {
     tmp = await mkdtemp(join(tmpdir(), 'match-client-'));
@@ -89,16 +92,19 @@ export function matchHarness(): MatchHarness {
     await rm(tmp, { recursive: true, force: true });
   });
 
+  const expected = () => ({
+    image0: { shape: [demo1.height, demo1.width, 3] as [number, number, 3], data: demo1.data },
+    image1: { shape: [demo2.height, demo2.width, 3] as [number, number, 3], data: demo2.data },
+  });
+
   return {
     async fake(overrides = {}) {
-      const server = await startFakeTriton({
-        expected: {
-          image0: { shape: [demo1.height, demo1.width, 3], data: demo1.data },
-          image1: { shape: [demo2.height, demo2.width, 3], data: demo2.data },
-        },
-        matches: FIXED,
-        ...overrides,
-      });
+      const server = await startFakeTriton({ expected: expected(), matches: FIXED, ...overrides });
+      servers.push(server);
+      return server;
+    },
+    async grpc(overrides = {}) {
+      const server = await startFakeTritonGrpc({ expected: expected(), matches: FIXED, ...overrides });
       servers.push(server);
       return server;
     },

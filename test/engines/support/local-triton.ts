@@ -4,7 +4,7 @@ import { promisify } from 'node:util';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import type { DecodedTensor } from '../../../scripts/match/kserve-v2';
+import { type DecodedTensor, outputsByName } from '../../../scripts/match/response-decoder';
 import type { RgbImage } from '../../../scripts/match/images';
 import { publishRepository, type Published, VENV_TRITON } from '../../../scripts/triton-local/publish';
 import { freePort, type RunningTriton, startTriton } from '../../../scripts/triton-local/server';
@@ -32,7 +32,9 @@ export async function startLocal(name: string, throughput?: ThroughputMode): Pro
   return { server, published };
 }
 
-export function fromDecoded(outputs: Map<string, DecodedTensor>): RawOutputs {
+/** The decoded outputs, each requested one once (the client's own check, response-decoder.ts), as bytes. */
+export function fromDecoded(tensors: DecodedTensor[]): RawOutputs {
+  const outputs = outputsByName(tensors, OUTPUT_NAMES);
   return Object.fromEntries(
     OUTPUT_NAMES.map((name) => {
       const t = outputs.get(name);

@@ -27,7 +27,8 @@ if ! PYTHON=$(pick_python); then
   echo "setup: .venv-triton needs a CPython 3.11 built with --enable-shared (python3 on PATH or /usr/bin/python3)" >&2
   exit 1
 fi
-GLIBC=$(ldd --version | head -1 | grep -oE '[0-9]+\.[0-9]+$')
+# getconf, not `ldd --version | head -1`: head closing the pipe early kills ldd with SIGPIPE, which pipefail turns into exit 141.
+GLIBC=$(getconf GNU_LIBC_VERSION | grep -oE '[0-9]+\.[0-9]+$')
 if [[ $(printf '%s\n2.35\n' "$GLIBC" | sort -V | head -1) != 2.35 ]]; then
   echo "setup: nvidia-pytriton's tritonserver needs glibc >= 2.35, this machine has $GLIBC" >&2
   exit 1

@@ -26,40 +26,42 @@ function measured(before: Sample[], after: Sample[]): Measured {
   return { d: (metric, model) => delta(before, after, metric, { model }), steps: models.filter((m) => m !== TRITON_ENSEMBLE_MODEL).sort() };
 }
 
-/** Steps' queue time per unit of their compute time (docs/metrics.md, "HPA"), less the batcher's deliberate delay. */
-function queueToCompute(m: Measured, seconds: number, delayUs = 0): number {
+/**
+ * Steps' queue time per unit of their compute time (docs/metrics.md, "HPA"). The batcher's deliberate delay is not
+ * taken off: Triton's counters cannot tell it from real queueing, so any amount subtracted can read below the truth.
+ */
+function queueToCompute(m: Measured, seconds: number): number {
   const sum = (metric: string) => m.steps.reduce((total, model) => total + m.d(metric, model), 0) / seconds;
-  const queue = Math.max(sum('nv_inference_queue_duration_us') - (delayUs * m.d('nv_inference_request_success', 'dinov2')) / seconds, 0);
-  return queue / Math.max(sum('nv_inference_compute_infer_duration_us'), 1);
+  return sum('nv_inference_queue_duration_us') / Math.max(sum('nv_inference_compute_infer_duration_us'), 1);
 }
 
 const pod = { pod: POD };
 const namespacePod = { namespace: NAMESPACE, pod: POD };
 
-function adapterExpectations(m: Measured, config: object, delayUs: number): Expectation[] {
+function adapterExpectations(m: Measured, config: object): Expectation[] {
   const adapter = releaseValues(findResource(synthesize(config).platform, 'helm_release', 'prometheus-adapter'));
   const rule = (series: string) => adapter.rules.custom.find((r: any) => r.seriesQuery.startsWith(`${series}{`));
   const expand = (series: string) => expandAdapterQuery(rule(series).metricsQuery, { series, namespace: NAMESPACE, pods: [POD] });
   return [
-    { what: 'HPA triton_queue_compute_ratio', expr: expand('nv_inference_queue_duration_us'), samples: [{ labels: pod, value: queueToCompute(m, 15, delayUs) }] },
+    { what: 'HPA triton_queue_compute_ratio', expr: expand('nv_inference_queue_duration_us'), samples: [{ labels: pod, value: queueToCompute(m, 15) }] },
     // No GPU here, so Triton exports no nv_gpu_utilization: the HPA gets no value (and the absent alert fires).
     { what: 'HPA triton_gpu_utilization_percent', expr: expand('nv_gpu_utilization'), samples: [] },
   ];
 }
 
-function alertExpectations(m: Measured, config: object, delayUs: number): Expectation[] {
+function alertExpectations(m: Measured, config: object): Expectation[] {
   const rules = renderAlertChart(config).rule.spec.groups.flatMap((g: any) => g.rules);
   const expr = (alert: string) => rules.find((r: any) => r.alert === alert).expr.replace(/\s*>\s*[\d.]+\s*$/, '');
   const perSecond = (metric: string) => m.d(metric, TRITON_ENSEMBLE_MODEL) / 300;
   const failed = perSecond('nv_inference_request_failure') / 2;
   return [
     { what: 'failure ratio', expr: expr('OmniglueTritonInferenceFailures'), samples: [{ labels: namespacePod, value: failed / Math.max(perSecond('nv_inference_request_success') + failed, 1e-9) }] },
-    { what: 'queue saturation ratio', expr: expr('OmniglueTritonQueueSaturated'), samples: [{ labels: namespacePod, value: queueToCompute(m, 300, delayUs) }] },
+    { what: 'queue saturation ratio', expr: expr('OmniglueTritonQueueSaturated'), samples: [{ labels: namespacePod, value: queueToCompute(m, 300) }] },
     { what: 'GPU metrics absent', expr: expr('OmniglueTritonGpuMetricMissing'), samples: [{ labels: { job: TRITON_SCRAPE_JOB, namespace: NAMESPACE }, value: 1 }] },
   ];
 }
 
-function dashboardExpectations(m: Measured, config: object, delayUs: number): Expectation[] {
+function dashboardExpectations(m: Measured, config: object): Expectation[] {
   const configMap = findResource(synthesize(config).serving, 'kubernetes_config_map_v1', 'grafana-dashboard');
   const panels = JSON.parse(configMap.data['omniglue-triton.json']).panels;
   const target = (title: string, legend: string) =>
@@ -76,7 +78,7 @@ function dashboardExpectations(m: Measured, config: object, delayUs: number): Ex
     { what: 'queue ms per request', expr: target('Queue time per request, by step', '{{model}}'), samples: perRequestMs('nv_inference_queue_duration_us') },
     { what: 'compute ms per request', expr: target('Compute time per request, by step', '{{model}}'), samples: perRequestMs('nv_inference_compute_infer_duration_us') },
     { what: 'mean batch size', expr: target('Mean batch size, by step', '{{model}}'), samples: byStep((model) => m.d('nv_inference_count', model) / m.d('nv_inference_exec_count', model)) },
-    { what: 'queue/compute ratio', expr: target('Queue/compute ratio per pod (HPA signal)', '{{pod}}'), samples: [{ labels: pod, value: queueToCompute(m, 60, delayUs) }] },
+    { what: 'queue/compute ratio', expr: target('Queue/compute ratio per pod (HPA signal)', '{{pod}}'), samples: [{ labels: pod, value: queueToCompute(m, 60) }] },
     { what: 'GPU utilization', expr: target('GPU utilization per pod', '{{pod}}'), samples: [] },
     { what: 'GPU memory used', expr: target('GPU memory per pod', '{{pod}} used'), samples: [] },
   ];
@@ -86,9 +88,8 @@ function dashboardExpectations(m: Measured, config: object, delayUs: number): Ex
 export function expectMetricsAsDocumented(before: Sample[], after: Sample[], series: typeof promtoolSeries, throughput?: ThroughputMode): Measured {
   const m = measured(before, after);
   const config = throughput === undefined ? {} : { conversion: { throughputMode: { enabled: true, ...throughput } } };
-  const delayUs = throughput?.maxQueueDelayMicroseconds ?? 0;
   const recorded = series(before, after, SCRAPE_LABELS);
-  for (const [seconds, expectations] of [[15, adapterExpectations(m, config, delayUs)], [300, alertExpectations(m, config, delayUs)], [60, dashboardExpectations(m, config, delayUs)]] as const) {
+  for (const [seconds, expectations] of [[15, adapterExpectations(m, config)], [300, alertExpectations(m, config)], [60, dashboardExpectations(m, config)]] as const) {
     const result = evaluate(recorded, seconds, expectations);
     if (!result.ok) throw new Error(`promtool on the recorded series (window ${seconds} s):\n${result.output}\nexpected: ${JSON.stringify(expectations, null, 1)}`);
   }

@@ -135,7 +135,7 @@ describe('each fault gives the exit code HTTP gives', () => {
     const result = await run(grpcArgs(`127.0.0.1:${port}`));
     expect(result.code).toBe(ExitCode.Unreachable);
     expect(result.err).toContain(`cannot reach Triton at 127.0.0.1:${port} (ServerReady at 127.0.0.1:${port}: gRPC status 14 UNAVAILABLE: No connection established`);
-    expect(result.err).toContain('kubectl --namespace omniglue port-forward service/omniglue-triton 8001:8001');
+    expect(result.err).toContain('kubectl --namespace <your namespace setting> port-forward service/omniglue-triton 8001:8001');
   });
 
   test('more matches than --max-matches, or a response over the size bound -> 7', async () => {

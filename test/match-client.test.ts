@@ -184,7 +184,7 @@ describe('exit codes', () => {
     expect(await main(demoArgs(url), c.io)).toBe(ExitCode.Unreachable);
     expect(c.stderr()).toContain(`cannot reach Triton at ${url}`);
     expect(c.stderr()).toContain('ECONNREFUSED');
-    expect(c.stderr()).toContain('kubectl --namespace omniglue port-forward service/omniglue-triton 8000:8000');
+    expect(c.stderr()).toContain('kubectl --namespace <your namespace setting> port-forward service/omniglue-triton 8000:8000');
   });
 
   test('model not ready (400 from its ready endpoint) -> 5, no inference sent', async () => {

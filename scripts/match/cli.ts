@@ -33,7 +33,7 @@ export function notReadyHint(url: string, protocol: MatchOptions['protocol'] = '
     : `curl -i ${url}/v2/models/<name>/ready`;
   return (
     `Triton marks the ensemble ready only after every model it uses; the reason for a failed model is in the Triton ` +
-    `pod's log (kubectl --namespace omniglue logs deployment/omniglue-triton), and ` +
+    `pod's log (kubectl --namespace <your namespace setting> logs deployment/omniglue-triton), and ` +
     `${perModel} tells each model's state (names: the directories of model_repository/)`
   );
 }

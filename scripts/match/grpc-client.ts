@@ -57,7 +57,7 @@ export function statusText(err: GrpcFailure): string {
 
 const GRPC_PORT_FORWARD_HINT =
   "is the server running, and is this Triton's gRPC port (8001; 8000 is HTTP)? For the in-cluster service, forward it " +
-  'first: kubectl --namespace omniglue port-forward service/omniglue-triton 8001:8001 (or the port-forward-command output of the omniglue-serving stack)';
+  'first: kubectl --namespace <your namespace setting> port-forward service/omniglue-triton 8001:8001 (the omniglue-serving stack\'s port-forward-command output has it with your namespace)';
 
 /** grpc-js's own Client with identity (de)serializers: messages are encoded and decoded in grpc-protocol.ts. */
 export function grpcChannel(target: string, maxResponseBytes: number): grpc.Client {

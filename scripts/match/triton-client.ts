@@ -53,7 +53,7 @@ const DROPPED_CONNECTION = new Set(['ECONNRESET', 'EPIPE']);
 
 const PORT_FORWARD_HINT =
   'is the server running? For the in-cluster service, forward it first: ' +
-  'kubectl --namespace omniglue port-forward service/omniglue-triton 8000:8000 (or the port-forward-command output of the omniglue-serving stack)';
+  'kubectl --namespace <your namespace setting> port-forward service/omniglue-triton 8000:8000 (the omniglue-serving stack\'s port-forward-command output has it with your namespace)';
 
 export class KServeV2Client implements InferenceClient {
   private readonly base: string;

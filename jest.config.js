@@ -7,7 +7,7 @@ module.exports = {
   testEnvironment: 'node',
   roots: ['<rootDir>/test'],
   testMatch: ['**/*.test.ts'],
-  // The engine tiers run after this one, in band (jest.engines.config.js, scripts/test-engines.mjs).
+  // The engine tiers run after this one, in band (jest.engines.config.js, tools/test-engines.mjs).
   testPathIgnorePatterns: ['/node_modules/', '<rootDir>/test/engines/'],
   transform: {
     '^.+\\.ts$': ['@swc/jest', { jsc: { parser: { syntax: 'typescript' }, target: 'es2022' }, module: { type: 'commonjs' } }],

@@ -1,5 +1,5 @@
 /**
- * The engine tiers' Jest suites (scripts/test-engines.mjs): one file at a time, each starting its engine once.
+ * The engine tiers' Jest suites (tools/test-engines.mjs): one file at a time, each starting its engine once.
  * @type {import('jest').Config}
  */
 const unit = require('./jest.config');

@@ -78,7 +78,7 @@ describe('the README set-up and CI', () => {
     const setupScript = read('scripts/setup/setup.sh');
     expect(setupScript.indexOf('install-system-packages.sh')).toBeLessThan(setupScript.indexOf('npm ci'));
     expect(setupScript.indexOf('\nnpm ci')).toBeLessThan(setupScript.indexOf('for step in scripts/setup/steps/'));
-    expect(scripts.test).toMatch(/^node scripts\/setup\/check\.mjs && .* && node scripts\/test-engines\.mjs$/);
+    expect(scripts.test).toMatch(/^node scripts\/setup\/check\.mjs && .* && node tools\/test-engines\.mjs$/);
   });
 
   test('.npmrc holds only settings npm knows, so npm prints no warning about it', () => {

@@ -3,7 +3,7 @@
  * it declares must exist upstream with the same number and type, so a config.pbtxt that parses here also parses in
  * Triton. The reference is test/fixtures/triton-model-config-fields.json, the names, numbers and types of
  * triton-inference-server/common protobuf/model_config.proto (commit in its `source`), written by
- * scripts/triton_schema_manifest.py from the upstream file.
+ * tools/triton_schema_manifest.py from the upstream file.
  */
 import * as fs from 'fs';
 import * as path from 'path';

@@ -11,7 +11,7 @@ describe('upstream chart fixtures manifest (always runs)', () => {
     if (VERSIONS[entry.versionsKey] !== entry.version) {
       throw new Error(
         `config/versions.ts pins ${entry.chart} ${VERSIONS[entry.versionsKey]}, but test/fixtures/upstream-charts.json records ${entry.version}: ` +
-          'package the new version (scripts/package-chart-fixtures.ts) and update its entry (version, file, tag, commit, sha256, contentSha256)',
+          'package the new version (tools/package-chart-fixtures.ts) and update its entry (version, file, tag, commit, sha256, contentSha256)',
       );
     }
     expect(entry.file).toBe(`${entry.chart}-${entry.version}.tgz`);
@@ -31,7 +31,7 @@ describe('upstream chart fixtures manifest (always runs)', () => {
   });
 });
 
-const SKIP_REASON = `skipped: ${manifest.environmentVariable} is not set; point it at a directory holding the packaged charts listed in test/fixtures/upstream-charts.json (build them with scripts/package-chart-fixtures.ts)`;
+const SKIP_REASON = `skipped: ${manifest.environmentVariable} is not set; point it at a directory holding the packaged charts listed in test/fixtures/upstream-charts.json (build them with tools/package-chart-fixtures.ts)`;
 const describeWithFixtures = FIXTURES === undefined ? describe.skip : describe;
 
 describeWithFixtures(`real upstream charts rendered with the stack's values${FIXTURES === undefined ? ` (${SKIP_REASON})` : ''}`, () => {

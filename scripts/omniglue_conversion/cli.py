@@ -41,7 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--print-defaults", action="store_true", help="print the pinned weight URLs as JSON and exit")
     p.add_argument("--model-configs", type=Path, help="directory laid out like model_repository/ (<model>/config.pbtxt)")
-    p.add_argument("--contract", type=Path, help="model contract JSON (scripts/export-model-contract.ts)")
+    p.add_argument("--contract", type=Path, help="model contract JSON (tools/export-model-contract.ts)")
     p.add_argument("--output-root", type=Path, help="volume root; versions are published under versions/<version>")
     p.add_argument("--version", help="version directory name (the stack passes a content hash)")
     p.add_argument("--work-dir", type=Path, help="download cache and build directory (keep it on the volume)")

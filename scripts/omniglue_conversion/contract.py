@@ -1,4 +1,4 @@
-"""The model contract (written by scripts/export-model-contract.ts) and ONNX validation.
+"""The model contract (written by tools/export-model-contract.ts) and ONNX validation.
 
 Validation mirrors what Triton's ONNX Runtime backend checks when it loads a
 model, so a repository that passes here does not fail at server start

@@ -5,7 +5,7 @@
         [--throughput-image-size WIDTHxHEIGHT [--throughput-max-batch-size N] \\
          [--throughput-max-queue-delay-microseconds D]]
 
-(run from scripts/; the contract comes from `npx tsx scripts/export-model-contract.ts FILE`).
+(run from scripts/; the contract comes from `npx tsx tools/export-model-contract.ts FILE`).
 DIR/<model>/config.pbtxt (and warmup/ files) are byte for byte what the Job publishes
 with the same options, so the TensorRT profiles, warm-up and instance groups of a
 deployment can be reviewed, diffed or checked by other tools before it runs.

@@ -52,9 +52,9 @@ def run_tsx(args: list[str], timeout: int = 60) -> subprocess.CompletedProcess:
 
 @pytest.fixture(scope="session")
 def contract_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    script = REPO_ROOT / "scripts" / "export-model-contract.ts"
+    script = REPO_ROOT / "tools" / "export-model-contract.ts"
     if not script.is_file() or not TSX.exists():
-        pytest.skip("scripts/export-model-contract.ts or tsx is not available")
+        pytest.skip("tools/export-model-contract.ts or tsx is not available")
     out = tmp_path_factory.mktemp("contract") / "contract.json"
     completed = run_tsx([str(script.relative_to(REPO_ROOT)), str(out)])
     assert completed.returncode == 0, completed.stderr

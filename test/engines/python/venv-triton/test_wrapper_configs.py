@@ -30,7 +30,7 @@ MODES = {"default": [], "throughput": ["--throughput-image-size", "640x480"]}
 def contract(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("contract") / "contract.json"
     tsx = ROOT / "node_modules" / ".bin" / "tsx"
-    subprocess.run([str(tsx), str(ROOT / "scripts" / "export-model-contract.ts"), str(out)], cwd=ROOT, check=True)
+    subprocess.run([str(tsx), str(ROOT / "tools" / "export-model-contract.ts"), str(out)], cwd=ROOT, check=True)
     return out
 
 

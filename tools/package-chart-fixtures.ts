@@ -4,7 +4,7 @@
  * paths, test/support/chart-archive.ts). Not the archive's sha256: helm writes a chart's subcharts in the order it
  * loaded them, Go map order, so kube-prometheus-stack's bytes matched on 13 of 20 rebuilds while its files always did.
  *
- *   npx tsx scripts/package-chart-fixtures.ts --out /path/to/fixtures \
+ *   npx tsx tools/package-chart-fixtures.ts --out /path/to/fixtures \
  *     --source prometheus-community/helm-charts=/path/to/helm-charts.git \
  *     --source grafana-community/helm-charts=/path/to/grafana-helm-charts.git \
  *     --source NVIDIA/k8s-device-plugin=/path/to/k8s-device-plugin.git
@@ -25,7 +25,7 @@ interface ChartEntry { chart: string; version: string; file: string; sha256: str
 const MANIFEST = path.join(__dirname, '..', 'test', 'fixtures', 'upstream-charts.json');
 
 function usage(problem: string): never {
-  console.error(`${problem}\nusage: npx tsx scripts/package-chart-fixtures.ts --out DIR --source OWNER/NAME=GIT_DIR [--source ...]`);
+  console.error(`${problem}\nusage: npx tsx tools/package-chart-fixtures.ts --out DIR --source OWNER/NAME=GIT_DIR [--source ...]`);
   process.exit(2);
 }
 

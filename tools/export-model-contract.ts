@@ -3,7 +3,7 @@
  * ensemble wiring) as JSON, for the Python conversion Job and its tests, which
  * validate ONNX files against it without a protobuf schema.
  *
- * Usage: npx tsx scripts/export-model-contract.ts OUT.json
+ * Usage: npx tsx tools/export-model-contract.ts OUT.json
  */
 import * as fs from 'fs';
 import * as path from 'path';
@@ -12,7 +12,7 @@ import { buildModelContract, loadModelRepository, MODEL_REPOSITORY_DIR } from '.
 
 function main(argv: string[]): number {
   if (argv.length !== 1) {
-    process.stderr.write('usage: npx tsx scripts/export-model-contract.ts OUT.json\n');
+    process.stderr.write('usage: npx tsx tools/export-model-contract.ts OUT.json\n');
     return 2;
   }
   const repo = loadModelRepository(MODEL_REPOSITORY_DIR);

@@ -3,7 +3,7 @@
  * 1024 keypoints), next to a CPU estimate for the three networks, and the bytes each glue step would move between
  * host and GPU if it ran on the CPU. The figures in docs/performance.md ("Where the glue runs") come from here.
  *
- *   npx tsx scripts/measure-glue-costs.ts [--runs 20] [--threads 1]
+ *   npx tsx tools/measure-glue-costs.ts [--runs 20] [--threads 1]
  *
  * The networks' weights are not available outside the conversion Job, so their CPU time is estimated: this machine's
  * measured FP32 MatMul rate (a ViT-B MLP layer, [1500 x 768] x [768 x 3072]) applied to each network's multiply-adds
@@ -16,7 +16,8 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import * as ort from 'onnxruntime-node';
 
-const SCRIPTS = resolve(__dirname);
+// The conversion program's package lives in scripts/ (what the Job ships); this tool runs it from there.
+const SCRIPTS = resolve(__dirname, '..', 'scripts');
 const [H, W, K] = [480, 640, 1024];
 /** Multiply-adds per image or per pair (docs/performance.md; /work design notes from the reference models). */
 const NETWORK_GMAC: Record<string, number> = { 'superpoint (per image)': 26, 'dinov2 (per image)': 168, 'omniglue (per pair)': 44 };

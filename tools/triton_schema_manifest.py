@@ -1,7 +1,7 @@
 """Writes the field and enum manifest of Triton's model_config.proto, the reference lib/triton-model-config.proto
 (this repository's subset) is tested against (test/triton-model-config-schema.test.ts).
 
-    /usr/bin/python3 scripts/triton_schema_manifest.py UPSTREAM/protobuf/model_config.proto COMMIT > \\
+    /usr/bin/python3 tools/triton_schema_manifest.py UPSTREAM/protobuf/model_config.proto COMMIT > \\
         test/fixtures/triton-model-config-fields.json
 
 UPSTREAM is a checkout of triton-inference-server/common at COMMIT; the proto itself is not kept here, only the

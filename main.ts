@@ -1,10 +1,22 @@
+import * as fs from 'fs';
+import * as path from 'path';
 import { App } from 'cdktf';
 import { ConfigError, loadConfig } from './config/load';
+import { environmentOutdir, outdirConflict } from './lib/environment-output';
+import { REPOSITORY_ROOT } from './lib/paths';
 import { createStacks } from './stacks';
 
 function main(): void {
-  const app = new App();
-  createStacks(app, loadConfig());
+  const environment = process.env.OMNIGLUE_ENV || undefined;
+  const config = loadConfig({ environment });
+  // Each environment synthesizes into its own directory (lib/environment-output.ts); the cdktf CLI names one itself.
+  const outdir = process.env.CDKTF_OUTDIR ?? path.join(REPOSITORY_ROOT, environmentOutdir(environment));
+  const conflict = outdirConflict(outdir, environment, REPOSITORY_ROOT);
+  if (conflict !== undefined) throw new ConfigError('OMNIGLUE_ENV', [conflict]);
+  // cdktf's App creates its outdir without parents.
+  fs.mkdirSync(outdir, { recursive: true });
+  const app = new App({ outdir });
+  createStacks(app, config, { environment });
   app.synth();
 }
 

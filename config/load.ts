@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { configSchema, OmniglueConfig } from './schema';
 import { quantityToNumber } from './validators';
 import { deepMerge, isPlainObject, Json } from '../lib/deep-merge';
+import { isolationProblems, NamedConfig } from '../lib/environment-isolation';
 import { REPOSITORY_ROOT } from '../lib/paths';
 import { MAX_ASPECT_RATIO, withinDinoAspectLimit } from '../lib/throughput-mode';
 
@@ -269,9 +270,11 @@ export function parseConfigDocument(document: Json, file: string, environment?: 
   const problems: string[] = [];
   const baseProblems = new Set<string>();
   let selected: OmniglueConfig | undefined;
+  const parsed: NamedConfig[] = [];
   for (const name of [undefined, ...names]) {
     try {
       const config = parseConfig(name === undefined ? base : applyOverlay(base, environments[name]), file);
+      parsed.push({ name, config });
       if (name === environment) selected = config;
     } catch (error) {
       if (!(error instanceof ConfigError)) throw error;
@@ -281,6 +284,8 @@ export function parseConfigDocument(document: Json, file: string, environment?: 
       problems.push(...own.map((problem) => (name === undefined ? problem : `environments.${name}: ${problem}`)));
     }
   }
+  // Environments are checked against each other only once each is valid on its own.
+  if (problems.length === 0) problems.push(...isolationProblems(parsed));
   if (problems.length > 0 || selected === undefined) {
     throw new ConfigError(environment === undefined ? file : `${file}, environment '${environment}'`, problems);
   }

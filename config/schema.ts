@@ -20,6 +20,7 @@ import {
 } from './validators';
 import { stateSchema } from './state';
 import { THROUGHPUT_DEFAULTS, THROUGHPUT_LIMITS } from '../lib/throughput-mode';
+import { TRITON_RESOURCE_DEFAULTS } from '../lib/triton-sizing';
 
 const GiB = 2 ** 30;
 /** Highest replica count accepted; the HPA and the scale-up budget in README are reasoned for this scale. */
@@ -61,6 +62,12 @@ export const configSchema = z.strictObject({
     configPath: z.string().min(1, { error: 'must not be empty' }).default('~/.kube/config'),
     /** kubeconfig context; unset uses the current context. */
     configContext: z.string().min(1, { error: 'must not be empty; leave it out to use the current context' }).optional(),
+    allowSharedTarget: z.boolean().default(false).meta({
+      description:
+        'Lets this environment deploy to the same kube context and namespaces as another environment of the file that sets it too ' +
+        '(one deployment under two names, only one of which is ever deployed); without it, synth refuses two environments that would ' +
+        "create the same objects in one cluster (docs/environments.md).",
+    }),
   }),
 
   gpu: section({
@@ -104,11 +111,12 @@ export const configSchema = z.strictObject({
       min: intBetween(1, MAX_REPLICAS, 'replicas; the ceiling is this project\'s tested scale').default(2),
       max: intBetween(1, MAX_REPLICAS, 'replicas; the ceiling is this project\'s tested scale').default(4),
     }),
+    // Defaults sized to fit a 4-vCPU / 15-16 GiB GPU node with its DaemonSets (lib/triton-sizing.ts, docs/sizing.md).
     resources: section({
-      cpuRequest: cpuQuantity('4', 1).default('4'),
-      memoryRequest: memoryQuantity('16Gi', 4 * GiB).default('16Gi'),
+      cpuRequest: cpuQuantity(TRITON_RESOURCE_DEFAULTS.cpuRequest, 1).default(TRITON_RESOURCE_DEFAULTS.cpuRequest),
+      memoryRequest: memoryQuantity(TRITON_RESOURCE_DEFAULTS.memoryRequest, 4 * GiB).default(TRITON_RESOURCE_DEFAULTS.memoryRequest),
       /** Memory limit of the container; the /dev/shm volume counts against it. */
-      memoryLimit: memoryQuantity('24Gi', 4 * GiB).default('24Gi'),
+      memoryLimit: memoryQuantity(TRITON_RESOURCE_DEFAULTS.memoryLimit, 4 * GiB).default(TRITON_RESOURCE_DEFAULTS.memoryLimit),
     }),
     /** Size of the memory-backed /dev/shm (ensembles pass tensors through it). */
     shmSizeMiB: intBetween(64, 65536, 'MiB of /dev/shm').default(2048),

@@ -5,6 +5,7 @@ import { TRITON_LABELS, TRITON_SELECTOR_LABELS } from '../lib/labels';
 import { hardenedContainerSecurityContext, hardenedPodSecurityContext } from '../lib/pod-hardening';
 import { DeploymentV1, ServiceAccountV1 } from '../lib/provider-classes';
 import { TRITON_METRICS_PORT_NAME } from '../lib/triton-metrics';
+import { TRITON_RESOURCE_DEFAULTS } from '../lib/triton-sizing';
 import { quantityToNumber } from '../config/validators';
 import { ModelConversionJob } from './model-conversion-job';
 import { ModelRepository } from './model-repository';
@@ -17,12 +18,13 @@ const ADMIN_APIS = 'model-repository,model-config,shared-memory,trace,logging';
 const PRE_STOP_SLEEP_SECONDS = 10;
 const STARTUP_PROBE_PERIOD_SECONDS = 10;
 
+/** Requests and limit of the Triton container; the defaults fit the smallest GPU nodes (lib/triton-sizing.ts). */
 export interface TritonResources {
-  /** @default '4' */
+  /** @default '2' */
   readonly cpuRequest?: string;
-  /** @default '16Gi' */
+  /** @default '6Gi' */
   readonly memoryRequest?: string;
-  /** Includes the memory-backed /dev/shm. @default '24Gi' */
+  /** Includes the memory-backed /dev/shm. @default '10Gi' */
   readonly memoryLimit?: string;
 }
 
@@ -149,7 +151,7 @@ export class TritonServer extends Construct {
     this.engineCache = props.conversionJob.tensorrtFp16 ? props.engineCache : undefined;
     const terminationGracePeriodSeconds = props.terminationGracePeriodSeconds ?? 60;
     const autoscaled = props.autoscaled ?? true;
-    const resources = { cpuRequest: '4', memoryRequest: '16Gi', memoryLimit: '24Gi', ...props.resources };
+    const resources = { ...TRITON_RESOURCE_DEFAULTS, ...props.resources };
     this.validate(props, { expectedModelLoadSeconds, expectedWarmupSeconds, expectedEngineBuildSeconds }, terminationGracePeriodSeconds, resources.memoryLimit);
 
     const { modelRepository, conversionJob } = props;

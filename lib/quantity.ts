@@ -228,3 +228,23 @@ function formatQuantity(q: Quantity): string {
   const suffix = format === 'DecimalExponent' ? (exponent === 0 ? '' : `e${exponent}`) : (DECIMAL_SUFFIX_OF_EXPONENT.get(exponent) ?? '');
   return `${amount}${suffix}`;
 }
+
+/**
+ * Compares two quantities by value, as `Quantity.Cmp` does after `ParseQuantity` (quantity.go): -1, 0 or 1.
+ * Throws QuantityError when either is not a quantity. The provider's `suppressEquivalentResourceQuantity`
+ * (kubernetes/diff_supress_funcs.go) hides a change when this is 0.
+ */
+export function compareQuantities(a: string, b: string): -1 | 0 | 1 {
+  const x = parseQuantity(a);
+  const y = parseQuantity(b);
+  const exponent = Math.min(x.exponent, y.exponent);
+  const left = x.unscaled * pow10(x.exponent - exponent);
+  const right = y.unscaled * pow10(y.exponent - exponent);
+  return left === right ? 0 : left > right ? 1 : -1;
+}
+
+/** The value of a quantity in its base unit (cores, bytes) as a number; throws QuantityError when it is not one. */
+export function quantityAsNumber(text: string): number {
+  const { unscaled, exponent } = parseQuantity(text);
+  return Number(unscaled) * 10 ** exponent;
+}

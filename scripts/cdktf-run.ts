@@ -1,10 +1,12 @@
 // npm run deploy | diff | destroy: both stacks through the cdktf CLI, in dependency order (destroy in reverse),
 // offline-safe (CHECKPOINT_DISABLE=1), with OMNIGLUE_ENV and OMNIGLUE_CONFIG inherited and extra arguments passed
 // through (`npm run deploy -- --auto-approve`). The app is synthesized once first, so a configuration error is
-// printed once, by the app, before the CLI starts.
+// printed once, by the app, before the CLI starts. Each environment runs in its own output directory
+// (lib/environment-output.ts), with its own .terraform/, so switching OMNIGLUE_ENV never re-initialises a backend.
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
+import { environmentOutdir } from '../lib/environment-output';
 
 export const ACTIONS = ['deploy', 'diff', 'destroy'] as const;
 export type Action = (typeof ACTIONS)[number];
@@ -30,17 +32,19 @@ export function deploymentOrder(manifest: Manifest): string[] {
 
 /**
  * The cdktf CLI invocations for an action. deploy and destroy take every stack at once (the CLI asks for approval
- * per stack); `cdktf diff` takes one stack, so it runs per stack. The app was synthesized already: --skip-synth.
+ * per stack); `cdktf diff` takes one stack, so it runs per stack. The app was synthesized already: --skip-synth,
+ * into `output` (relative to the repository root), which the CLI reads with --output.
  */
-export function cdktfInvocations(action: Action, manifest: Manifest, extraArgs: readonly string[]): string[][] {
+export function cdktfInvocations(action: Action, manifest: Manifest, extraArgs: readonly string[], output?: string): string[][] {
   const order = deploymentOrder(manifest);
+  const common = ['--skip-synth', ...(output === undefined ? [] : ['--output', output]), ...extraArgs];
   switch (action) {
     case 'deploy':
-      return [['deploy', ...order, '--skip-synth', ...extraArgs]];
+      return [['deploy', ...order, ...common]];
     case 'destroy':
-      return [['destroy', ...[...order].reverse(), '--skip-synth', ...extraArgs]];
+      return [['destroy', ...[...order].reverse(), ...common]];
     case 'diff':
-      return order.map((stack) => ['diff', stack, '--skip-synth', ...extraArgs]);
+      return order.map((stack) => ['diff', stack, ...common]);
   }
 }
 
@@ -51,8 +55,9 @@ function main(argv: readonly string[]): number {
     return 2;
   }
   const root = path.resolve(__dirname, '..');
-  const outdir = path.join(root, 'cdktf.out');
-  // The app writes to cdktf.out, where the CLI (cdktf.json) reads with --skip-synth, even if CDKTF_OUTDIR is set.
+  const output = environmentOutdir(process.env.OMNIGLUE_ENV || undefined);
+  const outdir = path.join(root, output);
+  // The app writes to the environment's directory, where the CLI reads with --skip-synth, even if CDKTF_OUTDIR is set.
   const { CDKTF_OUTDIR: _ignored, ...inherited } = process.env;
   const env = { ...inherited, CHECKPOINT_DISABLE: '1' };
   const synth = spawnSync(process.execPath, [path.join(root, 'scripts', 'synth-app.mjs')], { cwd: root, env, stdio: 'inherit' });
@@ -64,7 +69,7 @@ function main(argv: readonly string[]): number {
   }
   const manifest = JSON.parse(readFileSync(manifestFile, 'utf8')) as Manifest;
   const cdktf = process.env.CDKTF_BIN ?? path.join(root, 'node_modules', '.bin', 'cdktf');
-  for (const args of cdktfInvocations(action as Action, manifest, extraArgs)) {
+  for (const args of cdktfInvocations(action as Action, manifest, extraArgs, output)) {
     console.log(`\n$ cdktf ${args.join(' ')}`);
     const run = spawnSync(cdktf, args, { cwd: root, env, stdio: 'inherit' });
     if (run.error !== undefined) {

@@ -14,21 +14,28 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 // One directory below the root, like every source module, so REPOSITORY_ROOT (lib/paths.ts) resolves the same.
 const bundle = path.join(root, '.gen', 'app.cjs');
 
-// Cleared first, so that a failure at any later step (the bundle included) leaves no manifest to deploy.
-const outdir = process.env.CDKTF_OUTDIR ?? path.join(root, 'cdktf.out');
+const build = (entry, outfile) =>
+  buildSync({
+    entryPoints: [path.join(root, entry)],
+    outfile,
+    bundle: true,
+    platform: 'node',
+    target: 'node20',
+    format: 'cjs',
+    packages: 'external',
+    sourcemap: 'linked',
+    logLevel: 'warning',
+  });
+
+// Each environment has its own output directory (lib/environment-output.ts, the one definition, bundled on its own
+// first). Cleared first, so that a failure at any later step (the app's bundle included) leaves no manifest to deploy.
+const layout = path.join(root, '.gen', 'environment-output.cjs');
+build('lib/environment-output.ts', layout);
+const { environmentOutdir } = createRequire(import.meta.url)(layout);
+const outdir = process.env.CDKTF_OUTDIR ?? path.join(root, environmentOutdir(process.env.OMNIGLUE_ENV || undefined));
 clearGeneratedFiles(outdir);
 
-buildSync({
-  entryPoints: [path.join(root, 'main.ts')],
-  outfile: bundle,
-  bundle: true,
-  platform: 'node',
-  target: 'node20',
-  format: 'cjs',
-  packages: 'external',
-  sourcemap: 'linked',
-  logLevel: 'warning',
-});
+build('main.ts', bundle);
 
 createRequire(import.meta.url)(bundle);
 removeOrphanedStacks(outdir);
@@ -39,5 +46,9 @@ if (process.env.CDKTF_OUTDIR === undefined) {
   const configuration = process.env.OMNIGLUE_CONFIG ?? 'omniglue.config.json';
   const environment = process.env.OMNIGLUE_ENV ? `, environment ${process.env.OMNIGLUE_ENV}` : '';
   for (const [name, stack] of Object.entries(manifest.stacks)) console.log(`${name}: ${path.join(path.relative(process.cwd(), outdir), stack.synthesizedStackPath)}`);
+  // Warnings the constructs recorded (level @cdktf/warn; the cdktf CLI prints them from the manifest itself, @cdktf/cli-core synth.js).
+  for (const stack of Object.values(manifest.stacks)) {
+    for (const annotation of stack.annotations ?? []) if (annotation.level === '@cdktf/warn') console.warn(`Warning: ${annotation.message} (${annotation.constructPath})`);
+  }
   console.log(`(configuration ${configuration}${environment})`);
 }

@@ -15,6 +15,8 @@ import { stringify } from 'yaml';
 export interface GpuPlatformStackProps {
   /** The validated configuration. */
   readonly config: OmniglueConfig;
+  /** The environment (OMNIGLUE_ENV) the configuration is for; its name is part of the state's location. @default - none */
+  readonly environment?: string;
 }
 
 /**
@@ -38,7 +40,7 @@ export class GpuPlatformStack extends TerraformStack {
   constructor(scope: Construct, id: string, props: GpuPlatformStackProps) {
     super(scope, id);
     const { config } = props;
-    configureStateBackend(this, id, config.state, config.kubernetes);
+    configureStateBackend(this, id, config.state, config.kubernetes, props.environment);
     this.providers = new ClusterProviders(this, 'providers', {
       kubeconfigPath: config.kubernetes.configPath,
       kubeconfigContext: config.kubernetes.configContext,

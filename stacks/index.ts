@@ -1,6 +1,7 @@
 import { App } from 'cdktf';
 import { OmniglueConfig } from '../config/schema';
 import { writeExactHclStrings } from '../lib/hcl-output';
+import { STACK_NAMES } from '../lib/stack-names';
 import { escapeTemplateTextOf } from '../lib/terraform-text';
 import { GpuPlatformStack } from './gpu-platform-stack';
 import { OmniglueServingStack } from './omniglue-serving-stack';
@@ -8,19 +9,25 @@ import { OmniglueServingStack } from './omniglue-serving-stack';
 export { GpuPlatformStack } from './gpu-platform-stack';
 export { OmniglueServingStack } from './omniglue-serving-stack';
 
-/** Stack names are Terraform state names: renaming one orphans its state. */
-export const STACK_NAMES = { platform: 'gpu-platform', serving: 'omniglue-serving' } as const;
+export { STACK_NAMES } from '../lib/stack-names';
 
 export interface OmniglueStacks {
   readonly platform: GpuPlatformStack;
   readonly serving: OmniglueServingStack;
 }
 
+export interface CreateStacksOptions {
+  /** The environment (OMNIGLUE_ENV) the configuration was loaded for; it names both stacks' state. @default - none */
+  readonly environment?: string;
+}
+
 /** Both stacks, with the serving stack deployed after the platform it runs on. */
-export function createStacks(app: App, config: OmniglueConfig): OmniglueStacks {
-  const platform = new GpuPlatformStack(app, STACK_NAMES.platform, { config });
+export function createStacks(app: App, config: OmniglueConfig, options: CreateStacksOptions = {}): OmniglueStacks {
+  const { environment } = options;
+  const platform = new GpuPlatformStack(app, STACK_NAMES.platform, { config, environment });
   const serving = new OmniglueServingStack(app, STACK_NAMES.serving, {
     config,
+    environment,
     customMetrics: platform.customMetrics,
     monitoringNamespace: platform.monitoringNamespace,
   });

@@ -1,5 +1,5 @@
 import { Construct } from 'constructs';
-import { TerraformOutput, TerraformStack } from 'cdktf';
+import { Annotations, TerraformOutput, TerraformStack } from 'cdktf';
 import { OmniglueConfig } from '../config/schema';
 import { AlertRules } from '../constructs/alert-rules';
 import { ClusterProviders } from '../constructs/cluster-providers';
@@ -17,10 +17,13 @@ import { TritonService } from '../constructs/triton-service';
 import { GpuScheduling } from '../lib/gpu-scheduling';
 import { configureStateBackend } from './backend';
 import { TRITON_CUSTOM_METRICS, TritonCustomMetrics } from '../lib/triton-metrics';
+import { sizingWarnings } from '../lib/triton-sizing';
 
 export interface OmniglueServingStackProps {
   /** The validated configuration. */
   readonly config: OmniglueConfig;
+  /** The environment (OMNIGLUE_ENV) the configuration is for; its name is part of the state's location. @default - none */
+  readonly environment?: string;
   /**
    * Custom metrics the autoscaler scales on, as the platform stack's prometheus-adapter serves them.
    * @default TRITON_CUSTOM_METRICS
@@ -52,7 +55,7 @@ export class OmniglueServingStack extends TerraformStack {
   constructor(scope: Construct, id: string, props: OmniglueServingStackProps) {
     super(scope, id);
     const { config } = props;
-    configureStateBackend(this, id, config.state, config.kubernetes);
+    configureStateBackend(this, id, config.state, config.kubernetes, props.environment);
     const { triton, conversion, monitoring } = config;
     // Your own operator-managed Prometheus learns about Triton from a PodMonitor; the installed one has a scrape job.
     const wantsPodMonitor = !monitoring.installKubePrometheusStack && monitoring.prometheusOperator;
@@ -114,6 +117,9 @@ export class OmniglueServingStack extends TerraformStack {
       terminationGracePeriodSeconds: triton.terminationGracePeriodSeconds,
       enableModelControlApi: triton.enableModelControlApi,
     });
+    // A pinned GPU product has usual machine types: say at synth when the pod cannot fit them (it would stay Pending).
+    const sizing = { ...triton.resources, devicePlugin: config.addons.nvidiaDevicePlugin, featureDiscovery: config.addons.nvidiaDevicePlugin && config.addons.gpuFeatureDiscovery, engineCacheSidecar: this.engineCache !== undefined };
+    if (triton.gpusPerReplica > 0) for (const warning of sizingWarnings(sizing, config.gpu.product)) Annotations.of(this.server).addWarning(warning);
     this.service = new TritonService(this, 'triton-service', { server: this.server });
     new TritonDisruptionBudget(this, 'triton-disruption-budget', { server: this.server });
     new TritonNetworkPolicy(this, 'triton-network-policy', {

@@ -39,7 +39,7 @@ describe('bad configurations stop synth with a message naming the setting', () =
     ['a negative GPU count', { triton: { gpusPerReplica: -1 } }, /triton\.gpusPerReplica: must be between 0 and 16 \(GPUs one node can hold; 0 runs on CPU\) \(received -1\)/],
     ['a fractional GPU count', { triton: { gpusPerReplica: 0.5 } }, /triton\.gpusPerReplica: must be a whole number/],
     ['a quantity with a space', { modelRepository: { size: '10 Gi' } }, /modelRepository\.size: must be bytes with a unit such as '50Gi'.*received "10 Gi"/],
-    ['a quantity with an unknown unit', { triton: { resources: { memoryLimit: '24GB' } } }, /triton\.resources\.memoryLimit: must be bytes with a unit such as '24Gi'/],
+    ['a quantity with an unknown unit', { triton: { resources: { memoryLimit: '24GB' } } }, /triton\.resources\.memoryLimit: must be bytes with a unit such as '10Gi'/],
     ['an unknown access mode', { modelRepository: { accessMode: 'ReadWriteAll' } }, /modelRepository\.accessMode: must be ReadWriteMany \(several nodes.*or ReadWriteOnce \(single-node clusters\).*received "ReadWriteAll"/],
     ['a namespace that is not a DNS-1123 label', { namespace: 'OmniGlue_Prod' }, /namespace: must be a DNS-1123 label.*received "OmniGlue_Prod"/],
     ['a namespace longer than 63 characters', { namespace: 'a'.repeat(64) }, /namespace: must be at most 63 characters/],
@@ -101,7 +101,7 @@ describe('loading the configuration file', () => {
   }
 
   test('applies the environment overlay on top of the base settings', () => {
-    const file = write({ namespace: 'omniglue', triton: { replicas: { max: 2 } }, environments: { production: { triton: { replicas: { min: 2, max: 8 } } } } });
+    const file = write({ namespace: 'omniglue', triton: { replicas: { max: 2 } }, environments: { production: { kubernetes: { configContext: 'production' }, triton: { replicas: { min: 2, max: 8 } } } } });
     expect(loadConfig({ file }).triton.replicas).toEqual({ min: 2, max: 2 });
     expect(loadConfig({ file, environment: 'production' }).triton.replicas).toEqual({ min: 2, max: 8 });
   });

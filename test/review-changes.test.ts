@@ -235,7 +235,7 @@ describe('comparison rules', () => {
       triton.resources.limits.memory = '32Gi';
       triton.env.push({ name: 'CUDA_MODULE_LOADING', value: 'LAZY' });
     });
-    expect(review.consequences.find((c) => c.kind === 'rollout')?.reason).toMatch(/because the pod template changed: environment of container triton: CUDA_MODULE_LOADING; resources of container triton: limits\.memory 24Gi → 32Gi$/);
+    expect(review.consequences.find((c) => c.kind === 'rollout')?.reason).toMatch(/because the pod template changed: environment of container triton: CUDA_MODULE_LOADING; resources of container triton: limits\.memory 10Gi → 32Gi$/);
   });
 
   test('lifecycle.ignore_changes hides the replica count the HPA owns', () => {

@@ -71,7 +71,7 @@ describe('state backends', () => {
   test('the example file has environments with remote state; an overlay replaces the base state whole', () => {
     expect(loadConfig({ file: EXAMPLE }).state).toEqual({ backend: 'local', directory: '.' });
     expect(loadConfig({ file: EXAMPLE, environment: 'team-aws' }).state).toEqual({
-      backend: 's3', bucket: 'acme-terraform-state', region: 'eu-west-1', keyPrefix: 'omniglue-triton/production', useLockfile: true, encrypt: true,
+      backend: 's3', bucket: 'acme-terraform-state', region: 'eu-west-1', keyPrefix: 'omniglue-triton', useLockfile: true, encrypt: true,
     });
     expect(loadConfig({ file: EXAMPLE, environment: 'team-kubernetes-state' }).state.backend).toBe('kubernetes');
   });

@@ -34,8 +34,8 @@ describe('TritonServer', () => {
     const { container } = triton();
     expect(container.image).toBe('nvcr.io/nvidia/tritonserver:26.06-py3');
     expect(container.resources.limits['nvidia.com/gpu']).toBe('1');
-    expect(container.resources.requests).toMatchObject({ cpu: '4', memory: '16Gi' });
-    expect(container.resources.limits.memory).toBe('24Gi');
+    expect(container.resources.requests).toMatchObject({ cpu: '2', memory: '6Gi' });
+    expect(container.resources.limits.memory).toBe('10Gi');
   });
 
   test('tolerates the GPU taint and requires a GPU node', () => {

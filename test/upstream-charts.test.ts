@@ -1,22 +1,9 @@
-import * as crypto from 'crypto';
-import * as fs from 'fs';
-import * as os from 'os';
-import * as path from 'path';
-import { parse as parseYaml, parseAllDocuments } from 'yaml';
+import { parse as parseYaml } from 'yaml';
 import { VERSIONS } from '../config/versions';
 import { renderAlertChart } from './support/alert-chart';
-import { helm } from './support/helm';
+import { FIXTURES, manifest, renderRelease } from './support/chart-fixtures';
 import { selects, tolerates } from './support/kubernetes-matching';
 import { findResource, synthesize } from './support/synth';
-
-interface ManifestEntry { chart: string; version: string; versionsKey: keyof typeof VERSIONS; file: string; sha256: string; licence: string; source: { repository: string; tag: string; commit: string; path: string }; subcharts: { chart: string; version: string; licence: string; source: { repository: string; tag: string; commit: string } }[]; note: string }
-
-const MANIFEST_FILE = path.join(__dirname, 'fixtures', 'upstream-charts.json');
-const manifest = JSON.parse(fs.readFileSync(MANIFEST_FILE, 'utf8')) as { environmentVariable: string; charts: ManifestEntry[] };
-// The packaged charts are not in the repository (fetched upstream files are not committed here); the steering
-// repository's shared/ (laid beside every clone, CI's included) is where they belong, so they are found there too.
-const SHARED_FIXTURES = path.resolve(__dirname, '..', '..', 'shared', 'fixtures', 'upstream-charts');
-const FIXTURES = process.env[manifest.environmentVariable] ?? (fs.existsSync(SHARED_FIXTURES) ? SHARED_FIXTURES : undefined);
 
 describe('upstream chart fixtures manifest (always runs)', () => {
   test.each(manifest.charts.map((entry) => [entry.chart, entry] as const))('%s is recorded at the version config/versions.ts pins', (_chart, entry) => {
@@ -24,7 +11,7 @@ describe('upstream chart fixtures manifest (always runs)', () => {
     if (VERSIONS[entry.versionsKey] !== entry.version) {
       throw new Error(
         `config/versions.ts pins ${entry.chart} ${VERSIONS[entry.versionsKey]}, but test/fixtures/upstream-charts.json records ${entry.version}: ` +
-          'package the new version (scripts/package-chart-fixtures.ts) and update its entry (version, file, tag, commit, sha256)',
+          'package the new version (scripts/package-chart-fixtures.ts) and update its entry (version, file, tag, commit, sha256, contentSha256)',
       );
     }
     expect(entry.file).toBe(`${entry.chart}-${entry.version}.tgz`);
@@ -37,33 +24,15 @@ describe('upstream chart fixtures manifest (always runs)', () => {
       expect(entry.licence).toBe('Apache-2.0');
       expect(entry.source).toMatchObject({ repository: expect.stringMatching(/^[\w.-]+\/[\w.-]+$/), tag: expect.any(String), commit: expect.stringMatching(/^[0-9a-f]{40}$/) });
     }
-    for (const entry of manifest.charts) expect(entry.sha256).toMatch(/^[0-9a-f]{64}$/);
+    for (const entry of manifest.charts) {
+      expect(entry.sha256).toMatch(/^[0-9a-f]{64}$/);
+      expect(entry.contentSha256).toMatch(/^[0-9a-f]{64}$/);
+    }
   });
 });
 
 const SKIP_REASON = `skipped: ${manifest.environmentVariable} is not set; point it at a directory holding the packaged charts listed in test/fixtures/upstream-charts.json (build them with scripts/package-chart-fixtures.ts)`;
 const describeWithFixtures = FIXTURES === undefined ? describe.skip : describe;
-
-/** Renders a packaged upstream chart with the values files of one of the stack's helm_release resources. */
-function renderRelease(release: { name: string; namespace: string; values: string[] }, chart: string): any[] {
-  const entry = manifest.charts.find((candidate) => candidate.chart === chart)!;
-  const file = path.join(FIXTURES!, entry.file);
-  if (!fs.existsSync(file)) throw new Error(`${file} is missing from ${manifest.environmentVariable}`);
-  const sha256 = crypto.createHash('sha256').update(fs.readFileSync(file)).digest('hex');
-  if (sha256 !== entry.sha256) throw new Error(`${file} has sha256 ${sha256}, the manifest records ${entry.sha256}: not the recorded chart`);
-  const directory = fs.mkdtempSync(path.join(os.tmpdir(), `render-${chart}-`));
-  try {
-    const valueArgs = release.values.flatMap((values, index) => {
-      const valuesFile = path.join(directory, `values-${index}.yaml`);
-      fs.writeFileSync(valuesFile, values);
-      return ['--values', valuesFile];
-    });
-    const manifestText = helm(['template', release.name, file, '--namespace', release.namespace, ...valueArgs]);
-    return parseAllDocuments(manifestText).map((document) => document.toJSON()).filter((object) => object !== null);
-  } finally {
-    fs.rmSync(directory, { recursive: true, force: true });
-  }
-}
 
 describeWithFixtures(`real upstream charts rendered with the stack's values${FIXTURES === undefined ? ` (${SKIP_REASON})` : ''}`, () => {
   let synthesized: ReturnType<typeof synthesize>;

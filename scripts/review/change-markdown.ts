@@ -16,6 +16,8 @@ export interface ComparedSides {
   /** What was compared, as the reader should see it: `cdktf.out.base`, `origin/main (1a2b3c4)`. */
   readonly before: string;
   readonly after: string;
+  /** How the earlier side was synthesized (`--base`: its configuration file and environment). @default - none */
+  readonly beforeSynthesis?: string;
 }
 
 function count(review: ChangeReview, kind: ConsequenceKind): number {
@@ -27,7 +29,8 @@ function consequenceLine(c: Consequence): string {
 }
 
 export function renderChangeReview(review: ChangeReview, sides: ComparedSides): string {
-  const lines: string[] = [COMMENT_MARKER, '# Change review', '', `What applying \`${sides.after}\` over \`${sides.before}\` does to the cluster, read from the synthesized Terraform JSON.`, ''];
+  const synthesis = sides.beforeSynthesis === undefined ? '' : ` (${sides.before.replace(/ \(.*$/, '')} synthesized with ${sides.beforeSynthesis})`;
+  const lines: string[] = [COMMENT_MARKER, '# Change review', '', `What applying \`${sides.after}\` over \`${sides.before}\`${synthesis} does to the cluster, read from the synthesized Terraform JSON.`, ''];
   const destructive = review.consequences.filter((c) => c.destructive);
   if (destructive.length > 0) {
     lines.push('> [!CAUTION]', `> **Destructive: ${destructive.length} change${destructive.length === 1 ? '' : 's'} delete${destructive.length === 1 ? 's' : ''} data.**`, '>');

@@ -17,13 +17,14 @@ import { AppRun, synthesizeRevision } from './base-revision';
 import { renderChangeReview } from './change-markdown';
 import { compareSyntheses, consequencesJson, hasDestructive } from './compare';
 import { ReviewError } from './errors';
+import { environmentOutdir } from '../../lib/environment-output';
 import { renderReview } from './markdown';
 import { runChecks, summarizeStack, TerraformJson } from './summarize';
 
 export { ReviewError } from './errors';
 
 export const USAGE = `Usage: npm run review -- [--out-dir cdktf.out] [--stack NAME ...] [--output FILE]
-       npm run review -- (--against DIR | --base REF) [--json FILE] [--fail-on destructive] [--out-dir ...] [--stack ...] [--output FILE]
+       npm run review -- (--against DIR | --base REF [--same-config]) [--json FILE] [--fail-on destructive] [--out-dir ...] [--stack ...] [--output FILE]
 
 Without --against or --base: a Markdown review of the synthesized stacks: objects, images, GPU requests,
 replicas and autoscaling, storage, Jobs, Helm releases, Services, network policies, outputs and the ensemble's
@@ -33,12 +34,15 @@ With --against or --base: what applying the synthesis in --out-dir over an earli
 per resource create, update, replace or delete, and the rollouts, Job runs, Helm upgrades and destructive
 changes that follow, as Markdown for a pull-request comment.
 
-  --out-dir <dir>         cdktf output directory (default cdktf.out)
+  --out-dir <dir>         cdktf output directory (default: the environment's, cdktf.out or
+                          cdktf.out/environments/$OMNIGLUE_ENV)
   --stack <name>          review only this stack; repeat for several (default: every stack in the manifest)
   --output <file>         write the Markdown to a file instead of stdout
   --against <dir>         compare with an earlier cdktf output directory
-  --base <git ref>        synthesize that revision in a temporary git worktree (same configuration file and
-                          OMNIGLUE_ENV) and compare with it
+  --base <git ref>        synthesize that revision in a temporary git worktree, with its own configuration file
+                          (the same path) and the same OMNIGLUE_ENV, and compare with it
+  --same-config           with --base: synthesize the revision with this checkout's configuration file instead,
+                          to compare the code changes alone
   --json <file>           also write the consequences as JSON: {"consequences": [{kind, address, stack, destructive, reason}]}
   --fail-on destructive   exit with 3 when a PVC or namespace is replaced or deleted
   --help                  show this text
@@ -132,23 +136,34 @@ interface CompareOptions {
   readonly output: string | undefined;
   readonly json: string | undefined;
   readonly failOn: string | undefined;
+  readonly sameConfig: boolean;
 }
 
 function compare(options: CompareOptions, io: Io, hooks: MainHooks): number {
   const after = readStacks(options.outDir, options.only);
   let beforeDir = options.against;
   let beforeLabel = options.against ?? '';
+  let beforeSynthesis: string | undefined;
   let cleanup = () => {};
   if (options.base !== undefined) {
     const repoRoot = hooks.repoRoot ?? repositoryRoot();
     const configFile = path.resolve(process.env.OMNIGLUE_CONFIG ?? path.join(repoRoot, 'omniglue.config.json'));
-    const synth = synthesizeRevision({ repoRoot, ref: options.base, configFile, environment: process.env.OMNIGLUE_ENV, runApp: hooks.runApp });
+    const environment = process.env.OMNIGLUE_ENV || undefined;
+    const synth = synthesizeRevision({
+      repoRoot,
+      ref: options.base,
+      configFile,
+      configuration: options.sameConfig ? 'working-tree' : 'revision',
+      environment,
+      runApp: hooks.runApp,
+    });
     ({ outDir: beforeDir, label: beforeLabel, cleanup } = synth);
+    beforeSynthesis = `${synth.configurationUsed}${environment === undefined ? '' : `, environment ${environment}`}`;
   }
   try {
     const before = readStacks(beforeDir as string).filter(({ name }) => options.only.length === 0 || options.only.includes(name));
     const review = compareSyntheses(before, after);
-    const markdown = renderChangeReview(review, { before: beforeLabel, after: options.outDir });
+    const markdown = renderChangeReview(review, { before: beforeLabel, after: options.outDir, beforeSynthesis });
     if (options.output !== undefined) {
       fs.writeFileSync(options.output, markdown);
       io.err(`review: wrote ${options.output}`);
@@ -183,13 +198,14 @@ export function main(argv: string[], io: Io = consoleIo, hooks: MainHooks = {}):
       strict: true,
       allowPositionals: false,
       options: {
-        'out-dir': { type: 'string', default: 'cdktf.out' },
+        'out-dir': { type: 'string' },
         stack: { type: 'string', multiple: true },
         output: { type: 'string' },
         against: { type: 'string' },
         base: { type: 'string' },
         json: { type: 'string' },
         'fail-on': { type: 'string' },
+        'same-config': { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h' },
       },
     }));
@@ -200,11 +216,14 @@ export function main(argv: string[], io: Io = consoleIo, hooks: MainHooks = {}):
     io.out(`${USAGE}\n`);
     return 0;
   }
+  // The synthesis of the environment the rest of the toolchain works on (lib/environment-output.ts).
+  const outDir = values['out-dir'] ?? environmentOutdir(process.env.OMNIGLUE_ENV || undefined);
   const comparing = values.against !== undefined || values.base !== undefined;
   if (values.against !== undefined && values.base !== undefined) return usageError(io, '--against and --base are alternatives: give one');
   if (!comparing && (values.json !== undefined || values['fail-on'] !== undefined)) {
     return usageError(io, '--json and --fail-on need --against <dir> or --base <git ref>');
   }
+  if (values['same-config'] && values.base === undefined) return usageError(io, '--same-config applies to --base <git ref> only');
   if (values['fail-on'] !== undefined && !FAIL_ON_VALUES.includes(values['fail-on'])) {
     return usageError(io, `--fail-on ${values['fail-on']}: unknown value; allowed: ${FAIL_ON_VALUES.join(', ')}`);
   }
@@ -212,12 +231,21 @@ export function main(argv: string[], io: Io = consoleIo, hooks: MainHooks = {}):
     if (comparing) {
       const only = values.stack ?? [];
       return compare(
-        { outDir: values['out-dir'], only, against: values.against, base: values.base, output: values.output, json: values.json, failOn: values['fail-on'] },
+        {
+          outDir,
+          only,
+          against: values.against,
+          base: values.base,
+          output: values.output,
+          json: values.json,
+          failOn: values['fail-on'],
+          sameConfig: values['same-config'],
+        },
         io,
         hooks,
       );
     }
-    const markdown = review(values['out-dir'], values.stack ?? []);
+    const markdown = review(outDir, values.stack ?? []);
     if (values.output !== undefined) {
       fs.writeFileSync(values.output, markdown);
       io.err(`review: wrote ${values.output}`);

@@ -153,7 +153,7 @@ function compareStack(stack: string, beforeDoc: TerraformJson | undefined, after
     for (const name of names) {
       const old = before[type]?.[name];
       const now = after[type]?.[name];
-      const changes = old !== undefined && now !== undefined ? diffResource(old, now) : [];
+      const changes = old !== undefined && now !== undefined ? diffResource(old, now, type) : [];
       const forced = old !== undefined && now !== undefined ? forcedReplacements(type, changes, old) : [];
       const action = actionOf(old, now, changes, forced);
       if (action === undefined) continue;

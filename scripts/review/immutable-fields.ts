@@ -15,7 +15,7 @@
  */
 
 import { bool, Obj } from './terraform-json';
-import { quantityToNumber } from '../../config/validators';
+import { compareQuantities } from '../../lib/quantity';
 
 /** One changed leaf of a resource: its path with list indices (`spec.template.spec.container[0].image`). */
 export interface FieldChange {
@@ -66,7 +66,7 @@ const JOB_API = `${K8S} pkg/apis/batch/validation/validation.go ValidateJobSpecU
 
 function isSmallerQuantity(change: FieldChange): boolean {
   try {
-    return quantityToNumber(String(change.after)) < quantityToNumber(String(change.before));
+    return compareQuantities(String(change.after), String(change.before)) < 0;
   } catch {
     return false;
   }
@@ -116,6 +116,23 @@ export const REPLACEMENT_RULES: readonly ReplacementRule[] = [
     ['spec.template.spec.affinity.node_affinity.required_during_scheduling_ignored_during_execution.node_selector_term.match_fields', 'schema_affinity_spec.go match_fields'],
     ['spec.template.spec.affinity.node_affinity.preferred_during_scheduling_ignored_during_execution.preference.match_fields', 'schema_affinity_spec.go match_fields'],
   ].map(([path, where]): ReplacementRule => ({ types: DEPLOYMENT_TYPES, path, provider: `${K8S_PROVIDER} kubernetes/${where}: ForceNew` })),
+  // The pod template's metadata is a namespaced metadata schema of its own, with the same ForceNew fields.
+  ...['name', 'namespace', 'generate_name'].map(
+    (field): ReplacementRule => ({
+      types: DEPLOYMENT_TYPES,
+      path: `spec.template.metadata.${field}`,
+      provider: `${K8S_PROVIDER} kubernetes/resource_kubernetes_deployment_v1.go template metadata: namespacedMetadataSchemaIsTemplate (schema_metadata.go) ${field} ForceNew`,
+    }),
+  ),
+  // A generic ephemeral volume's claim template is a PVC spec, ForceNew as on a PVC (requests excepted), also
+  // inside a Deployment whose pod template is otherwise updatable.
+  ...['access_modes', 'storage_class_name', 'volume_mode', 'volume_name', 'selector', 'resources.limits'].map(
+    (field): ReplacementRule => ({
+      types: DEPLOYMENT_TYPES,
+      path: `spec.template.spec.volume.ephemeral.volume_claim_template.spec.${field}`,
+      provider: `${K8S_PROVIDER} kubernetes/schema_pod_spec.go ephemeral volume_claim_template spec: persistentVolumeClaimSpecFields (schema_persistent_volume_claim.go) ${field} ForceNew`,
+    }),
+  ),
   jobSpec('spec.template', `${JOB_API}: template is immutable`),
   jobSpec('spec.selector', `${JOB_API}: selector is immutable`),
   jobSpec('spec.completions', `${JOB_API}: completions is immutable (except with parallelism for Indexed Jobs)`),

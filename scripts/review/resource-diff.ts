@@ -7,6 +7,7 @@
 
 import type { FieldChange } from './immutable-fields';
 import { schemaPath } from './immutable-fields';
+import { suppressedBy } from './provider-diff-rules';
 import { isObj, Obj, one, TerraformJson } from './terraform-json';
 
 /** Terraform meta-arguments and cdktf's own metadata: they never reach the provider as attribute changes. */
@@ -78,15 +79,19 @@ function ignoredPaths(resource: Obj): string[] {
   return (Array.isArray(ignore) ? ignore : []).filter((p): p is string => typeof p === 'string').map((p) => (p === 'all' ? '' : schemaPath(p.replace(/\["?([^"\]]+)"?\]/g, (_m, key: string) => (/^\d+$/.test(key) ? `[${key}]` : `.${key}`)))));
 }
 
-/** The attribute changes Terraform would plan for one resource, in path order. */
-export function diffResource(before: Obj, after: Obj): FieldChange[] {
+/**
+ * The attribute changes Terraform would plan for one resource of `type`, in path order: without the changes the
+ * provider suppresses (equal quantities, dropped Optional + Computed attributes: provider-diff-rules.ts).
+ */
+export function diffResource(before: Obj, after: Obj, type = ''): FieldChange[] {
   const strip = (resource: Obj) => Object.fromEntries(Object.entries(resource).filter(([key]) => !META_ARGUMENTS.has(key)));
   const changes: FieldChange[] = [];
   diffValues(strip(before), strip(after), '', changes);
   const ignored = ignoredPaths(after);
   return changes.filter((change) => {
     const path = schemaPath(change.path);
-    return !ignored.some((prefix) => prefix === '' || path === prefix || path.startsWith(`${prefix}.`));
+    if (ignored.some((prefix) => prefix === '' || path === prefix || path.startsWith(`${prefix}.`))) return false;
+    return suppressedBy(type, change, after) === undefined;
   });
 }
 

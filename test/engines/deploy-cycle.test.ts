@@ -9,9 +9,11 @@ import { expectExit, stackDirectories, terraform } from '../support/terraform-ru
 
 // The user's own commands against the control plane of the global set-up: `npm run deploy` applies both stacks,
 // a second plan finds nothing to change, and `npm run destroy` leaves only what the charts never remove.
-// `--skip-provider-lock`: cdktf otherwise runs `terraform providers lock`, which asks the origin registry for every
-// platform's checksums whatever the CLI configuration says (terraform internal/command/providers_lock.go reads only
-// its -fs-mirror/-net-mirror flags); `terraform init` already records the mirror's checksums in the lock file.
+// `--skip-provider-lock`: without a lock file cdktf runs `terraform providers lock` after init (@cdktf/cli-core
+// models/terraform-cli.js, init), which fetches checksums "from upstream registries, regardless of the provider
+// installation configuration" (terraform internal/command/providers_lock.go, ProvidersLockCommand): offline it fails,
+// and the mirror's stand-in builds would not match the registry's checksums anyway. `terraform init` itself records
+// the mirror's checksums in each stack's .terraform.lock.hcl.
 const CDKTF_ARGS = ['--', '--auto-approve', '--skip-provider-lock'];
 const NAMESPACE = 'omniglue';
 const TRITON = 'omniglue-triton';

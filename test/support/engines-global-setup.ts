@@ -33,6 +33,14 @@ export default async function setUpEngineTier(config: GlobalConfig): Promise<voi
     }
   });
   process.once('exit', killAll);
+  // The engines run in process groups of their own, which a Ctrl-C at the terminal does not reach; 'exit' is not
+  // emitted on a fatal signal, so stop them first and then die of the same signal.
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    process.once(signal, () => {
+      killAll();
+      process.kill(process.pid, signal);
+    });
+  }
   let repository;
   try {
     repository = await startChartRepository(EXTRA_CHART_VERSIONS);

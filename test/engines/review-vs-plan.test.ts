@@ -7,13 +7,12 @@ import {
   observedVerdict,
   reviewVerdict,
   snapshotSynth,
-  synth,
   terraformActions,
   Verdict,
   workloadAddresses,
 } from '../support/review-harness';
 import { mergeChange, REVIEW_SCENARIOS, ReviewScenario } from '../support/review-scenarios';
-import { expectExit, stackDirectories } from '../support/terraform-run';
+import { expectExit, stackDirectories, synth } from '../support/terraform-run';
 
 // The change review (scripts/review) against Terraform itself: for each scenario, the review's create, update,
 // replace or delete of every resource must be what `terraform plan` then `terraform show -json` says, and its
@@ -27,6 +26,8 @@ let cluster: EngineCluster;
 let ws: DeployWorkspace;
 /** The configuration applied now (overrides of the harness configuration). */
 let applied: Record<string, unknown> = {};
+/** The configuration cdktf.out was last synthesized from (JSON), if the synth succeeded. */
+let synthesized: string | undefined;
 const outcomes: string[] = [];
 
 const outDir = () => path.join(ws.root, 'cdktf.out');
@@ -38,6 +39,7 @@ beforeAll(async () => {
   ws.writeConfig(harnessConfig(cluster));
   const deploy = await runCommand('npm', ['run', 'deploy', ...CDKTF_ARGS], { cwd: ws.root, env: ws.env(), timeoutMs: 900_000 });
   expectExit('npm run deploy (the base of every scenario)', deploy);
+  synthesized = JSON.stringify(applied);
   outcomes.push(`base: npm run deploy ${deploy.seconds.toFixed(0)} s`);
 });
 
@@ -58,12 +60,17 @@ afterAll(async () => {
 
 /** Plans `scenario` over the applied configuration: the review's verdict and Terraform's actions, per stack. */
 async function planScenario(scenario: ReviewScenario, next: Record<string, unknown>) {
-  // cdktf.out is synthesized anew from the applied configuration: a failed scenario must not shift the next one.
-  ws.writeConfig(harnessConfig(cluster, applied));
-  await synth(ws, outDir());
+  // The review's "before" is the synthesis of the applied configuration: cdktf.out holds it after an applied
+  // scenario; after a plan-only or failed one it is synthesized again.
+  if (synthesized !== JSON.stringify(applied)) {
+    ws.writeConfig(harnessConfig(cluster, applied));
+    await synth(ws, outDir());
+  }
   snapshotSynth(outDir(), beforeDir());
   ws.writeConfig(harnessConfig(cluster, next));
+  synthesized = undefined;
   await synth(ws, outDir());
+  synthesized = JSON.stringify(next);
   const dirs = stackDirectories(outDir());
   const review: Record<string, Verdict> = {};
   const planned: Record<string, Record<string, string>> = {};

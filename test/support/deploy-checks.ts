@@ -4,7 +4,7 @@ import { parseAllDocuments } from 'yaml';
 import type { KubeClient, KubeObject } from './control-plane/kube-client';
 import { DeployWorkspace, runCommand } from './deploy-workspace';
 import { helmBinary } from './helm';
-import { expectExit, stackDirectories } from './terraform-run';
+import { expectExit, stackDirectories, synth } from './terraform-run';
 
 /** A pod that the `restricted` Pod Security level refuses: privileged, root, no seccomp profile. */
 export function privilegedPod(namespace: string): KubeObject {
@@ -53,8 +53,7 @@ const unescapeTemplate = (text: string) => text.replace(/\$\$\{/g, '${').replace
 export async function renderLocalRelease(ws: DeployWorkspace, config: object, stack: string, releaseName: string): Promise<KubeObject[]> {
   // Beside cdktf.out, at the same depth: the release's chart path is relative to the stack directory.
   const outDir = path.join(ws.root, 'cdktf.render');
-  const env = ws.env({ OMNIGLUE_CONFIG: ws.writeConfig(config, 'omniglue.render.json'), CDKTF_OUTDIR: outDir });
-  expectExit('synth', await runCommand(process.execPath, [path.join(ws.root, 'scripts', 'synth-app.mjs')], { cwd: ws.root, env, timeoutMs: 120_000 }));
+  await synth(ws, outDir, ws.writeConfig(config, 'omniglue.render.json'));
   const stackDir = stackDirectories(outDir)[stack];
   const doc = JSON.parse(fs.readFileSync(path.join(stackDir, 'cdk.tf.json'), 'utf8'));
   const release = Object.values(doc.resource.helm_release as Record<string, { name: string; chart: string; namespace: string; values: string[] }>).find((r) => r.name === releaseName);

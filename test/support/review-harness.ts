@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import { readStacks } from '../../scripts/review/cli';
 import { compareSyntheses } from '../../scripts/review/compare';
 import type { KubeClient } from './control-plane/kube-client';
-import { DeployWorkspace, runCommand } from './deploy-workspace';
+import { DeployWorkspace } from './deploy-workspace';
 import { expectExit, planChanges, reviewAction, terraform } from './terraform-run';
 
 /** What one side says of a change: per resource address its action, and which Deployments roll and Jobs run. */
@@ -11,12 +11,6 @@ export interface Verdict {
   readonly actions: Record<string, string>;
   readonly rollouts: string[];
   readonly jobRuns: string[];
-}
-
-/** Synthesizes the workspace's configuration (OMNIGLUE_CONFIG) into `outDir`, as `npm run synth` does. */
-export async function synth(ws: DeployWorkspace, outDir: string): Promise<void> {
-  const result = await runCommand(process.execPath, [path.join(ws.root, 'scripts', 'synth-app.mjs')], { cwd: ws.root, env: ws.env({ CDKTF_OUTDIR: outDir }), timeoutMs: 180_000 });
-  expectExit('synth', result);
 }
 
 /** The Terraform JSON of a synthesis, without Terraform's working files: the review's `--against` directory. */

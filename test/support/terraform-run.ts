@@ -11,6 +11,19 @@ export function stackDirectories(outDir: string): Record<string, string> {
   return Object.fromEntries(Object.entries(manifest.stacks).map(([name, stack]) => [name, path.join(outDir, stack.workingDirectory)]));
 }
 
+/**
+ * Synthesizes a configuration file of the workspace (by default the one its commands read) into `outDir`, as
+ * `npm run synth` does.
+ */
+export async function synth(ws: DeployWorkspace, outDir: string, configFile?: string): Promise<void> {
+  const env = ws.env({ CDKTF_OUTDIR: outDir, ...(configFile !== undefined ? { OMNIGLUE_CONFIG: configFile } : {}) });
+  const result = await runCommand(process.execPath, [path.join(ws.root, 'scripts', 'synth-app.mjs')], { cwd: ws.root, env, timeoutMs: 180_000 });
+  expectExit('synth', result);
+  // Under CDKTF_OUTDIR a configuration error is printed to stdout with exit 0 and no manifest (main.ts, for the
+  // cdktf CLI): the message is what to show.
+  if (!fs.existsSync(path.join(outDir, 'manifest.json'))) throw new Error(`synth wrote no manifest:\n${tail(result.output)}`);
+}
+
 /** The engines' Terraform in a stack directory, with the project's CLI configuration (offline provider mirror). */
 export function terraform(ws: DeployWorkspace, cwd: string, args: string[], timeoutMs = 600_000): Promise<CommandResult> {
   return runCommand(enginePaths().terraform, [...args, '-no-color'], { cwd, env: ws.env(), timeoutMs });

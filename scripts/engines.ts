@@ -1,6 +1,6 @@
 // Where the engines that `npm run setup` builds live (scripts/setup/steps/20-engines.ts, docs/engines.md): the one
 // module other code asks for their paths and for the environment that runs Terraform offline.
-import { existsSync } from 'fs';
+import { existsSync, readFileSync, writeFileSync } from 'fs';
 import * as path from 'path';
 import { REPOSITORY_ROOT } from '../lib/paths';
 import { engine } from './setup/engines/versions';
@@ -74,13 +74,37 @@ export function enginePaths(...needed: (keyof EnginePaths)[]): EnginePaths {
 }
 
 /**
+ * Terraform's CLI configuration for this checkout. With a provider_installation block, Terraform uses only the
+ * methods it lists ("Explicit Installation Method Configuration", Terraform docs cli/config/config-file;
+ * internal/command/cliconfig/provider_installation.go): no `direct` block, so `init` never asks a registry, and no
+ * dev_overrides, which still let `init` query the registry for other providers. The mirror's path is absolute, so
+ * the file is rewritten whenever it names another checkout's (a moved or copied work tree).
+ */
+export function writeTerraformCliConfig(): void {
+  const text = [
+    '# Written by scripts/engines.ts (npm run setup, and any Terraform run): providers from the filesystem mirror only.',
+    'disable_checkpoint = true',
+    '',
+    'provider_installation {',
+    '  filesystem_mirror {',
+    `    path    = ${JSON.stringify(path.join(ENGINES_DIR, 'providers'))}`,
+    '    include = ["registry.terraform.io/hashicorp/*"]',
+    '  }',
+    '}',
+    '',
+  ].join('\n');
+  if (!existsSync(TERRAFORM_CLI_CONFIG) || readFileSync(TERRAFORM_CLI_CONFIG, 'utf8') !== text) writeFileSync(TERRAFORM_CLI_CONFIG, text);
+}
+
+/**
  * The environment for Terraform and for the cdktf CLI: `base` plus our CLI configuration (which overrides a
  * TF_CLI_CONFIG_FILE the machine may set, as this one does), our Terraform binary for cdktf (it runs
  * `process.env.TERRAFORM_BINARY_NAME || "terraform"`: @cdktf/commons terraform.ts), no checkpoint calls to
  * HashiCorp, and automation-style output.
  */
 export function terraformEnv(base: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
-  const { terraform, terraformCliConfig } = enginePaths('terraform', 'terraformCliConfig', 'providerMirror');
+  const { terraform, terraformCliConfig } = enginePaths('terraform', 'providerMirror');
+  writeTerraformCliConfig();
   return {
     ...base,
     TF_CLI_CONFIG_FILE: terraformCliConfig,

@@ -11,7 +11,7 @@ export const WRAPPERS_DIR = __dirname;
 
 /**
  * Packages compiled at once by one `go` command. Engines are built one after another, so peak memory is one link's
- * (kube-apiserver: 2.4 GB resident, measured); Go's own default is GOMAXPROCS, the number of CPUs. A shared
+ * (kube-apiserver: 2.0 to 2.4 GB resident, measured); Go's own default is GOMAXPROCS, the number of CPUs. A shared
  * machine can ask for fewer with OMNIGLUE_GO_JOBS=1.
  */
 export function goJobs(): number {

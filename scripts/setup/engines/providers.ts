@@ -37,17 +37,19 @@ function readPinCheck(name: string): PinCheck | undefined {
 const providers = () => ENGINES.flatMap((engine) => (engine.source.kind === 'provider' ? [{ engine, source: engine.source }] : []));
 
 /**
- * Places each built provider in Terraform's unpacked mirror layout, HOSTNAME/NAMESPACE/TYPE/VERSION/OS_ARCH/ with
- * an executable named terraform-provider-TYPE… (Terraform internal/getproviders/filesystem_search.go,
- * SearchLocalDirectory), under the version the stacks pin. A hard link costs no disk; a copy where links fail.
+ * Places each provider whose build matches the table (`isCurrent`) in Terraform's unpacked mirror layout,
+ * HOSTNAME/NAMESPACE/TYPE/VERSION/OS_ARCH/ with an executable named terraform-provider-TYPE… (Terraform
+ * internal/getproviders/filesystem_search.go, SearchLocalDirectory), under the version the stacks pin. A hard link
+ * costs no disk; a copy where links fail. A provider whose build does not match (its new recipe failed to build)
+ * is taken out of the mirror rather than served under a recipe it was not built from.
  */
-export function writeMirror(): void {
+export function writeMirror(isCurrent: (name: string) => boolean): void {
   for (const { engine } of providers()) {
     const built = path.join(engineDir(engine.name), engine.binaries[0]);
     const mirrored = mirroredProvider(engine.name);
-    if (!existsSync(built)) continue;
-    mkdirSync(path.dirname(mirrored), { recursive: true });
     rmSync(mirrored, { force: true });
+    if (!isCurrent(engine.name)) continue;
+    mkdirSync(path.dirname(mirrored), { recursive: true });
     try {
       linkSync(built, mirrored);
     } catch {
@@ -57,9 +59,10 @@ export function writeMirror(): void {
 }
 
 /** One line per provider for the set-up's output; a stand-in says what it stands in for and why. */
-export function describeProviders(): string[] {
+export function describeProviders(isCurrent: (name: string) => boolean): string[] {
   return providers().map(({ engine, source }) => {
     const address = `registry.terraform.io/hashicorp/${source.type} ${engine.version}`;
+    if (!isCurrent(engine.name)) return `${address}: NOT in the mirror (its build failed)`;
     if (source.standIn === undefined) return `${address}: built from ${providerBuildTarget(source)} (the pinned commit)`;
     const check = readPinCheck(engine.name);
     const why = check === undefined ? 'the pin was not checked' : check.served ? 'the proxy now serves the pin: delete standIn in scripts/setup/engines/versions.ts to build it' : `the proxy refuses the pin: ${firstLine(check.error)}`;
@@ -70,10 +73,11 @@ export function describeProviders(): string[] {
 const firstLine = (text = '') => text.split('\n')[0];
 
 /** The manifest beside the mirror: exactly which module version each mirrored provider was built from. */
-export function writeSources(): void {
+export function writeSources(isCurrent: (name: string) => boolean): void {
   const entries = providers().map(({ engine, source }) => ({
     provider: `registry.terraform.io/hashicorp/${source.type}`,
     mirroredVersion: engine.version,
+    inMirror: isCurrent(engine.name),
     pinned: `${source.module}@${source.pin}`,
     built: providerBuildTarget(source),
     standIn: source.standIn !== undefined,
@@ -86,27 +90,4 @@ export function writeSources(): void {
   };
   mkdirSync(path.dirname(SOURCES_FILE), { recursive: true });
   writeFileSync(SOURCES_FILE, `${JSON.stringify(manifest, null, 2)}\n`);
-}
-
-/**
- * Terraform's CLI configuration for this project. With a provider_installation block, Terraform uses only the
- * methods it lists ("Explicit Installation Method Configuration", Terraform docs cli/config/config-file;
- * internal/command/cliconfig/provider_installation.go): no `direct` block, so `init` never asks a registry, and no
- * dev_overrides, which still let `init` query the registry for other providers.
- */
-export function writeCliConfig(file: string): void {
-  const mirror = path.join(ENGINES_DIR, 'providers');
-  const text = [
-    '# Written by scripts/setup/steps/20-engines.ts (npm run setup): providers from the filesystem mirror only.',
-    'disable_checkpoint = true',
-    '',
-    'provider_installation {',
-    '  filesystem_mirror {',
-    `    path    = ${JSON.stringify(mirror)}`,
-    '    include = ["registry.terraform.io/hashicorp/*"]',
-    '  }',
-    '}',
-    '',
-  ].join('\n');
-  if (!existsSync(file) || readFileSync(file, 'utf8') !== text) writeFileSync(file, text);
 }

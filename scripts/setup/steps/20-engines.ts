@@ -5,10 +5,10 @@
 // go's error and the engine, the others are still built, and the step exits 1.
 import { mkdirSync, renameSync, rmSync, statSync, writeFileSync } from 'fs';
 import * as path from 'path';
-import { ENGINES_DIR, TERRAFORM_CLI_CONFIG, engineDir } from '../../engines';
+import { ENGINES_DIR, TERRAFORM_CLI_CONFIG, engineDir, writeTerraformCliConfig } from '../../engines';
 import { REPOSITORY_ROOT } from '../../../lib/paths';
 import { GoCommand, STAMP, Stamp, goCommand, goErrors, goJobs, goVersion, readStamp, recipe, runGo, wrapperMismatch } from '../engines/go-build';
-import { PIN_CHECK, checkPin, describeProviders, writeCliConfig, writeMirror, writeSources } from '../engines/providers';
+import { PIN_CHECK, checkPin, describeProviders, writeMirror, writeSources } from '../engines/providers';
 import { ENGINES, Engine } from '../engines/versions';
 
 const say = (line: string) => console.log(`engines: ${line}`);
@@ -27,7 +27,8 @@ function isCached(engine: Engine): boolean {
   }
 }
 
-const display = (command: GoCommand) => `go ${command.args.filter((arg) => !arg.startsWith('-')).join(' ')}`;
+/** The command without its flags, for progress lines: `go install pkg@version`, `go build pkg…`. */
+const display = (command: GoCommand) => `go ${command.args.filter((arg, index) => !arg.startsWith('-') && command.args[index - 1] !== '-o').join(' ')}`;
 
 /** Builds into a scratch directory renamed into place at the end, so a stopped build never looks finished. */
 async function build(engine: Engine, go: string): Promise<boolean> {
@@ -59,6 +60,7 @@ async function build(engine: Engine, go: string): Promise<boolean> {
   if (code !== 0 || missing.length > 0) {
     const reason = code !== 0 ? `go exited ${code}` : `go wrote no ${missing.join(', ')}`;
     console.error(`engines: ${label} FAILED after ${seconds(started)} (${reason}): ${display(command)}\n${goErrors(output)}`);
+    rmSync(scratch, { recursive: true, force: true });
     return false;
   }
   const stamp: Stamp = { recipe: recipe(engine), command: display(command), goVersion: go, seconds: Math.round((Date.now() - started) / 1000), builtAt: new Date().toISOString() };
@@ -87,10 +89,12 @@ async function main(): Promise<number> {
     }
   }
   // Written from what is built, at every run, so that they always describe the engines in place.
-  writeMirror();
-  writeSources();
-  for (const line of describeProviders()) say(line);
-  writeCliConfig(TERRAFORM_CLI_CONFIG);
+  const current = new Set(ENGINES.filter(isCached).map((engine) => engine.name));
+  const isCurrent = (name: string) => current.has(name);
+  writeMirror(isCurrent);
+  writeSources(isCurrent);
+  for (const line of describeProviders(isCurrent)) say(line);
+  writeTerraformCliConfig();
   if (failed.length > 0) {
     console.error(`engines: FAILED to build ${failed.join(', ')} (go's error above); the others are in ${relative(ENGINES_DIR)}`);
     return 1;

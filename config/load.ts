@@ -2,12 +2,11 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { parseDocument as parseYamlDocument } from 'yaml';
 import { z } from 'zod';
+import { crossCheck } from './cross-check';
 import { configSchema, OmniglueConfig } from './schema';
-import { quantityToNumber } from './validators';
-import { deepMerge, isPlainObject, Json } from '../lib/deep-merge';
-import { isolationProblems, NamedConfig } from '../lib/environment-isolation';
+import { deepMerge, isPlainObject, Json, PROTOTYPE_KEY_PROBLEM, prototypeKeyParents } from '../lib/deep-merge';
+import { isolationProblems, NamedConfig } from './environment-isolation';
 import { REPOSITORY_ROOT } from '../lib/paths';
-import { MAX_ASPECT_RATIO, withinDinoAspectLimit } from '../lib/throughput-mode';
 
 export const DEFAULT_CONFIG_FILE = path.join(REPOSITORY_ROOT, 'omniglue.config.json');
 
@@ -49,146 +48,18 @@ function formatIssue(issue: z.core.$ZodIssue): string {
   return `${setting}: ${issue.message}${describeReceived(issue.input)}`;
 }
 
-/** Environment variables the conversion Job sets, and those an image's Python must keep. */
-export const RESERVED_JOB_ENVIRONMENT = ['HOME', 'PATH', 'PYTHONPATH', 'PYTHONHOME', 'PYTHONUNBUFFERED', 'PYTHONDONTWRITEBYTECODE', 'LD_LIBRARY_PATH', 'LD_PRELOAD'];
-/** Memory Triton needs besides /dev/shm: the server, three networks' weights and their CUDA/ORT workspaces on the host. */
-export const MIN_TRITON_MEMORY_MIB = 4096;
-
-/** Rules that relate two settings; each names both and suggests the fix. */
-export function crossCheck(config: OmniglueConfig): string[] {
-  const problems: string[] = [];
-  const { triton, modelRepository, autoscaling, monitoring, conversion } = config;
-  if (triton.replicas.min > triton.replicas.max) {
-    problems.push(
-      `triton.replicas.min (${triton.replicas.min}) must be less than or equal to triton.replicas.max (${triton.replicas.max})`,
-    );
-  }
-  if (modelRepository.accessMode === 'ReadWriteOnce' && triton.replicas.max > 1) {
-    problems.push(
-      `modelRepository.accessMode ${modelRepository.accessMode} allows one node to mount the volume, but triton.replicas.max is ${triton.replicas.max}: ` +
-        'use ReadWriteMany storage (NFS, EFS, Filestore, Azure Files), or set triton.replicas.max to 1',
-    );
-  }
-  if (quantityToNumber(triton.resources.memoryLimit) < quantityToNumber(triton.resources.memoryRequest)) {
-    problems.push(
-      `triton.resources.memoryLimit (${triton.resources.memoryLimit}) must be at least triton.resources.memoryRequest (${triton.resources.memoryRequest})`,
-    );
-  }
-  if (triton.shmSizeMiB * 2 ** 20 >= quantityToNumber(triton.resources.memoryLimit)) {
-    problems.push(
-      `triton.shmSizeMiB (${triton.shmSizeMiB}) must be smaller than triton.resources.memoryLimit (${triton.resources.memoryLimit}): ` +
-        '/dev/shm is memory-backed and counts against the limit',
-    );
-  }
-  const engineBuildSeconds = conversion.tensorrtFp16 ? triton.expectedEngineBuildSeconds : 0;
-  const startupNeeded = triton.expectedModelLoadSeconds + triton.expectedWarmupSeconds + engineBuildSeconds;
-  if (triton.startupTimeoutSeconds < startupNeeded) {
-    const engineBuild = conversion.tensorrtFp16 ? ` + triton.expectedEngineBuildSeconds (${engineBuildSeconds}, TensorRT is on)` : '';
-    problems.push(
-      `triton.startupTimeoutSeconds (${triton.startupTimeoutSeconds}) is shorter than triton.expectedModelLoadSeconds (${triton.expectedModelLoadSeconds}) + ` +
-        `triton.expectedWarmupSeconds (${triton.expectedWarmupSeconds})${engineBuild} = ${startupNeeded} s: ` +
-        'the kubelet would kill Triton while it loads and warms up the models; raise startupTimeoutSeconds',
-    );
-  }
-  const { enabled: throughput, imageWidth, imageHeight } = conversion.throughputMode;
-  if (throughput && triton.gpusPerReplica === 0) {
-    problems.push(
-      'conversion.throughputMode batches DINOv2 on a GPU, but triton.gpusPerReplica is 0 (CPU-only replicas), where batching gains nothing and ' +
-        'warming up at the full batch takes minutes: set throughputMode.enabled to false or give each replica a GPU',
-    );
-  }
-  if (throughput && !withinDinoAspectLimit(imageWidth, imageHeight)) {
-    problems.push(
-      `conversion.throughputMode.imageWidth x imageHeight (${imageWidth} x ${imageHeight}) must have an aspect ratio of at most ${MAX_ASPECT_RATIO}:1: ` +
-        'DINOv2 needs one 14-px patch on the shorter side',
-    );
-  }
-  if (conversion.tensorrtFp16 && triton.gpusPerReplica === 0) {
-    problems.push(
-      'conversion.tensorrtFp16 needs a GPU, but triton.gpusPerReplica is 0 (CPU-only replicas): set tensorrtFp16 to false or give each replica a GPU',
-    );
-  }
-  if (autoscaling.enabled && triton.gpusPerReplica === 0) {
-    problems.push(
-      'autoscaling.enabled scales on GPU utilization, but triton.gpusPerReplica is 0: give each replica a GPU or set autoscaling.enabled to false',
-    );
-  }
-  if (monitoring.installKubePrometheusStack && monitoring.existingPrometheusUrl !== undefined) {
-    problems.push(
-      'monitoring.existingPrometheusUrl is set while monitoring.installKubePrometheusStack is true: choose one Prometheus (set installKubePrometheusStack to false to use yours)',
-    );
-  }
-  if (!monitoring.installKubePrometheusStack && monitoring.existingPrometheusUrl === undefined && monitoring.installPrometheusAdapter) {
-    problems.push(
-      'monitoring.installKubePrometheusStack is false, so prometheus-adapter needs monitoring.existingPrometheusUrl (e.g. "http://prometheus-operated.monitoring.svc:9090")',
-    );
-  }
-  if (monitoring.installKubePrometheusStack && !monitoring.prometheusOperator) {
-    problems.push(
-      'monitoring.prometheusOperator is false while monitoring.installKubePrometheusStack is true: kube-prometheus-stack runs the Prometheus Operator; ' +
-        'set prometheusOperator to false only for your own Prometheus without it',
-    );
-  }
-  if (monitoring.installAlertRules && !monitoring.prometheusOperator) {
-    problems.push(
-      'monitoring.installAlertRules needs a Prometheus Operator to evaluate its PrometheusRule, but monitoring.prometheusOperator is false: ' +
-        'set installAlertRules to false (the rules are in charts/omniglue-alerts, to load into your Prometheus yourself)',
-    );
-  }
-  const podMonitorLabels = Object.keys(monitoring.podMonitorLabels);
-  if (podMonitorLabels.length > 0 && (monitoring.installKubePrometheusStack || !monitoring.prometheusOperator)) {
-    problems.push(
-      `monitoring.podMonitorLabels (${podMonitorLabels.join(', ')}) label the PodMonitor created for your own operator-managed Prometheus, ` +
-        'but there is none: it needs monitoring.installKubePrometheusStack false and monitoring.prometheusOperator true',
-    );
-  }
-  const ruleLabels = Object.keys(monitoring.ruleLabels);
-  if (ruleLabels.length > 0 && !monitoring.installAlertRules) {
-    problems.push(`monitoring.ruleLabels (${ruleLabels.join(', ')}) label the alerts' PrometheusRule, but monitoring.installAlertRules is false`);
-  }
-  if (conversion.useGpu && !conversion.dependenciesPreinstalled) {
-    problems.push(
-      'conversion.useGpu needs conversion.dependenciesPreinstalled with an image that has onnxruntime-gpu ' +
-        '(docker build --build-arg ONNXRUNTIME_PACKAGE=onnxruntime-gpu==1.19.2 -f scripts/Dockerfile.conversion scripts): ' +
-        'the default pip requirements are CPU builds and would hold a GPU without using it',
-    );
-  }
-  const reservedEnvironment = Object.keys(conversion.extraEnv).filter((name) => RESERVED_JOB_ENVIRONMENT.includes(name));
-  if (reservedEnvironment.length > 0) {
-    problems.push(
-      `conversion.extraEnv may not set ${reservedEnvironment.join(', ')}: the Job sets them itself or the image's Python needs them as they are (reserved: ${RESERVED_JOB_ENVIRONMENT.join(', ')})`,
-    );
-  }
-  const reservedNamespaces = new Map<string, string>([
-    ['default', 'the default namespace holds no Pod Security level of its own; give the workload its own namespace'],
-    [monitoring.namespace, 'it is monitoring.namespace, and the restricted Pod Security level would stop node-exporter there'],
-    [config.addons.nvidiaDevicePluginNamespace, 'it is addons.nvidiaDevicePluginNamespace, whose privileged pods the restricted level would stop'],
-  ]);
-  const namespaceClash = config.namespace.startsWith('kube-') ? 'kube-* namespaces belong to Kubernetes' : reservedNamespaces.get(config.namespace);
-  if (namespaceClash !== undefined) {
-    problems.push(`namespace '${config.namespace}' cannot hold the serving workload: ${namespaceClash}; choose another, e.g. "omniglue"`);
-  }
-  const tritonMemoryMiB = (quantityToNumber(triton.resources.memoryLimit) - triton.shmSizeMiB * 2 ** 20) / 2 ** 20;
-  if (tritonMemoryMiB < MIN_TRITON_MEMORY_MIB && triton.shmSizeMiB * 2 ** 20 < quantityToNumber(triton.resources.memoryLimit)) {
-    problems.push(
-      `triton.shmSizeMiB (${triton.shmSizeMiB}) leaves Triton ${Math.round(tritonMemoryMiB)} MiB of triton.resources.memoryLimit (${triton.resources.memoryLimit}); ` +
-        `it needs at least ${MIN_TRITON_MEMORY_MIB} MiB besides /dev/shm: lower shmSizeMiB or raise memoryLimit`,
-    );
-  }
-  if (quantityToNumber(conversion.memoryLimit) < quantityToNumber(conversion.memoryRequest)) {
-    problems.push(
-      `conversion.memoryLimit (${conversion.memoryLimit}) must be at least conversion.memoryRequest (${conversion.memoryRequest})`,
-    );
-  }
-  return problems;
-}
-
 /** Validates raw configuration (already merged for the environment) and fills in the defaults. */
 export function parseConfig(raw: unknown, source = 'inline configuration'): OmniglueConfig {
   const depthProblems = nestingProblems(raw as Json);
   if (depthProblems.length > 0) throw new ConfigError(source, depthProblems);
   const result = configSchema.safeParse(raw, { reportInput: true });
-  if (!result.success) throw new ConfigError(source, result.error.issues.map(formatIssue));
+  const issues = result.success ? [] : result.error.issues;
+  // A section's "__proto__" is an unknown setting zod reports; a map's it would drop without a word.
+  const reported = new Set(issues.flatMap((issue) => (issue.code === 'unrecognized_keys' && issue.keys.includes('__proto__') ? [issue.path.join('.')] : [])));
+  const prototypeKeys = prototypeKeyParents(raw)
+    .filter((at) => !reported.has(at.join('.')))
+    .map((at) => `${[...at, '__proto__'].join('.')}: ${PROTOTYPE_KEY_PROBLEM}`);
+  if (!result.success || prototypeKeys.length > 0) throw new ConfigError(source, [...issues.map(formatIssue), ...prototypeKeys]);
   const problems = crossCheck(result.data);
   if (problems.length > 0) throw new ConfigError(source, problems);
   return result.data;

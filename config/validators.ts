@@ -1,89 +1,57 @@
 import { z } from 'zod';
+import {
+  azureContainerProblem,
+  azureResourceGroupProblem,
+  azureStorageAccountProblem,
+  dynamodbTableProblem,
+  gcsBucketProblem,
+  s3BucketProblem,
+} from '../lib/cloud-names';
+import { IMAGE_TAG, imageRepositoryProblem, pinnedImageProblem } from '../lib/image-reference';
+import { dnsLabelProblem, dnsSubdomainProblem, labelKeyProblem, labelValueProblem } from '../lib/kubernetes-names';
+import { quantityValue } from '../lib/quantity';
+import { controlCharacterProblem } from '../lib/text';
+import { urlProblem } from '../lib/url-check';
 
-/**
- * Kubernetes resource quantity (https://kubernetes.io/docs/reference/kubernetes-api/common-definitions/quantity/):
- * a decimal number followed by an optional binary (Ki..Ei), decimal (m, k, M..E) or exponent suffix, no spaces.
- */
-const QUANTITY = /^[+]?(\d+(\.\d*)?|\.\d+)(Ki|Mi|Gi|Ti|Pi|Ei|m|k|M|G|T|P|E|[eE][+-]?\d+)?$/;
-const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
-const DNS1123_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
-const LABEL_NAME = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/;
-const LABEL_VALUE = /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/;
-const IMAGE_TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
+// One validator per kind of value, each a check of lib/ (shared with anything else that meets such a value) wrapped
+// for zod, so every setting of a kind is held to the same rules and refused with the same words.
+
 const SHA256_HEX = /^[0-9a-f]{64}$/;
 const SEMVER = /^\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?$/;
 
-const BINARY_SUFFIX: Record<string, number> = { Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40, Pi: 2 ** 50, Ei: 2 ** 60 };
-const DECIMAL_SUFFIX: Record<string, number> = { m: 1e-3, '': 1, k: 1e3, M: 1e6, G: 1e9, T: 1e12, P: 1e15, E: 1e18 };
-
-/** Converts a validated quantity to its base unit (bytes for memory, cores for CPU). */
-export function quantityToNumber(quantity: string): number {
-  const match = /^[+]?([\d.]+)([a-zA-Z]*|[eE][+-]?\d+)$/.exec(quantity);
-  if (!match) throw new Error(`'${quantity}' is not a Kubernetes quantity`);
-  const [, amount, suffix] = match;
-  if (suffix in BINARY_SUFFIX) return Number(amount) * BINARY_SUFFIX[suffix];
-  if (suffix in DECIMAL_SUFFIX) return Number(amount) * DECIMAL_SUFFIX[suffix];
-  return Number(`${amount}${suffix}`);
-}
-
-export const quantity = (example: string) =>
-  z.string().regex(QUANTITY, {
-    error: `must be a Kubernetes quantity such as '${example}' (a number with an optional suffix like Mi, Gi, m, no spaces)`,
+/** A string setting refused with `problem`'s words when it returns some. */
+const checked = (problem: (value: string) => string | undefined) =>
+  z.string().superRefine((value, context) => {
+    const message = problem(value);
+    if (message !== undefined) context.addIssue({ code: 'custom', message });
   });
 
-export const dnsLabel = () =>
-  z
-    .string()
-    .max(63, { error: 'must be at most 63 characters (a DNS-1123 label)' })
-    .regex(DNS1123_LABEL, {
-      error: 'must be a DNS-1123 label: lower-case letters, digits and "-", starting and ending with a letter or digit',
-    });
+/** Free text (a path, a context name, an environment variable's value): anything but control characters. */
+export const text = () => checked(controlCharacterProblem);
 
-export const dnsSubdomain = () =>
-  z
-    .string()
-    .max(253, { error: 'must be at most 253 characters (a DNS-1123 subdomain)' })
-    .regex(DNS1123_SUBDOMAIN, { error: 'must be a DNS-1123 subdomain: lower-case letters, digits, "-" and "."' });
-
-export const labelName = () =>
-  z.string().max(316).regex(LABEL_NAME, { error: 'must be a Kubernetes label key such as "nvidia.com/gpu.present"' });
-
-export const labelValue = () =>
-  z
-    .string()
-    .max(63, { error: 'must be at most 63 characters (a Kubernetes label value)' })
-    .regex(LABEL_VALUE, { error: 'must be a Kubernetes label value: letters, digits, "-", "_" and "."' });
+export const dnsLabel = () => checked(dnsLabelProblem);
+export const dnsSubdomain = () => checked(dnsSubdomainProblem);
+/** A label key, checked part by part: `[prefix/]name` (lib/kubernetes-names.ts). */
+export const labelKey = () => checked(labelKeyProblem);
+export const labelValue = () => checked(labelValueProblem);
 
 /** Image tags are pinned: `latest` (or no tag) makes a rollout irreproducible, so it is refused. */
 export const pinnedImageTag = () =>
-  z
-    .string()
-    .min(1, { error: 'must not be empty: pin an image tag such as "26.06-py3"' })
-    .regex(IMAGE_TAG, { error: 'must be a valid image tag (letters, digits, "_", "." and "-", at most 128 characters)' })
-    .refine((tag) => tag.toLowerCase() !== 'latest', {
-      error: 'must be pinned: "latest" changes under you; use a release tag such as "26.06-py3"',
-    });
+  checked((tag) =>
+    tag === ''
+      ? 'must not be empty: pin an image tag such as "26.06-py3"'
+      : !IMAGE_TAG.test(tag)
+        ? 'must be a valid image tag (letters, digits, "_", "." and "-", not starting with "." or "-", at most 128 characters)'
+        : tag.toLowerCase() === 'latest'
+          ? 'must be pinned: "latest" changes under you; use a release tag such as "26.06-py3"'
+          : undefined,
+  );
 
-// The container image reference grammar of github.com/distribution/reference (regexp.go): an optional registry
-// host[:port], then lower-case path components separated by "/", then ":tag" and/or "@digest".
-const DOMAIN_COMPONENT = '(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])';
-const DOMAIN = `(?:${DOMAIN_COMPONENT}(?:\\.${DOMAIN_COMPONENT})*|\\[[a-fA-F0-9:]+\\])(?::[0-9]+)?`;
-const PATH_COMPONENT = '[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*';
-const IMAGE_REFERENCE = new RegExp(`^(?:${DOMAIN}/)?${PATH_COMPONENT}(?:/${PATH_COMPONENT})*(?::[\\w][\\w.-]{0,127})?(?:@sha256:[0-9a-f]{64})?$`);
+/** A full image reference with a pinned tag or digest (lib/image-reference.ts). */
+export const pinnedImage = () => checked(pinnedImageProblem);
 
-/** A full image reference with a pinned tag or digest. */
-export const pinnedImage = () =>
-  z
-    .string()
-    .min(1, { error: 'must not be empty' })
-    .refine((image) => !/\s/.test(image), { error: 'must not contain whitespace' })
-    .refine((image) => image.length <= 255 && IMAGE_REFERENCE.test(image), {
-      error: 'must be a container image reference: [registry[:port]/]lower-case/path[:tag][@sha256:digest]',
-    })
-    .refine((image) => /@sha256:[0-9a-f]{64}$/.test(image) || /:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/.test(image.split('/').pop() ?? ''), {
-      error: 'must carry a tag or digest, e.g. "python:3.11.11-slim-bookworm" or "repo/image@sha256:<64 hex>"',
-    })
-    .refine((image) => !/:latest$/i.test(image), { error: 'must be pinned: the "latest" tag changes under you' });
+/** An image repository without tag or digest, e.g. "nvcr.io/nvidia/tritonserver" or an internal mirror. */
+export const imageRepository = () => checked(imageRepositoryProblem);
 
 export const chartVersion = () =>
   z.string().regex(SEMVER, { error: 'must be an exact chart version such as "0.18.0" (no ranges, no "latest")' });
@@ -94,26 +62,28 @@ export const sha256Hex = () =>
     .regex(SHA256_HEX, { error: 'must be 64 lower-case hex characters (a sha256 digest)' })
     .refine((digest) => !/^(.)\1{63}$/.test(digest), { error: 'is a placeholder, not a real digest: put the sha256 from the conversion manifest here' });
 
-/** An image repository without tag or digest, e.g. "nvcr.io/nvidia/tritonserver" or an internal mirror. */
-export const imageRepository = () =>
-  z
-    .string()
-    .regex(/^[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(\/[a-z0-9]+([._-][a-z0-9]+)*)*$/, {
-      error: 'must be an image repository without tag or digest, e.g. "nvcr.io/nvidia/tritonserver" or "registry.internal:5000/nvidia/tritonserver"',
-    });
-
+// URLs (lib/url-check.ts): none may carry credentials; the query is kept as written where the URL is passed on whole.
 export const chartRepositoryUrl = () =>
-  z.string().refine((value) => /^(https?|oci):\/\/\S+$/.test(value), { error: 'must be an http(s):// or oci:// Helm chart repository URL' });
-
+  checked((value) => urlProblem(value, { schemes: ['http', 'https', 'oci'], what: 'an http(s):// or oci:// Helm chart repository URL', query: 'kept' }));
 export const httpUrl = () =>
-  z.string().refine((value) => /^(https?|file):\/\/\S+$/.test(value), { error: 'must be an http(s):// or file:// URL' });
+  checked((value) => urlProblem(value, { schemes: ['http', 'https', 'file'], what: 'an http(s):// or file:// URL', query: 'kept' }));
+/** Prometheus is queried over HTTP at paths the adapter appends: a query or fragment could not be passed on. */
+export const prometheusUrl = () =>
+  checked((value) =>
+    urlProblem(value, { schemes: ['http', 'https'], what: 'an http:// or https:// URL, e.g. "http://prometheus-operated.monitoring.svc:9090"', query: 'refused' }),
+  );
 
-const INT32_MAX = 2 ** 31 - 1;
-// Kubernetes stores every integer field this project writes as int32.
-export const positiveInt = () =>
-  z.number().int({ error: 'must be a whole number' }).min(1, { error: 'must be at least 1' }).max(INT32_MAX, { error: `must be at most ${INT32_MAX}` });
-export const nonNegativeInt = () =>
-  z.number().int({ error: 'must be a whole number' }).min(0, { error: 'must not be negative' }).max(INT32_MAX, { error: `must be at most ${INT32_MAX}` });
+/** The name of an environment variable the conversion containers get. */
+export const environmentVariableName = () =>
+  z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { error: 'must be an environment variable name (letters, digits, "_")' });
+
+// Cloud names of the state backends (lib/cloud-names.ts).
+export const s3BucketName = () => checked(s3BucketProblem);
+export const gcsBucketName = () => checked(gcsBucketProblem);
+export const dynamodbTableName = () => checked(dynamodbTableProblem);
+export const azureResourceGroupName = () => checked(azureResourceGroupProblem);
+export const azureStorageAccountName = () => checked(azureStorageAccountProblem);
+export const azureContainerName = () => checked(azureContainerProblem);
 
 /** A whole number within [min, max], with a message that states the range and why. */
 export const intBetween = (min: number, max: number, why: string) =>
@@ -134,23 +104,19 @@ export const cpuQuantity = (example: string, minCores: number, maxCores = 1024) 
   z
     .string()
     .regex(CPU, { error: `must be CPU cores such as '${example}' or millicores such as '500m' (no memory units)`, abort: true })
-    .refine((value) => quantityToNumber(value) >= minCores, { error: `must be at least ${minCores} CPU` })
-    .refine((value) => quantityToNumber(value) <= maxCores, { error: `must be at most ${maxCores} CPU` });
+    .refine((value) => quantityValue(value) >= minCores, { error: `must be at least ${minCores} CPU` })
+    .refine((value) => quantityValue(value) <= maxCores, { error: `must be at most ${maxCores} CPU` });
 
 export const memoryQuantity = (example: string, minBytes: number, maxBytes = 2 ** 50) =>
   z
     .string()
     .regex(MEMORY, { error: `must be bytes with a unit such as '${example}' (Ki, Mi, Gi, Ti or k, M, G, T; not 'm', which is thousandths)`, abort: true })
-    .refine((value) => quantityToNumber(value) >= minBytes, { error: `must be at least ${formatBytes(minBytes)}` })
-    .refine((value) => quantityToNumber(value) <= maxBytes, { error: `must be at most ${formatBytes(maxBytes)}` });
+    .refine((value) => quantityValue(value) >= minBytes, { error: `must be at least ${formatBytes(minBytes)}` })
+    .refine((value) => quantityValue(value) <= maxBytes, { error: `must be at most ${formatBytes(maxBytes)}` });
 
 /** A positive ratio written as a quantity ("1000m" = 1), as HPA targets are. */
 export const ratioQuantity = (example: string) =>
   z
     .string()
     .regex(/^\d+(\.\d+)?m?$/, { error: `must be a ratio such as '${example}' (1000m = 1) or '1.5'`, abort: true })
-    .refine((value) => quantityToNumber(value) > 0 && quantityToNumber(value) <= 100, { error: 'must be above 0 and at most 100' });
-
-/** Prometheus is queried over HTTP: file:// or other schemes are refused. */
-export const prometheusUrl = () =>
-  z.string().refine((value) => /^https?:\/\/[^\s/$.?#][^\s]*$/.test(value), { error: 'must be an http:// or https:// URL, e.g. "http://prometheus-operated.monitoring.svc:9090"' });
+    .refine((value) => quantityValue(value) > 0 && quantityValue(value) <= 100, { error: 'must be above 0 and at most 100' });

@@ -1,8 +1,9 @@
 import { Construct } from 'constructs';
+import { settingProp } from '../config/construct-props';
 import { localChart, localChartRelease } from '../lib/local-chart-release';
 import { HelmRelease } from '../lib/provider-classes';
-import { deliberateQueueDelay } from '../lib/throughput-mode';
 import { TRITON_ENSEMBLE_MODEL, TRITON_SCRAPE_JOB } from '../lib/triton-metrics';
+import { ValidationError } from '../lib/validation-error';
 import { ModelConversionJob } from './model-conversion-job';
 import { TritonServer } from './triton-server';
 
@@ -30,7 +31,7 @@ export interface AlertRulesProps {
   /**
    * Extra labels on the PrometheusRule, for a Prometheus whose `ruleSelector` requires some (kube-prometheus-stack's
    * own selects every rule, see charts/kube-prometheus-stack/values.yaml).
-   * @default {}
+   * @default - setting monitoring.ruleLabels
    */
   readonly ruleLabels?: Record<string, string>;
 }
@@ -51,12 +52,13 @@ export class AlertRules extends Construct {
     super(scope, id);
     this.queueToComputeRatioThreshold = props.queueToComputeRatioThreshold ?? 5;
     this.failureRatioThreshold = props.failureRatioThreshold ?? 0.01;
-    this.ruleLabels = { ...(props.ruleLabels ?? {}) };
+    this.ruleLabels = { ...settingProp(this, 'monitoring.ruleLabels', 'ruleLabels', props.ruleLabels) };
+    settingProp(this, 'monitoring.namespace', 'monitoringNamespace', props.monitoringNamespace);
     if (!(this.failureRatioThreshold > 0 && this.failureRatioThreshold < 1)) {
-      throw new Error(`failureRatioThreshold (${this.failureRatioThreshold}) must be between 0 and 1 (a share of requests)`);
+      throw new ValidationError(`failureRatioThreshold (${this.failureRatioThreshold}) must be between 0 and 1 (a share of requests)`, this);
     }
     if (!(this.queueToComputeRatioThreshold > 0)) {
-      throw new Error(`queueToComputeRatioThreshold (${this.queueToComputeRatioThreshold}) must be greater than 0`);
+      throw new ValidationError(`queueToComputeRatioThreshold (${this.queueToComputeRatioThreshold}) must be greater than 0`, this);
     }
     this.release = localChartRelease(this, 'release', {
       name: 'omniglue-alerts',
@@ -70,8 +72,6 @@ export class AlertRules extends Construct {
         ensembleModel: TRITON_ENSEMBLE_MODEL,
         ruleLabels: this.ruleLabels,
         thresholds: { queueToComputeRatio: this.queueToComputeRatioThreshold, failureRatio: this.failureRatioThreshold },
-        // The throughput mode's batcher waits on purpose; the saturation alert does not count that wait.
-        deliberateQueueDelay: deliberateQueueDelay(props.conversionJob.throughputMode) ?? { model: '', microseconds: 0 },
       },
     });
   }

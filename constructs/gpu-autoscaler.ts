@@ -1,6 +1,8 @@
 import { Construct } from 'constructs';
+import { enforceRule, settingProp } from '../config/construct-props';
+import { RULES } from '../config/rules';
 import { commonLabels } from '../lib/labels';
-import { canonicalQuantity, QuantityError } from '../lib/quantity';
+import { canonicalQuantity } from '../lib/quantity';
 import { HorizontalPodAutoscalerV2 } from '../lib/provider-classes';
 import { TRITON_CUSTOM_METRICS, TritonCustomMetrics } from '../lib/triton-metrics';
 import { TritonServer } from './triton-server';
@@ -13,21 +15,15 @@ export interface GpuAutoscalerProps {
    * @default TRITON_CUSTOM_METRICS (the names PrometheusAdapter's rules use)
    */
   readonly metrics?: TritonCustomMetrics;
-  /**
-   * Average GPU utilization (percent) per pod to keep.
-   * @default 70
-   */
+  /** Average GPU utilization (percent) per pod to keep, 1 to 99. @default - setting autoscaling.gpuUtilizationTargetPercent */
   readonly gpuUtilizationTargetPercent?: number;
   /**
    * Target queue-to-compute ratio, a Kubernetes quantity ('1000m' or '1': requests queue as long as they compute);
    * null leaves the second metric out. Written in the API server's canonical form ('1000m' becomes '1').
-   * @default '1'
+   * @default - setting autoscaling.queueToComputeRatio.target
    */
   readonly queueToComputeRatioTarget?: string | null;
-  /**
-   * How long load must stay low before pods are removed.
-   * @default 300
-   */
+  /** How long load must stay low before pods are removed. @default - setting autoscaling.scaleDownStabilizationSeconds */
   readonly scaleDownStabilizationSeconds?: number;
 }
 
@@ -47,15 +43,14 @@ export class GpuAutoscaler extends Construct {
     super(scope, id);
     const { server } = props;
     this.metrics = props.metrics ?? TRITON_CUSTOM_METRICS;
-    this.gpuUtilizationTargetPercent = props.gpuUtilizationTargetPercent ?? 70;
-    this.queueToComputeRatioTarget = props.queueToComputeRatioTarget === null ? undefined : hpaTarget('queueToComputeRatioTarget', props.queueToComputeRatioTarget ?? '1');
-    const scaleDownStabilizationSeconds = props.scaleDownStabilizationSeconds ?? 300;
-    if (server.gpusPerReplica === 0) {
-      throw new Error(`the server's gpusPerReplica is 0, so there is no GPU utilization to scale on: give each replica a GPU or leave the GpuAutoscaler out`);
-    }
-    if (!Number.isInteger(this.gpuUtilizationTargetPercent) || this.gpuUtilizationTargetPercent < 1 || this.gpuUtilizationTargetPercent > 100) {
-      throw new Error(`gpuUtilizationTargetPercent (${this.gpuUtilizationTargetPercent}) must be a whole number between 1 and 100`);
-    }
+    this.gpuUtilizationTargetPercent = settingProp(this, 'autoscaling.gpuUtilizationTargetPercent', 'gpuUtilizationTargetPercent', props.gpuUtilizationTargetPercent);
+    // Canonical: the provider compares HPA targets as text, so '1000m' would plan `"1" -> "1000m"` forever (lib/quantity.ts).
+    this.queueToComputeRatioTarget =
+      props.queueToComputeRatioTarget === null
+        ? undefined
+        : canonicalQuantity(settingProp(this, 'autoscaling.queueToComputeRatio.target', 'queueToComputeRatioTarget', props.queueToComputeRatioTarget));
+    const scaleDownStabilizationSeconds = settingProp(this, 'autoscaling.scaleDownStabilizationSeconds', 'scaleDownStabilizationSeconds', props.scaleDownStabilizationSeconds);
+    enforceRule(this, RULES.autoscalingNeedsGpu, { autoscaling: true, gpusPerReplica: server.gpusPerReplica }, { autoscaling: 'the GpuAutoscaler', gpusPerReplica: "the server's gpusPerReplica" });
 
     const podsMetric = (name: string, averageValue: string) => ({
       type: 'Pods',
@@ -68,7 +63,7 @@ export class GpuAutoscaler extends Construct {
         maxReplicas: server.maxReplicas,
         scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: server.deployment.metadata.name },
         metric: [
-          podsMetric(this.metrics.gpuUtilizationPercent, hpaTarget('gpuUtilizationTargetPercent', String(this.gpuUtilizationTargetPercent))),
+          podsMetric(this.metrics.gpuUtilizationPercent, canonicalQuantity(String(this.gpuUtilizationTargetPercent))),
           ...(this.queueToComputeRatioTarget !== undefined ? [podsMetric(this.metrics.queueToComputeRatio, this.queueToComputeRatioTarget)] : []),
         ],
         behavior: {
@@ -92,19 +87,5 @@ export class GpuAutoscaler extends Construct {
         },
       },
     });
-  }
-}
-
-/**
- * A metric target in the form the API server gives back. The provider compares `average_value` and `value` as
- * text (no quantity diff suppression in hashicorp/kubernetes v2.38.0 kubernetes/schema_horizontal_pod_autoscaler.go,
- * metricTargetFields) and reads them back with Quantity.String(): '1000m' would show `"1" -> "1000m"` on every plan.
- */
-function hpaTarget(setting: string, quantity: string): string {
-  try {
-    return canonicalQuantity(quantity);
-  } catch (error) {
-    if (error instanceof QuantityError) throw new Error(`${setting}: ${error.message}`);
-    throw error;
   }
 }

@@ -1,34 +1,30 @@
 import { Construct } from 'constructs';
-import { VERSIONS } from '../config/versions';
+import { enforceRule, settingProp } from '../config/construct-props';
+import { RULES } from '../config/rules';
+import { modelArguments, NON_RETRYABLE_EXIT_CODES, runLimitArguments, WeightName, WeightSource } from '../lib/conversion-arguments';
 import { contentHash } from '../lib/content-hash';
 import { conversionScriptFiles, modelConfigFiles, sampleImageFiles, ShippedFile } from '../lib/conversion-files';
-import { GPU_RESOURCE, GpuScheduling, gpuPodPlacement } from '../lib/gpu-scheduling';
+import { GPU_RESOURCE, GpuScheduling, gpuPodPlacement, gpuPodPlacementBeside } from '../lib/gpu-scheduling';
 import { commonLabels, TRITON_SELECTOR_LABELS } from '../lib/labels';
 import { hardenedContainerSecurityContext, hardenedPodSecurityContext } from '../lib/pod-hardening';
 import { ConfigMapV1, JobV1, ServiceAccountV1 } from '../lib/provider-classes';
-import { throughputArguments, ThroughputMode } from '../lib/throughput-mode';
+import { ThroughputMode } from '../lib/throughput-mode';
 import { LoadedModelRepository, loadModelRepository, MODEL_REPOSITORY_DIR } from '../lib/triton-model-config';
+import { withConstructPath } from '../lib/validation-error';
 import { ModelRepository } from './model-repository';
 
-export const WEIGHT_NAMES = ['superpoint', 'dinov2', 'omniglue'] as const;
-export type WeightName = (typeof WEIGHT_NAMES)[number];
-
-export interface WeightSource {
-  /** Download URL (https:// or file://). @default - the pinned official URL in the conversion script */
-  readonly url?: string;
-  /** Expected sha256; the Job fails on a mismatch. @default - recorded in the manifest, not verified */
-  readonly sha256?: string;
-}
+export type { WeightName, WeightSource } from '../lib/conversion-arguments';
 
 export interface ConversionResources {
-  /** @default '2' */
+  /** @default - setting conversion.cpuRequest */
   readonly cpuRequest?: string;
-  /** @default '8Gi' */
+  /** @default - setting conversion.memoryRequest */
   readonly memoryRequest?: string;
-  /** @default '16Gi' */
+  /** @default - setting conversion.memoryLimit */
   readonly memoryLimit?: string;
 }
 
+// Props that mirror a setting take its default and its bounds from config/schema.ts (`@default - setting <path>`).
 export interface ModelConversionJobProps {
   /** The volume the Job publishes into. */
   readonly modelRepository: ModelRepository;
@@ -39,45 +35,27 @@ export interface ModelConversionJobProps {
    * @default - this repository's model_repository/
    */
   readonly modelConfigs?: LoadedModelRepository;
-  /**
-   * Image the conversion runs in (pinned tag or digest).
-   * @default VERSIONS.conversionImage
-   */
+  /** Image the conversion runs in (pinned tag or digest). @default - setting conversion.image */
   readonly image?: string;
   /**
    * The image already has scripts/requirements-conversion.txt installed (scripts/Dockerfile.conversion builds
    * one), so no init container installs them; for air-gapped clusters.
-   * @default false
+   * @default - setting conversion.dependenciesPreinstalled
    */
   readonly dependenciesPreinstalled?: boolean;
-  /**
-   * Runs on a GPU node with one GPU.
-   * @default false
-   */
+  /** Runs on a GPU node with one GPU. @default - setting conversion.useGpu */
   readonly useGpu?: boolean;
-  /**
-   * Deadline for the whole Job, retries and downloads included; Terraform waits a little longer.
-   * @default 60
-   */
+  /** Deadline for the whole Job, retries and downloads included; Terraform waits 10 minutes longer. @default - setting conversion.timeoutMinutes */
   readonly timeoutMinutes?: number;
-  /**
-   * Retries after a failed pod.
-   * @default 2
-   */
+  /** Retries after a failed pod. @default - setting conversion.backoffLimit */
   readonly backoffLimit?: number;
   /** CPU and memory of the conversion container. @default - see ConversionResources */
   readonly resources?: ConversionResources;
-  /** Weight download overrides and pinned checksums. @default - official URLs, checksums recorded only */
+  /** Weight download overrides and pinned checksums. @default - setting conversion.weights: official URLs, checksums recorded only */
   readonly weights?: Partial<Record<WeightName, WeightSource>>;
-  /**
-   * Adds TensorRT FP16 acceleration to the three networks' configs.
-   * @default false
-   */
+  /** Adds TensorRT FP16 acceleration to the three networks' configs. @default - setting conversion.tensorrtFp16 */
   readonly tensorrtFp16?: boolean;
-  /**
-   * Largest image side (px) the TensorRT shape profiles cover (used with `tensorrtFp16`).
-   * @default 1920
-   */
+  /** Largest image side (px) the TensorRT shape profiles cover (used with `tensorrtFp16`). @default - setting conversion.tensorrtMaxImageSide */
   readonly tensorrtMaxImageSide?: number;
   /**
    * Publishes KIND_CPU instance groups, for Triton replicas without a GPU (a distinct model version).
@@ -90,26 +68,14 @@ export interface ModelConversionJobProps {
    * @default - off: SuperPoint at each image's own resolution, as the reference runs it
    */
   readonly throughputMode?: ThroughputMode;
-  /**
-   * Extra environment variables of both containers (e.g. HTTPS_PROXY, NO_PROXY).
-   * @default {}
-   */
+  /** Extra environment variables of both containers (e.g. HTTPS_PROXY, NO_PROXY). @default - setting conversion.extraEnv */
   readonly extraEnv?: Record<string, string>;
-  /**
-   * Matches the demo pair must give before the repository is published.
-   * @default 10
-   */
+  /** Matches the demo pair must give before the repository is published. @default - setting conversion.minSampleMatches */
   readonly minSampleMatches?: number;
 }
 
 const CODE_ROOT = '/opt/omniglue';
 
-/**
- * Exit codes of failures that fail again on every retry (scripts/omniglue_conversion/errors.py): usage (2), checksum
- * (4), export (5), contract (6) and sample inference (7). Downloads (3), publishing (8), the lock (9) and unexpected
- * errors (1) may be transient and keep their retries.
- */
-export const NON_RETRYABLE_EXIT_CODES = [2, 4, 5, 6, 7] as const;
 const DEPENDENCIES_DIR = '/deps';
 
 /**
@@ -141,47 +107,44 @@ export class ModelConversionJob extends Construct {
 
   constructor(scope: Construct, id: string, props: ModelConversionJobProps) {
     super(scope, id);
-    this.image = props.image ?? VERSIONS.conversionImage;
-    this.useGpu = props.useGpu ?? false;
-    this.timeoutMinutes = props.timeoutMinutes ?? 60;
-    this.modelConfigs = props.modelConfigs ?? loadModelRepository(MODEL_REPOSITORY_DIR);
-    const dependenciesPreinstalled = props.dependenciesPreinstalled ?? false;
-    const backoffLimit = props.backoffLimit ?? 2;
-    const minSampleMatches = props.minSampleMatches ?? 10;
-    this.tensorrtFp16 = props.tensorrtFp16 ?? false;
+    const setting = <T>(name: string, value: T | undefined) => settingProp(this, `conversion.${name}`, name, value);
+    this.image = setting('image', props.image);
+    this.useGpu = setting('useGpu', props.useGpu);
+    this.timeoutMinutes = setting('timeoutMinutes', props.timeoutMinutes);
+    this.tensorrtFp16 = setting('tensorrtFp16', props.tensorrtFp16);
     this.cpuOnlyInstances = props.cpuOnlyInstances ?? false;
     this.throughputMode = props.throughputMode;
-    const tensorrtMaxImageSide = props.tensorrtMaxImageSide ?? 1920;
-    const resources = { cpuRequest: '2', memoryRequest: '8Gi', memoryLimit: '16Gi', ...props.resources };
-    if (!Number.isInteger(this.timeoutMinutes) || this.timeoutMinutes < 1) {
-      throw new Error(`timeoutMinutes (${this.timeoutMinutes}) must be a whole number of minutes, at least 1`);
-    }
-    if (this.tensorrtFp16 && this.cpuOnlyInstances) {
-      throw new Error('tensorrtFp16 needs GPU instances, but cpuOnlyInstances is set: choose one');
-    }
-    if (!Number.isInteger(tensorrtMaxImageSide) || tensorrtMaxImageSide < 640) {
-      throw new Error(`tensorrtMaxImageSide (${tensorrtMaxImageSide}) must be a whole number of pixels, at least 640 (the typical image)`);
-    }
+    this.modelConfigs = props.modelConfigs ?? loadModelRepository(MODEL_REPOSITORY_DIR);
+    const dependenciesPreinstalled = setting<boolean>('dependenciesPreinstalled', props.dependenciesPreinstalled);
+    const backoffLimit = setting<number>('backoffLimit', props.backoffLimit);
+    // In this order: the pod settings' hash, and so the Job's name, reads them as an ordered object.
+    const resources = {
+      cpuRequest: settingProp(this, 'conversion.cpuRequest', 'resources.cpuRequest', props.resources?.cpuRequest),
+      memoryRequest: settingProp(this, 'conversion.memoryRequest', 'resources.memoryRequest', props.resources?.memoryRequest),
+      memoryLimit: settingProp(this, 'conversion.memoryLimit', 'resources.memoryLimit', props.resources?.memoryLimit),
+    };
+    const extraEnv = setting<Record<string, string>>('extraEnv', props.extraEnv);
+    const modelArgs = withConstructPath(this, () => modelArguments({
+      weights: setting('weights', props.weights),
+      minSampleMatches: setting('minSampleMatches', props.minSampleMatches),
+      tensorrtFp16: this.tensorrtFp16,
+      tensorrtMaxImageSide: setting('tensorrtMaxImageSide', props.tensorrtMaxImageSide),
+      cpuOnlyInstances: this.cpuOnlyInstances,
+      throughputMode: this.throughputMode,
+    }));
+    this.checkRules(dependenciesPreinstalled, resources, extraEnv);
     const namespace = props.modelRepository.namespace.name;
     const labels = commonLabels('omniglue', 'model-conversion');
 
     const scripts = conversionScriptFiles();
     const configs = modelConfigFiles(this.modelConfigs);
     const samples = sampleImageFiles();
-    const modelArguments = this.conversionArguments(props.weights ?? {}, minSampleMatches, tensorrtMaxImageSide);
-    this.version = contentHash([...scripts, ...configs, ...samples], { image: this.image, modelArguments });
+    this.version = contentHash([...scripts, ...configs, ...samples], { image: this.image, modelArguments: modelArgs });
     this.publishedRepositoryPath = `${ModelRepository.MOUNT_PATH}/versions/${this.version}`;
-    const extraEnv = props.extraEnv ?? {};
     const sharesSingleNodeVolume = !props.modelRepository.mountableFromSeveralNodes;
+    const runLimits = runLimitArguments(this.timeoutMinutes);
     // Changing how the Job runs (resources, placement, environment) must not change the model version, which
     // would roll Triton for nothing, but it cannot update a Job in place either: it gets a new Job name.
-    // The script's own limits end a stalled download or a wait for another Job's lock with a message and an exit code
-    // (3, 9) well before the Job's deadline kills the pod without one: downloads get half the deadline, the lock a
-    // quarter, and the rest is left for the conversion itself.
-    const runLimits = [
-      '--download-timeout-seconds', String(Math.floor(this.timeoutMinutes * 30)),
-      '--lock-timeout-seconds', String(Math.floor(this.timeoutMinutes * 15)),
-    ];
     const podSettingsHash = contentHash([], {
       dependenciesPreinstalled, useGpu: this.useGpu, backoffLimit, timeoutMinutes: this.timeoutMinutes, resources, extraEnv,
       sharesSingleNodeVolume, toleration: props.gpuScheduling.toleration, nodeLabels: props.gpuScheduling.requiredNodeLabels,
@@ -260,7 +223,7 @@ export class ModelConversionJob extends Construct {
             automountServiceAccountToken: false,
             securityContext: hardenedPodSecurityContext(),
             ...(this.useGpu ? gpuPodPlacement(props.gpuScheduling) : {}),
-            ...(sharesSingleNodeVolume && !this.useGpu ? this.besideTriton(props.gpuScheduling) : {}),
+            ...(sharesSingleNodeVolume && !this.useGpu ? gpuPodPlacementBeside(props.gpuScheduling, TRITON_SELECTOR_LABELS) : {}),
             initContainer: dependenciesPreinstalled ? [] : [installDependencies],
             container: [
               {
@@ -275,7 +238,7 @@ export class ModelConversionJob extends Construct {
                   '--work-dir', `${ModelRepository.MOUNT_PATH}/.work`,
                   '--sample-image0', `${CODE_ROOT}/samples/demo1.jpg`,
                   '--sample-image1', `${CODE_ROOT}/samples/demo2.jpg`,
-                  ...modelArguments,
+                  ...modelArgs,
                   ...runLimits,
                 ],
                 env: environment,
@@ -313,40 +276,13 @@ export class ModelConversionJob extends Construct {
     });
   }
 
-  /**
-   * A ReadWriteOnce volume is attached to one node at a time, and Triton holds it while a new version converts:
-   * the Job may go onto the GPU nodes and prefers the node Triton runs on, else it waits on a Multi-Attach error.
-   */
-  private besideTriton(gpuScheduling: GpuScheduling) {
-    return {
-      toleration: [{ ...gpuScheduling.toleration }],
-      affinity: {
-        podAffinity: {
-          preferredDuringSchedulingIgnoredDuringExecution: [
-            {
-              weight: 100,
-              podAffinityTerm: {
-                topologyKey: 'kubernetes.io/hostname',
-                labelSelector: [{ matchLabels: { ...TRITON_SELECTOR_LABELS } }],
-              },
-            },
-          ],
-        },
-      },
-    };
-  }
-
-  private conversionArguments(weights: Partial<Record<WeightName, WeightSource>>, minSampleMatches: number, tensorrtMaxImageSide: number): string[] {
-    const args = ['--min-sample-matches', String(minSampleMatches)];
-    for (const name of WEIGHT_NAMES) {
-      const source = weights[name];
-      if (source?.url !== undefined) args.push('--weights-url', `${name}=${source.url}`);
-      if (source?.sha256 !== undefined) args.push('--weights-sha256', `${name}=${source.sha256}`);
-    }
-    // Only arguments that change the published files go in: each one is part of the model version's hash.
-    if (this.tensorrtFp16) args.push('--tensorrt-fp16', '--tensorrt-max-image-side', String(tensorrtMaxImageSide));
-    if (this.cpuOnlyInstances) args.push('--instance-kind', 'cpu');
-    if (this.throughputMode) args.push(...throughputArguments(this.throughputMode));
-    return args;
+  /** The rules between the Job's props (config/rules.ts, the ones the loader runs). */
+  private checkRules(dependenciesPreinstalled: boolean, resources: { memoryRequest: string; memoryLimit: string }, extraEnv: Record<string, string>): void {
+    const cpuOnly = 'cpuOnlyInstances is set (KIND_CPU instance groups)';
+    enforceRule(this, RULES.tensorrtNeedsGpu, { tensorrtFp16: this.tensorrtFp16, cpuOnly: this.cpuOnlyInstances }, { tensorrtFp16: 'tensorrtFp16', cpuOnly });
+    enforceRule(this, RULES.throughputNeedsGpu, { throughputMode: this.throughputMode !== undefined, cpuOnly: this.cpuOnlyInstances }, { throughputMode: 'throughputMode', cpuOnly });
+    enforceRule(this, RULES.conversionGpuNeedsGpuImage, { useGpu: this.useGpu, dependenciesPreinstalled }, { useGpu: 'useGpu', dependenciesPreinstalled: 'dependenciesPreinstalled' });
+    enforceRule(this, RULES.memoryLimitAtLeastRequest, resources, { memoryRequest: 'resources.memoryRequest', memoryLimit: 'resources.memoryLimit' });
+    enforceRule(this, RULES.reservedJobEnvironment, { extraEnv }, { extraEnv: 'extraEnv' });
   }
 }

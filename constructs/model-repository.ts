@@ -1,4 +1,6 @@
-import { Construct } from 'constructs';
+import { Construct, IConstruct } from 'constructs';
+import { enforceRule, settingProp } from '../config/construct-props';
+import { RULES } from '../config/rules';
 import { PersistentVolumeClaimV1 } from '../lib/provider-classes';
 import { workloadClaim } from '../lib/volume-claim';
 import { ServingNamespace } from './serving-namespace';
@@ -12,12 +14,12 @@ export interface ModelRepositoryProps {
   /**
    * Size of the volume: the weights cache (~0.5 GB), the three newest converted versions the Job keeps
    * (~0.4 GB each) and headroom for the export's intermediate files.
-   * @default '50Gi'
+   * @default - setting modelRepository.size
    */
   readonly size?: string;
   /**
    * Access mode. ReadWriteMany lets the conversion Job write while Triton replicas on several nodes read.
-   * @default 'ReadWriteMany'
+   * @default - setting modelRepository.accessMode
    */
   readonly accessMode?: VolumeAccessMode;
   /**
@@ -41,9 +43,9 @@ export class ModelRepository extends Construct {
 
   constructor(scope: Construct, id: string, props: ModelRepositoryProps) {
     super(scope, id);
-    this.size = props.size ?? '50Gi';
-    this.accessMode = props.accessMode ?? 'ReadWriteMany';
-    this.storageClassName = props.storageClassName;
+    this.size = settingProp(this, 'modelRepository.size', 'size', props.size);
+    this.accessMode = settingProp(this, 'modelRepository.accessMode', 'accessMode', props.accessMode);
+    this.storageClassName = settingProp(this, 'modelRepository.storageClassName', 'storageClassName', props.storageClassName);
     this.namespace = props.namespace;
     this.claim = workloadClaim(this, 'claim', {
       name: 'omniglue-model-repository',
@@ -62,14 +64,10 @@ export class ModelRepository extends Construct {
   }
 
   /**
-   * Throws when `replicas` pods could not all mount this volume; `setting` names the caller's replica setting.
+   * Throws when `replicas` pods could not all mount this volume; `setting` names the caller's replica setting and
+   * the error carries the caller's construct path.
    */
-  assertSupportsReplicas(replicas: number, setting: string): void {
-    if (replicas > 1 && !this.mountableFromSeveralNodes) {
-      throw new Error(
-        `${setting} is ${replicas}, but the model repository's access mode ${this.accessMode} lets only one node mount it ` +
-          '(replicas on other nodes fail with a Multi-Attach error). Use ReadWriteMany storage, or one replica.',
-      );
-    }
+  assertSupportsReplicas(replicas: number, setting: string, caller: IConstruct = this): void {
+    enforceRule(caller, RULES.singleNodeVolume, { accessMode: this.accessMode, maxReplicas: replicas }, { accessMode: "the model repository's access mode", maxReplicas: setting });
   }
 }

@@ -1,7 +1,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { Construct } from 'constructs';
-import { HELM_REPOSITORIES, VERSIONS } from '../config/versions';
+import { settingProp } from '../config/construct-props';
 import { GpuScheduling } from '../lib/gpu-scheduling';
 import { helmValues, singleValuesDocument } from '../lib/helm-values';
 import { HelmRelease } from '../lib/provider-classes';
@@ -14,17 +14,17 @@ export interface NvidiaDevicePluginProps {
   readonly gpuScheduling: GpuScheduling;
   /**
    * Namespace of the plugin's DaemonSet; created by the release.
-   * @default 'nvidia-device-plugin'
+   * @default - setting addons.nvidiaDevicePluginNamespace
    */
   readonly namespace?: string;
   /**
    * Helm repository of the chart (an internal mirror in air-gapped clusters).
-   * @default HELM_REPOSITORIES.nvidiaDevicePlugin
+   * @default - setting chartRepositories.nvidiaDevicePlugin
    */
   readonly chartRepository?: string;
   /**
    * Chart version (exact).
-   * @default VERSIONS.nvidiaDevicePluginChart
+   * @default - setting chartVersions.nvidiaDevicePlugin
    */
   readonly chartVersion?: string;
   /**
@@ -32,7 +32,7 @@ export interface NvidiaDevicePluginProps {
    * `feature.node.kubernetes.io/pci-10de.present=true` (the label workloads require by default) and
    * `nvidia.com/gpu.product`. Without it, label GPU nodes by hand: the chart's default affinity only schedules
    * the plugin on nodes with that label or `nvidia.com/gpu.present=true`.
-   * @default true
+   * @default - setting addons.gpuFeatureDiscovery
    */
   readonly gpuFeatureDiscovery?: boolean;
 }
@@ -50,10 +50,10 @@ export class NvidiaDevicePlugin extends Construct {
 
   constructor(scope: Construct, id: string, props: NvidiaDevicePluginProps) {
     super(scope, id);
-    this.namespace = props.namespace ?? 'nvidia-device-plugin';
-    this.chartRepository = props.chartRepository ?? HELM_REPOSITORIES.nvidiaDevicePlugin;
-    this.chartVersion = props.chartVersion ?? VERSIONS.nvidiaDevicePluginChart;
-    this.gpuFeatureDiscovery = props.gpuFeatureDiscovery ?? true;
+    this.namespace = settingProp(this, 'addons.nvidiaDevicePluginNamespace', 'namespace', props.namespace);
+    this.chartRepository = settingProp(this, 'chartRepositories.nvidiaDevicePlugin', 'chartRepository', props.chartRepository);
+    this.chartVersion = settingProp(this, 'chartVersions.nvidiaDevicePlugin', 'chartVersion', props.chartVersion);
+    this.gpuFeatureDiscovery = settingProp(this, 'addons.gpuFeatureDiscovery', 'gpuFeatureDiscovery', props.gpuFeatureDiscovery);
     const { toleration, runtimeClassName } = props.gpuScheduling;
 
     const tolerations = [{ key: 'CriticalAddonsOnly', operator: 'Exists' }, { ...toleration }];

@@ -1,21 +1,24 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { Construct } from 'constructs';
-import { HELM_REPOSITORIES, VERSIONS } from '../config/versions';
+import { settingProp } from '../config/construct-props';
 import { helmValues, singleValuesDocument } from '../lib/helm-values';
 import { HelmRelease } from '../lib/provider-classes';
-import { DeliberateQueueDelay, queueToComputeRatioQuery, TRITON_CUSTOM_METRICS, TRITON_ENSEMBLE_MODEL, TritonCustomMetrics } from '../lib/triton-metrics';
+import { AdapterRule, adapterRateWindowSeconds, tritonAdapterRules } from '../lib/prometheus-adapter-rules';
+import { TRITON_CUSTOM_METRICS, TritonCustomMetrics } from '../lib/triton-metrics';
 import { PrometheusMonitoring } from './prometheus-monitoring';
 import { REPOSITORY_ROOT } from '../lib/paths';
+import { urlParts } from '../lib/url-check';
+import { ValidationError } from '../lib/validation-error';
 
 const BASE_VALUES_FILE = path.join(REPOSITORY_ROOT, 'charts', 'prometheus-adapter', 'values.yaml');
 
 export interface PrometheusAdapterProps {
-  /** Namespace of the adapter. @default 'monitoring' */
+  /** Namespace of the adapter. @default - setting monitoring.namespace */
   readonly namespace?: string;
-  /** Helm repository of the chart (an internal mirror in air-gapped clusters). @default HELM_REPOSITORIES.prometheusCommunity */
+  /** Helm repository of the chart (an internal mirror in air-gapped clusters). @default - setting chartRepositories.prometheusCommunity */
   readonly chartRepository?: string;
-  /** Chart version (exact). @default VERSIONS.prometheusAdapterChart */
+  /** Chart version (exact). @default - setting chartVersions.prometheusAdapter */
   readonly chartVersion?: string;
   /**
    * The Prometheus to query: the stack's own, or the URL of an existing one.
@@ -23,7 +26,7 @@ export interface PrometheusAdapterProps {
   readonly prometheus: PrometheusMonitoring | string;
   /**
    * How often the adapter rediscovers series; a new Triton pod's metric appears after at most this long.
-   * @default 6
+   * @default - setting monitoring.adapterRelistIntervalSeconds
    */
   readonly relistIntervalSeconds?: number;
   /**
@@ -34,29 +37,14 @@ export interface PrometheusAdapterProps {
   readonly metricsMaxAgeSeconds?: number;
   /**
    * How often Prometheus scrapes Triton; rate windows span three scrapes so they always hold two samples.
-   * @default - the installed Prometheus's interval, else 5
+   * @default - the installed Prometheus's interval, else setting monitoring.scrapeIntervalSeconds
    */
   readonly scrapeIntervalSeconds?: number;
-  /**
-   * A batching model's deliberate queue delay (the throughput mode), taken off the queue-to-compute ratio so that
-   * the batcher's wait for a fuller batch does not read as saturation.
-   * @default - none: no model waits on purpose
-   */
-  readonly deliberateQueueDelay?: DeliberateQueueDelay;
-}
-
-/** One prometheus-adapter rule, in the chart's `rules.custom` shape. */
-interface AdapterRule {
-  seriesQuery: string;
-  resources: { overrides: Record<string, { resource: string }> };
-  name: { matches: string; as: string };
-  metricsQuery: string;
 }
 
 /**
- * Serves Triton's per-pod GPU utilization and queue-to-compute ratio through the custom-metrics API.
- * The metrics come from Triton's own :8002 endpoint, scraped from the Triton pod itself, so `namespace` and
- * `pod` are the server's own labels; DCGM's exporter would label them `exported_pod` (the usual `<unknown>` trap).
+ * Serves Triton's per-pod GPU utilization and queue-to-compute ratio through the custom-metrics API, with the rules
+ * of lib/prometheus-adapter-rules.ts.
  */
 export class PrometheusAdapter extends Construct {
   readonly namespace: string;
@@ -74,47 +62,30 @@ export class PrometheusAdapter extends Construct {
 
   constructor(scope: Construct, id: string, props: PrometheusAdapterProps) {
     super(scope, id);
-    this.namespace = props.namespace ?? 'monitoring';
-    this.chartRepository = props.chartRepository ?? HELM_REPOSITORIES.prometheusCommunity;
-    this.chartVersion = props.chartVersion ?? VERSIONS.prometheusAdapterChart;
-    this.relistIntervalSeconds = props.relistIntervalSeconds ?? 6;
-    this.prometheusUrl = typeof props.prometheus === 'string' ? props.prometheus : props.prometheus.prometheusUrl;
-    const scrapeIntervalSeconds = props.scrapeIntervalSeconds ?? (typeof props.prometheus === 'string' ? 5 : props.prometheus.scrapeIntervalSeconds);
-    this.rateWindowSeconds = Math.max(15, 3 * scrapeIntervalSeconds);
+    this.namespace = settingProp(this, 'monitoring.namespace', 'namespace', props.namespace);
+    this.chartRepository = settingProp(this, 'chartRepositories.prometheusCommunity', 'chartRepository', props.chartRepository);
+    this.chartVersion = settingProp(this, 'chartVersions.prometheusAdapter', 'chartVersion', props.chartVersion);
+    this.relistIntervalSeconds = settingProp(this, 'monitoring.adapterRelistIntervalSeconds', 'relistIntervalSeconds', props.relistIntervalSeconds);
+    this.prometheusUrl =
+      typeof props.prometheus === 'string' ? settingProp(this, 'monitoring.existingPrometheusUrl', 'prometheus', props.prometheus) : props.prometheus.prometheusUrl;
+    const scrapeIntervalSeconds = settingProp(
+      this,
+      'monitoring.scrapeIntervalSeconds',
+      'scrapeIntervalSeconds',
+      props.scrapeIntervalSeconds ?? (typeof props.prometheus === 'string' ? undefined : props.prometheus.scrapeIntervalSeconds),
+    );
+    this.rateWindowSeconds = adapterRateWindowSeconds(scrapeIntervalSeconds);
     this.metricsMaxAgeSeconds = props.metricsMaxAgeSeconds ?? Math.max(3 * scrapeIntervalSeconds, 2 * this.relistIntervalSeconds);
     if (!(this.metricsMaxAgeSeconds > this.relistIntervalSeconds)) {
-      throw new Error(
+      throw new ValidationError(
         `metricsMaxAgeSeconds (${this.metricsMaxAgeSeconds}) must be longer than relistIntervalSeconds (${this.relistIntervalSeconds}): ` +
           'a series must outlive one late scrape between two relists',
+        this,
       );
     }
-    const url = new URL(this.prometheusUrl);
-    const port = url.port !== '' ? Number(url.port) : url.protocol === 'https:' ? 443 : 80;
+    const url = urlParts(this.prometheusUrl);
 
-    const steps = `model!="${TRITON_ENSEMBLE_MODEL}"`;
-    const perPod = { overrides: { namespace: { resource: 'namespace' }, pod: { resource: 'pod' } } };
-    this.rules = [
-      {
-        seriesQuery: 'nv_gpu_utilization{namespace!="",pod!=""}',
-        resources: perPod,
-        name: { matches: '^nv_gpu_utilization$', as: this.metrics.gpuUtilizationPercent },
-        // The latest sample, not an average over a window: a window delays scale-up by its length.
-        metricsQuery: 'avg by (<<.GroupBy>>) (<<.Series>>{<<.LabelMatchers>>}) * 100',
-      },
-      {
-        seriesQuery: 'nv_inference_queue_duration_us{namespace!="",pod!=""}',
-        resources: perPod,
-        name: { matches: '^nv_inference_queue_duration_us$', as: this.metrics.queueToComputeRatio },
-        // Composing models only: Triton queues requests on the steps, and reports the ensemble's compute time as the
-        // sum of its steps' (core ensemble_scheduler.cc), so summing the ensemble in would halve the ratio.
-        metricsQuery: queueToComputeRatioQuery({
-          steps: `<<.LabelMatchers>>,${steps}`,
-          groupBy: '<<.GroupBy>>',
-          window: `${this.rateWindowSeconds}s`,
-          deliberateDelay: props.deliberateQueueDelay,
-        }),
-      },
-    ];
+    this.rules = tritonAdapterRules(scrapeIntervalSeconds, this.metrics);
 
     this.release = new HelmRelease(this, 'release', {
       name: 'prometheus-adapter',
@@ -126,7 +97,8 @@ export class PrometheusAdapter extends Construct {
       values: singleValuesDocument([
         fs.readFileSync(BASE_VALUES_FILE, 'utf8'),
         helmValues({
-          prometheus: { url: `${url.protocol}//${url.hostname}`, port, path: url.pathname === '/' ? '' : url.pathname },
+          // The chart joins them back (`{{ url }}:{{ port }}{{ path }}`): lib/url-check.ts refused what they cannot carry.
+          prometheus: { url: url.origin, port: url.port, path: url.path },
           metricsRelistInterval: `${this.relistIntervalSeconds}s`,
           extraArguments: [`--metrics-max-age=${this.metricsMaxAgeSeconds}s`],
           rules: { custom: this.rules },

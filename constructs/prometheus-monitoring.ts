@@ -1,7 +1,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { Construct } from 'constructs';
-import { HELM_REPOSITORIES, VERSIONS } from '../config/versions';
+import { settingProp } from '../config/construct-props';
 import { helmValues, singleValuesDocument } from '../lib/helm-values';
 import { HelmRelease } from '../lib/provider-classes';
 import { GRAFANA_DASHBOARD_LABEL } from '../lib/triton-metrics';
@@ -14,29 +14,29 @@ const RELEASE_NAME = 'kube-prometheus-stack';
 export interface PrometheusMonitoringProps {
   /**
    * Namespace of Prometheus; the Triton NetworkPolicy lets only this namespace scrape the metrics port.
-   * @default 'monitoring'
+   * @default - setting monitoring.namespace
    */
   readonly namespace?: string;
   /**
    * Helm repository of the chart (an internal mirror in air-gapped clusters).
-   * @default HELM_REPOSITORIES.prometheusCommunity
+   * @default - setting chartRepositories.prometheusCommunity
    */
   readonly chartRepository?: string;
   /**
    * Chart version (exact).
-   * @default VERSIONS.kubePrometheusStackChart
+   * @default - setting chartVersions.kubePrometheusStack
    */
   readonly chartVersion?: string;
   /**
    * How often Triton pods are scraped; part of the autoscaling reaction budget (README, "Scaling").
-   * @default 5
+   * @default - setting monitoring.scrapeIntervalSeconds
    */
   readonly scrapeIntervalSeconds?: number;
   /**
    * Installs Grafana (the chart's subchart) with its dashboard sidecar, which loads ConfigMaps labelled
    * GRAFANA_DASHBOARD_LABEL from every namespace. The admin password is random, kept in Secret
    * `kube-prometheus-stack-grafana` (key `admin-password`).
-   * @default true
+   * @default - setting monitoring.grafana.enabled
    */
   readonly grafana?: boolean;
 }
@@ -58,11 +58,11 @@ export class PrometheusMonitoring extends Construct {
 
   constructor(scope: Construct, id: string, props: PrometheusMonitoringProps = {}) {
     super(scope, id);
-    this.namespace = props.namespace ?? 'monitoring';
-    this.chartRepository = props.chartRepository ?? HELM_REPOSITORIES.prometheusCommunity;
-    this.chartVersion = props.chartVersion ?? VERSIONS.kubePrometheusStackChart;
-    this.scrapeIntervalSeconds = props.scrapeIntervalSeconds ?? 5;
-    this.grafana = props.grafana ?? true;
+    this.namespace = settingProp(this, 'monitoring.namespace', 'namespace', props.namespace);
+    this.chartRepository = settingProp(this, 'chartRepositories.prometheusCommunity', 'chartRepository', props.chartRepository);
+    this.chartVersion = settingProp(this, 'chartVersions.kubePrometheusStack', 'chartVersion', props.chartVersion);
+    this.scrapeIntervalSeconds = settingProp(this, 'monitoring.scrapeIntervalSeconds', 'scrapeIntervalSeconds', props.scrapeIntervalSeconds);
+    this.grafana = settingProp(this, 'monitoring.grafana.enabled', 'grafana', props.grafana);
     const [[dashboardLabel, dashboardLabelValue]] = Object.entries(GRAFANA_DASHBOARD_LABEL);
     this.prometheusUrl = `http://${RELEASE_NAME}-prometheus.${this.namespace}.svc:9090`;
 

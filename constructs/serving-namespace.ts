@@ -1,9 +1,11 @@
 import { Construct } from 'constructs';
+import { enforceRule, settingProp } from '../config/construct-props';
+import { RULES } from '../config/rules';
 import { commonLabels } from '../lib/labels';
 import { NamespaceV1 } from '../lib/provider-classes';
 
 export interface ServingNamespaceProps {
-  /** Namespace name (a DNS-1123 label, validated with the configuration). */
+  /** Namespace name: a DNS-1123 label, neither `default` nor `kube-*` (setting namespace). */
   readonly name: string;
   /**
    * Pod Security Standard the namespace enforces. Every pod of this stack meets `restricted`
@@ -25,7 +27,13 @@ export class ServingNamespace extends Construct {
   constructor(scope: Construct, id: string, props: ServingNamespaceProps) {
     super(scope, id);
     this.podSecurityLevel = props.podSecurityLevel ?? 'restricted';
-    this.literalName = props.name;
+    this.literalName = settingProp(this, 'namespace', 'name', props.name);
+    // The add-ons' namespaces are the stacks' to compare; alone, the namespace can still be one that Kubernetes owns.
+    enforceRule(this, RULES.servingNamespace, { namespace: props.name, monitoringNamespace: undefined, devicePluginNamespace: undefined }, {
+      namespace: 'name',
+      monitoringNamespace: 'monitoringNamespace',
+      devicePluginNamespace: 'devicePluginNamespace',
+    });
     this.resource = new NamespaceV1(this, 'resource', {
       metadata: {
         name: props.name,

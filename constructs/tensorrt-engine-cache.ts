@@ -1,7 +1,9 @@
 import { Construct } from 'constructs';
+import { settingProp } from '../config/construct-props';
 import { hardenedContainerSecurityContext } from '../lib/pod-hardening';
 import { PersistentVolumeClaimV1 } from '../lib/provider-classes';
 import { workloadClaim } from '../lib/volume-claim';
+import { ValidationError } from '../lib/validation-error';
 import { EngineCachePaths, restoreScript, syncScript } from '../lib/trt-engine-cache-scripts';
 import { ModelRepository, VolumeAccessMode } from './model-repository';
 
@@ -11,12 +13,12 @@ export interface TensorrtEngineCacheProps {
   /**
    * Size of the cache volume. One key (model version x GPU product x Triton release) holds about 0.3–0.5 GB of
    * engines; keys unused for `retentionDays` are removed.
-   * @default '10Gi'
+   * @default - setting triton.engineCache.size
    */
   readonly size?: string;
   /**
    * StorageClass of the claim.
-   * @default - the model repository's StorageClass
+   * @default - setting triton.engineCache.storageClassName, else the model repository's StorageClass
    */
   readonly storageClassName?: string;
   /**
@@ -53,12 +55,12 @@ export class TensorrtEngineCache extends Construct {
   constructor(scope: Construct, id: string, props: TensorrtEngineCacheProps) {
     super(scope, id);
     const { modelRepository } = props;
-    this.size = props.size ?? '10Gi';
+    this.size = settingProp(this, 'triton.engineCache.size', 'size', props.size);
     this.accessMode = modelRepository.accessMode;
-    this.storageClassName = props.storageClassName ?? modelRepository.storageClassName;
+    this.storageClassName = settingProp(this, 'triton.engineCache.storageClassName', 'storageClassName', props.storageClassName) ?? modelRepository.storageClassName;
     this.retentionDays = props.retentionDays ?? 30;
     if (!Number.isInteger(this.retentionDays) || this.retentionDays < 1) {
-      throw new Error(`retentionDays (${this.retentionDays}) must be a whole number of days, at least 1`);
+      throw new ValidationError(`retentionDays (${this.retentionDays}) must be a whole number of days, at least 1`, this);
     }
     this.claim = workloadClaim(this, 'claim', {
       name: 'omniglue-trt-engine-cache',

@@ -1,5 +1,6 @@
 import { Construct } from 'constructs';
 import { PodDisruptionBudgetV1 } from '../lib/provider-classes';
+import { ValidationError } from '../lib/validation-error';
 import { TritonServer } from './triton-server';
 
 export interface TritonDisruptionBudgetProps {
@@ -22,7 +23,7 @@ export class TritonDisruptionBudget extends Construct {
     super(scope, id);
     this.maxUnavailable = props.maxUnavailable ?? 1;
     if (!Number.isInteger(this.maxUnavailable) || this.maxUnavailable < 1) {
-      throw new Error(`maxUnavailable (${this.maxUnavailable}) must be a whole number, at least 1: 0 would block every node drain`);
+      throw new ValidationError(`maxUnavailable (${this.maxUnavailable}) must be a whole number, at least 1: 0 would block every node drain`, this);
     }
     this.budget = new PodDisruptionBudgetV1(this, 'budget', {
       metadata: { name: props.server.name, namespace: props.server.namespace, labels: props.server.labels },

@@ -1,6 +1,8 @@
 import { Construct } from 'constructs';
+import { settingProp } from '../config/construct-props';
 import { NetworkPolicyV1 } from '../lib/provider-classes';
-import { TRITON_PORTS, TritonServer } from './triton-server';
+import { TRITON_PORTS } from '../lib/triton-command';
+import { TritonServer } from './triton-server';
 
 /** Label every namespace carries (Kubernetes ≥ 1.22), so policies can name namespaces without custom labels. */
 const NAMESPACE_NAME_LABEL = 'kubernetes.io/metadata.name';
@@ -10,7 +12,7 @@ export interface TritonNetworkPolicyProps {
   readonly server: TritonServer;
   /**
    * Namespaces whose pods may call the inference ports (8000 HTTP, 8001 gRPC), besides the server's own.
-   * @default []
+   * @default - setting triton.allowedClientNamespaces
    */
   readonly clientNamespaces?: string[];
   /** Namespace of Prometheus, the only one allowed on the metrics port (8002). */
@@ -25,7 +27,9 @@ export class TritonNetworkPolicy extends Construct {
   constructor(scope: Construct, id: string, props: TritonNetworkPolicyProps) {
     super(scope, id);
     const { server } = props;
-    this.clientNamespaces = [...new Set([server.namespaceName, ...(props.clientNamespaces ?? [])])].sort();
+    const clients = settingProp(this, 'triton.allowedClientNamespaces', 'clientNamespaces', props.clientNamespaces);
+    settingProp(this, 'monitoring.namespace', 'monitoringNamespace', props.monitoringNamespace);
+    this.clientNamespaces = [...new Set([server.namespaceName, ...clients])].sort();
     const fromNamespaces = (names: string[]) =>
       names.map((name) => ({ namespaceSelector: { matchLabels: { [NAMESPACE_NAME_LABEL]: name } } }));
     const tcp = (port: number) => ({ port: String(port), protocol: 'TCP' });

@@ -1,4 +1,5 @@
 import { Construct } from 'constructs';
+import { settingProp } from '../config/construct-props';
 import { localChart, localChartRelease } from '../lib/local-chart-release';
 import { HelmRelease } from '../lib/provider-classes';
 import { TRITON_METRICS_PORT_NAME, TRITON_SCRAPE_JOB } from '../lib/triton-metrics';
@@ -15,12 +16,12 @@ export interface TritonPodMonitorProps {
   readonly monitoringNamespace: string;
   /**
    * Scrape interval; the adapter's rate windows assume it.
-   * @default 5
+   * @default - setting monitoring.scrapeIntervalSeconds
    */
   readonly scrapeIntervalSeconds?: number;
   /**
    * Extra labels on the PodMonitor, for an operator whose podMonitorSelector requires some.
-   * @default {}
+   * @default - setting monitoring.podMonitorLabels
    */
   readonly podMonitorLabels?: Record<string, string>;
 }
@@ -38,8 +39,9 @@ export class TritonPodMonitor extends Construct {
 
   constructor(scope: Construct, id: string, props: TritonPodMonitorProps) {
     super(scope, id);
-    this.scrapeIntervalSeconds = props.scrapeIntervalSeconds ?? 5;
-    this.podMonitorLabels = { ...(props.podMonitorLabels ?? {}) };
+    this.scrapeIntervalSeconds = settingProp(this, 'monitoring.scrapeIntervalSeconds', 'scrapeIntervalSeconds', props.scrapeIntervalSeconds);
+    this.podMonitorLabels = { ...settingProp(this, 'monitoring.podMonitorLabels', 'podMonitorLabels', props.podMonitorLabels) };
+    settingProp(this, 'monitoring.namespace', 'monitoringNamespace', props.monitoringNamespace);
     this.release = localChartRelease(this, 'release', {
       name: 'omniglue-pod-monitor',
       chart: POD_MONITOR_CHART,

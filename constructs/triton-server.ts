@@ -1,33 +1,31 @@
 import { Construct } from 'constructs';
-import { TRITON_IMAGE_REPOSITORY, VERSIONS } from '../config/versions';
+import { enforceRule, settingProp } from '../config/construct-props';
+import { RULES, StartupBudget, startupSecondsNeeded } from '../config/rules';
 import { GPU_RESOURCE, GpuScheduling, gpuPodPlacement } from '../lib/gpu-scheduling';
+import { labelValueFor } from '../lib/kubernetes-names';
 import { TRITON_LABELS, TRITON_SELECTOR_LABELS } from '../lib/labels';
 import { hardenedContainerSecurityContext, hardenedPodSecurityContext } from '../lib/pod-hardening';
 import { DeploymentV1, ServiceAccountV1 } from '../lib/provider-classes';
+import { PRE_STOP_SLEEP_SECONDS, TRITON_PORTS, tritonCommand } from '../lib/triton-command';
 import { TRITON_METRICS_PORT_NAME } from '../lib/triton-metrics';
-import { TRITON_RESOURCE_DEFAULTS } from '../lib/triton-sizing';
-import { quantityToNumber } from '../config/validators';
+import { ValidationError } from '../lib/validation-error';
 import { ModelConversionJob } from './model-conversion-job';
 import { ModelRepository } from './model-repository';
 import { TensorrtEngineCache } from './tensorrt-engine-cache';
 
-export const TRITON_PORTS = { http: 8000, grpc: 8001, metrics: 8002 } as const;
-
-/** APIs a client of the ensemble never needs; locked unless `enableModelControlApi` is set. */
-const ADMIN_APIS = 'model-repository,model-config,shared-memory,trace,logging';
-const PRE_STOP_SLEEP_SECONDS = 10;
 const STARTUP_PROBE_PERIOD_SECONDS = 10;
 
 /** Requests and limit of the Triton container; the defaults fit the smallest GPU nodes (lib/triton-sizing.ts). */
 export interface TritonResources {
-  /** @default '2' */
+  /** @default - setting triton.resources.cpuRequest */
   readonly cpuRequest?: string;
-  /** @default '6Gi' */
+  /** @default - setting triton.resources.memoryRequest */
   readonly memoryRequest?: string;
-  /** Includes the memory-backed /dev/shm. @default '10Gi' */
+  /** Includes the memory-backed /dev/shm. @default - setting triton.resources.memoryLimit */
   readonly memoryLimit?: string;
 }
 
+// Props that mirror a setting take its default and its bounds from config/schema.ts (`@default - setting <path>`).
 export interface TritonServerProps {
   /** The volume Triton reads the published model repository from (mounted read-only). */
   readonly modelRepository: ModelRepository;
@@ -35,63 +33,32 @@ export interface TritonServerProps {
   readonly conversionJob: ModelConversionJob;
   /** Where GPU pods may run. */
   readonly gpuScheduling: GpuScheduling;
-  /**
-   * Repository of the Triton image (an internal mirror in air-gapped clusters).
-   * @default 'nvcr.io/nvidia/tritonserver'
-   */
+  /** Repository of the Triton image (an internal mirror in air-gapped clusters). @default - setting triton.imageRepository */
   readonly imageRepository?: string;
-  /**
-   * Tag of the Triton image.
-   * @default VERSIONS.tritonImageTag
-   */
+  /** Tag of the Triton image. @default - setting triton.imageTag */
   readonly imageTag?: string;
-  /**
-   * GPUs per pod; 0 runs on CPU nodes (for tests, not production).
-   * @default 1
-   */
+  /** GPUs per pod; 0 runs on CPU nodes (for tests, not production). @default - setting triton.gpusPerReplica */
   readonly gpusPerReplica?: number;
-  /**
-   * Replicas the Deployment starts with; an autoscaler owns the count afterwards.
-   * @default 1
-   */
+  /** Replicas the Deployment starts with; an autoscaler owns the count afterwards. @default - setting triton.replicas.min */
   readonly minReplicas?: number;
-  /**
-   * The most replicas that may run (validated against the volume's access mode).
-   * @default 4
-   */
+  /** The most replicas that may run (checked against the volume's access mode). @default - setting triton.replicas.max */
   readonly maxReplicas?: number;
-  /**
-   * Whether an autoscaler manages the replica count (Terraform then ignores drift on it).
-   * @default true
-   */
+  /** Whether an autoscaler manages the replica count (Terraform then ignores drift on it). @default - setting autoscaling.enabled */
   readonly autoscaled?: boolean;
   /** CPU and memory. @default - see TritonResources */
   readonly resources?: TritonResources;
-  /**
-   * Size of the memory-backed /dev/shm; ensembles exchange tensors through it (64 MiB default of the runtime breaks them).
-   * @default 2048
-   */
+  /** Size of the memory-backed /dev/shm the ensemble exchanges tensors through. @default - setting triton.shmSizeMiB */
   readonly shmSizeMiB?: number;
-  /**
-   * How long the startup probe lets all models load before the kubelet restarts the pod.
-   * @default 900
-   */
+  /** How long the startup probe lets all models load before the kubelet restarts the pod. @default - setting triton.startupTimeoutSeconds */
   readonly startupTimeoutSeconds?: number;
-  /**
-   * Expected model load time on a cold node; the startup budget must exceed it.
-   * @default 300
-   */
+  /** Expected model load time on a cold node; the startup budget must exceed it. @default - setting triton.expectedModelLoadSeconds */
   readonly expectedModelLoadSeconds?: number;
-  /**
-   * Expected time of the models' warm-up (every instance runs once at the typical size before Triton is ready);
-   * the startup budget must cover it on top of the load.
-   * @default 60
-   */
+  /** Expected warm-up time, counted into the startup budget on top of the load. @default - setting triton.expectedWarmupSeconds */
   readonly expectedWarmupSeconds?: number;
   /**
-   * Expected time to build the TensorRT engines that the engine cache does not hold yet; counted into the startup
-   * budget when the conversion Job publishes TensorRT configs.
-   * @default 480
+   * Expected time to build the TensorRT engines the engine cache does not hold yet; counted into the startup budget
+   * when the conversion Job publishes TensorRT configs.
+   * @default - setting triton.expectedEngineBuildSeconds
    */
   readonly expectedEngineBuildSeconds?: number;
   /**
@@ -99,15 +66,12 @@ export interface TritonServerProps {
    * @default - no cache volume: every new pod builds its engines
    */
   readonly engineCache?: TensorrtEngineCache;
-  /**
-   * Time in-flight requests get to finish on shutdown.
-   * @default 60
-   */
+  /** Time in-flight requests get to finish on shutdown. @default - setting triton.terminationGracePeriodSeconds */
   readonly terminationGracePeriodSeconds?: number;
   /**
    * Leaves the model-repository, model-config, shared-memory, trace and logging APIs open. Off, they are
    * restricted behind a header whose value is random per pod, i.e. closed.
-   * @default false
+   * @default - setting triton.enableModelControlApi
    */
   readonly enableModelControlApi?: boolean;
 }
@@ -120,13 +84,18 @@ export class TritonServer extends Construct {
   /** Namespace as plain text, for URLs and label values. */
   readonly namespaceName: string;
   readonly image: string;
+  readonly imageTag: string;
   readonly gpusPerReplica: number;
   readonly minReplicas: number;
   readonly maxReplicas: number;
+  readonly autoscaled: boolean;
+  readonly resources: Required<TritonResources>;
   readonly shmSizeMiB: number;
   readonly startupTimeoutSeconds: number;
   /** Seconds of startup the budget must cover: load, warm-up and (with TensorRT) engine builds. */
   readonly expectedStartupSeconds: number;
+  readonly terminationGracePeriodSeconds: number;
+  readonly enableModelControlApi: boolean;
   /** The engine cache the pods restore from and save to, when TensorRT is on and a cache was given. */
   readonly engineCache: TensorrtEngineCache | undefined;
   /** Labels the Service, PodDisruptionBudget and NetworkPolicy select the pods by. */
@@ -138,26 +107,39 @@ export class TritonServer extends Construct {
 
   constructor(scope: Construct, id: string, props: TritonServerProps) {
     super(scope, id);
-    this.image = `${props.imageRepository ?? TRITON_IMAGE_REPOSITORY}:${props.imageTag ?? VERSIONS.tritonImageTag}`;
-    this.gpusPerReplica = props.gpusPerReplica ?? 1;
-    this.minReplicas = props.minReplicas ?? 1;
-    this.maxReplicas = props.maxReplicas ?? 4;
-    this.shmSizeMiB = props.shmSizeMiB ?? 2048;
-    this.startupTimeoutSeconds = props.startupTimeoutSeconds ?? 900;
-    const expectedModelLoadSeconds = props.expectedModelLoadSeconds ?? 300;
-    const expectedWarmupSeconds = props.expectedWarmupSeconds ?? 60;
-    const expectedEngineBuildSeconds = props.conversionJob.tensorrtFp16 ? (props.expectedEngineBuildSeconds ?? 480) : 0;
-    this.expectedStartupSeconds = expectedModelLoadSeconds + expectedWarmupSeconds + expectedEngineBuildSeconds;
+    const setting = <T>(path: string, prop: string, value: T | undefined) => settingProp(this, `triton.${path}`, prop, value);
+    const imageRepository = setting('imageRepository', 'imageRepository', props.imageRepository);
+    this.imageTag = setting('imageTag', 'imageTag', props.imageTag);
+    this.image = `${imageRepository}:${this.imageTag}`;
+    this.gpusPerReplica = setting('gpusPerReplica', 'gpusPerReplica', props.gpusPerReplica);
+    this.minReplicas = setting('replicas.min', 'minReplicas', props.minReplicas);
+    this.maxReplicas = setting('replicas.max', 'maxReplicas', props.maxReplicas);
+    this.autoscaled = settingProp(this, 'autoscaling.enabled', 'autoscaled', props.autoscaled);
+    this.resources = {
+      cpuRequest: setting('resources.cpuRequest', 'resources.cpuRequest', props.resources?.cpuRequest),
+      memoryRequest: setting('resources.memoryRequest', 'resources.memoryRequest', props.resources?.memoryRequest),
+      memoryLimit: setting('resources.memoryLimit', 'resources.memoryLimit', props.resources?.memoryLimit),
+    };
+    this.shmSizeMiB = setting('shmSizeMiB', 'shmSizeMiB', props.shmSizeMiB);
+    this.startupTimeoutSeconds = setting('startupTimeoutSeconds', 'startupTimeoutSeconds', props.startupTimeoutSeconds);
+    const startup = {
+      startupTimeoutSeconds: this.startupTimeoutSeconds,
+      expectedModelLoadSeconds: setting<number>('expectedModelLoadSeconds', 'expectedModelLoadSeconds', props.expectedModelLoadSeconds),
+      expectedWarmupSeconds: setting<number>('expectedWarmupSeconds', 'expectedWarmupSeconds', props.expectedWarmupSeconds),
+      expectedEngineBuildSeconds: setting<number>('expectedEngineBuildSeconds', 'expectedEngineBuildSeconds', props.expectedEngineBuildSeconds),
+      tensorrtFp16: props.conversionJob.tensorrtFp16,
+    };
+    this.expectedStartupSeconds = startupSecondsNeeded(startup);
+    this.terminationGracePeriodSeconds = setting('terminationGracePeriodSeconds', 'terminationGracePeriodSeconds', props.terminationGracePeriodSeconds);
+    this.enableModelControlApi = setting('enableModelControlApi', 'enableModelControlApi', props.enableModelControlApi);
     this.engineCache = props.conversionJob.tensorrtFp16 ? props.engineCache : undefined;
-    const terminationGracePeriodSeconds = props.terminationGracePeriodSeconds ?? 60;
-    const autoscaled = props.autoscaled ?? true;
-    const resources = { ...TRITON_RESOURCE_DEFAULTS, ...props.resources };
-    this.validate(props, { expectedModelLoadSeconds, expectedWarmupSeconds, expectedEngineBuildSeconds }, terminationGracePeriodSeconds, resources.memoryLimit);
+    this.checkRules(props, startup);
 
     const { modelRepository, conversionJob } = props;
     this.namespace = modelRepository.namespace.name;
     this.namespaceName = modelRepository.namespace.literalName;
-    const labels = { ...this.labels, 'app.kubernetes.io/version': props.imageTag ?? VERSIONS.tritonImageTag };
+    // A tag may be what no label value may be (128 characters, a trailing "-"): the label gets a valid stand-in.
+    const labels = { ...this.labels, 'app.kubernetes.io/version': labelValueFor(this.imageTag) };
 
     this.serviceAccount = new ServiceAccountV1(this, 'service-account', {
       metadata: { name: this.name, namespace: this.namespace, labels },
@@ -172,7 +154,14 @@ export class TritonServer extends Construct {
     });
     const rolloutTimeout = `${(Math.ceil(this.startupTimeoutSeconds / 60) + 10) * this.maxReplicas}m`;
     const gpuLimits: Record<string, string> = this.gpusPerReplica > 0 ? { [GPU_RESOURCE]: String(this.gpusPerReplica) } : {};
+    const command = tritonCommand({
+      modelRepositoryPath: conversionJob.publishedRepositoryPath,
+      terminationGracePeriodSeconds: this.terminationGracePeriodSeconds,
+      enableModelControlApi: this.enableModelControlApi,
+      before: this.engineCache?.restoreCommand(conversionJob.version, this.imageTag),
+    });
 
+    // The manifest: flat and declarative, every value decided above.
     this.deployment = new DeploymentV1(this, 'deployment', {
       metadata: { name: this.name, namespace: this.namespace, labels },
       spec: {
@@ -197,7 +186,7 @@ export class TritonServer extends Construct {
             serviceAccountName: this.serviceAccount.metadata.name,
             automountServiceAccountToken: false,
             enableServiceLinks: false,
-            terminationGracePeriodSeconds,
+            terminationGracePeriodSeconds: this.terminationGracePeriodSeconds,
             securityContext: hardenedPodSecurityContext(),
             ...(this.gpusPerReplica > 0 ? gpuPodPlacement(props.gpuScheduling) : {}),
             topologySpreadConstraint: [
@@ -209,7 +198,7 @@ export class TritonServer extends Construct {
                 name: 'triton',
                 image: this.image,
                 command: ['/bin/sh', '-c'],
-                args: [this.serverCommand(conversionJob, props.imageTag ?? VERSIONS.tritonImageTag, terminationGracePeriodSeconds, props.enableModelControlApi ?? false)],
+                args: [command],
                 env: [{ name: 'HOME', value: '/tmp' }],
                 port: [
                   { name: 'http', containerPort: TRITON_PORTS.http, protocol: 'TCP' },
@@ -217,8 +206,8 @@ export class TritonServer extends Construct {
                   { name: TRITON_METRICS_PORT_NAME, containerPort: TRITON_PORTS.metrics, protocol: 'TCP' },
                 ],
                 resources: {
-                  requests: { cpu: resources.cpuRequest, memory: resources.memoryRequest, ...gpuLimits },
-                  limits: { memory: resources.memoryLimit, ...gpuLimits },
+                  requests: { cpu: this.resources.cpuRequest, memory: this.resources.memoryRequest, ...gpuLimits },
+                  limits: { memory: this.resources.memoryLimit, ...gpuLimits },
                 },
                 startupProbe: probe('/v2/health/ready', STARTUP_PROBE_PERIOD_SECONDS, Math.ceil(this.startupTimeoutSeconds / STARTUP_PROBE_PERIOD_SECONDS)),
                 readinessProbe: probe('/v2/health/ready', 5, 3),
@@ -249,78 +238,38 @@ export class TritonServer extends Construct {
       timeouts: { create: rolloutTimeout, update: rolloutTimeout },
       dependsOn: [conversionJob.job],
       // The autoscaler owns the replica count; without this every apply would reset it to minReplicas.
-      lifecycle: autoscaled ? { ignoreChanges: ['spec[0].replicas'] } : undefined,
+      lifecycle: this.autoscaled ? { ignoreChanges: ['spec[0].replicas'] } : undefined,
     });
   }
 
-  private serverCommand(conversionJob: ModelConversionJob, imageTag: string, gracePeriodSeconds: number, enableModelControlApi: boolean): string {
-    const exitTimeoutSeconds = Math.max(gracePeriodSeconds - PRE_STOP_SLEEP_SECONDS - 5, 5);
-    const restore = this.engineCache ? `${this.engineCache.restoreCommand(conversionJob.version, imageTag)}; ` : '';
-    const flags = [
-      `--model-repository=${conversionJob.publishedRepositoryPath}`,
-      // NONE: the repository is immutable once published; POLL and dynamic loading are not for production.
-      '--model-control-mode=none',
-      '--strict-readiness=true',
-      '--disable-auto-complete-config',
-      '--exit-on-error=true',
-      `--exit-timeout-secs=${exitTimeoutSeconds}`,
-      `--http-port=${TRITON_PORTS.http}`,
-      `--grpc-port=${TRITON_PORTS.grpc}`,
-      '--allow-metrics=true',
-      '--allow-gpu-metrics=true',
-      `--metrics-port=${TRITON_PORTS.metrics}`,
-      '--metrics-interval-ms=2000',
-      // Request-to-response histograms (core metric_model_reporter.cc; server docs/user_guide/metrics.md
-      // "Histograms"): the dashboard's p50/p95/p99, with the ensemble's buckets set in its config.pbtxt.
-      '--metrics-config=histogram_latencies=true',
-      '--log-format=ISO8601',
-    ];
-    if (!enableModelControlApi) {
-      // A random per-pod key, never written anywhere: the admin APIs stay closed without a secret in the configuration.
-      flags.push(`--http-restricted-api=${ADMIN_APIS}:omniglue-admin-key=$ADMIN_KEY`, `--grpc-restricted-protocol=${ADMIN_APIS}:omniglue-admin-key=$ADMIN_KEY`);
-      return `${restore}ADMIN_KEY=$(head -c 32 /dev/urandom | od -An -tx1 | tr -dc 0-9a-f) && exec tritonserver ${flags.join(' ')}`;
-    }
-    return `${restore}exec tritonserver ${flags.join(' ')}`;
-  }
-
-  private validate(
-    props: TritonServerProps,
-    expected: { expectedModelLoadSeconds: number; expectedWarmupSeconds: number; expectedEngineBuildSeconds: number },
-    gracePeriodSeconds: number,
-    memoryLimit: string,
-  ): void {
-    if (!Number.isInteger(this.gpusPerReplica) || this.gpusPerReplica < 0) {
-      throw new Error(`gpusPerReplica (${this.gpusPerReplica}) must be a whole number, 0 or more`);
-    }
-    if (this.minReplicas < 1 || this.minReplicas > this.maxReplicas) {
-      throw new Error(`minReplicas (${this.minReplicas}) must be at least 1 and less than or equal to maxReplicas (${this.maxReplicas})`);
-    }
-    props.modelRepository.assertSupportsReplicas(this.maxReplicas, 'maxReplicas');
-    for (const [setting, value] of Object.entries(expected)) {
-      if (!Number.isInteger(value) || value < 0) throw new Error(`${setting} (${value}) must be a whole number of seconds, 0 or more`);
-    }
-    if (this.startupTimeoutSeconds < this.expectedStartupSeconds) {
-      const engineBuild = expected.expectedEngineBuildSeconds > 0 ? ` + expectedEngineBuildSeconds (${expected.expectedEngineBuildSeconds})` : '';
-      throw new Error(
-        `startupTimeoutSeconds (${this.startupTimeoutSeconds}) is shorter than expectedModelLoadSeconds (${expected.expectedModelLoadSeconds}) + ` +
-          `expectedWarmupSeconds (${expected.expectedWarmupSeconds})${engineBuild} = ${this.expectedStartupSeconds} s: ` +
-          'the kubelet would restart Triton while it loads and warms up the models',
-      );
-    }
+  /** The rules between the props (config/rules.ts, the ones the loader runs), and between the server and its Job. */
+  private checkRules(props: TritonServerProps, startup: StartupBudget): void {
+    enforceRule(this, RULES.replicaBounds, { min: this.minReplicas, max: this.maxReplicas }, { min: 'minReplicas', max: 'maxReplicas' });
+    props.modelRepository.assertSupportsReplicas(this.maxReplicas, 'maxReplicas', this);
+    const memoryNames = { memoryRequest: 'resources.memoryRequest', memoryLimit: 'resources.memoryLimit', shmSizeMiB: 'shmSizeMiB' };
+    enforceRule(this, RULES.shmWithinMemoryLimit, { shmSizeMiB: this.shmSizeMiB, memoryLimit: this.resources.memoryLimit }, memoryNames);
+    enforceRule(this, RULES.memoryLimitAtLeastRequest, { memoryRequest: this.resources.memoryRequest, memoryLimit: this.resources.memoryLimit }, memoryNames);
+    enforceRule(this, RULES.memoryBesidesShm, { shmSizeMiB: this.shmSizeMiB, memoryLimit: this.resources.memoryLimit }, memoryNames);
+    enforceRule(this, RULES.startupBudget, startup, {
+      startupTimeoutSeconds: 'startupTimeoutSeconds',
+      expectedModelLoadSeconds: 'expectedModelLoadSeconds',
+      expectedWarmupSeconds: 'expectedWarmupSeconds',
+      expectedEngineBuildSeconds: 'expectedEngineBuildSeconds',
+      tensorrtFp16: "the conversion Job's tensorrtFp16",
+    });
+    // The Job publishes one instance kind for all models: Triton must have what it names.
     if (this.gpusPerReplica === 0 && !props.conversionJob.cpuOnlyInstances) {
-      throw new Error(
+      throw new ValidationError(
         'gpusPerReplica is 0, but the conversion Job publishes KIND_GPU instance groups, which Triton cannot load without a GPU: ' +
           'create the ModelConversionJob with cpuOnlyInstances: true',
+        this,
       );
     }
     if (this.gpusPerReplica > 0 && props.conversionJob.cpuOnlyInstances) {
-      throw new Error(`gpusPerReplica is ${this.gpusPerReplica}, but the conversion Job publishes KIND_CPU instance groups: the GPUs would sit idle; drop cpuOnlyInstances`);
-    }
-    if (this.shmSizeMiB * 2 ** 20 >= quantityToNumber(memoryLimit)) {
-      throw new Error(`shmSizeMiB (${this.shmSizeMiB}) must be smaller than the memory limit (${memoryLimit}): /dev/shm counts against it`);
-    }
-    if (gracePeriodSeconds <= PRE_STOP_SLEEP_SECONDS + 5) {
-      throw new Error(`terminationGracePeriodSeconds (${gracePeriodSeconds}) must exceed ${PRE_STOP_SLEEP_SECONDS + 5} s to drain in-flight requests`);
+      throw new ValidationError(
+        `gpusPerReplica is ${this.gpusPerReplica}, but the conversion Job publishes KIND_CPU instance groups: the GPUs would sit idle; drop cpuOnlyInstances`,
+        this,
+      );
     }
   }
 }

@@ -1,6 +1,7 @@
 import { Construct } from 'constructs';
 import { ServiceV1 } from '../lib/provider-classes';
-import { TRITON_PORTS, TritonServer } from './triton-server';
+import { TRITON_PORTS } from '../lib/triton-command';
+import { TritonServer } from './triton-server';
 
 export interface TritonServiceProps {
   /** The server whose pods the Service selects, by the labels the server owns. */

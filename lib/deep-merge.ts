@@ -20,3 +20,18 @@ export function deepMerge(base: Json, overlay: Json): Json {
   }
   return merged;
 }
+
+/**
+ * Where a map holds "__proto__" as an own key (JSON.parse makes one): the paths of those maps. Parsers that build
+ * their output by assignment drop such a key without a word (zod's records do), so it must be refused first.
+ */
+export function prototypeKeyParents(value: unknown, at: string[] = []): string[][] {
+  if (Array.isArray(value)) return value.flatMap((item, index) => prototypeKeyParents(item, [...at, String(index)]));
+  if (!isPlainObject(value)) return [];
+  const own = Object.hasOwn(value, '__proto__') ? [at] : [];
+  return [...own, ...Object.entries(value).filter(([key]) => key !== '__proto__').flatMap(([key, item]) => prototypeKeyParents(item, [...at, key]))];
+}
+
+/** Why a "__proto__" key is refused rather than passed on. */
+export const PROTOTYPE_KEY_PROBLEM =
+  'the key "__proto__" is refused: a JavaScript object cannot hold it as an ordinary key, so it would silently disappear; rename it';

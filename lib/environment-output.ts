@@ -6,7 +6,7 @@ import * as path from 'path';
  * backend it was initialised with) and the lock file in each stack's directory, so each environment has its own:
  * switching OMNIGLUE_ENV never meets "Backend configuration changed", and never offers to migrate one environment's
  * state into another's. scripts/synth-app.mjs, scripts/cdktf-run.ts, the review and the local state paths
- * (lib/state-location.ts) all read this one definition.
+ * (config/state-location.ts) all read this one definition.
  */
 export const BASE_OUTDIR = 'cdktf.out';
 

@@ -1,4 +1,10 @@
-import { OmniglueConfig } from '../config/schema';
+/** The GPU settings (configuration section `gpu`) that decide where GPU pods may run. */
+export interface GpuNodeSettings {
+  readonly nodeLabel: { readonly key: string; readonly value: string };
+  readonly taint: { readonly key: string; readonly effect: string };
+  readonly product?: string;
+  readonly runtimeClassName?: string;
+}
 
 export interface Toleration {
   readonly key: string;
@@ -22,7 +28,7 @@ export class GpuScheduling {
   readonly requiredNodeLabels: Readonly<Record<string, string>>;
   readonly runtimeClassName: string | undefined;
 
-  constructor(gpu: OmniglueConfig['gpu']) {
+  constructor(gpu: GpuNodeSettings) {
     this.toleration = { key: gpu.taint.key, operator: 'Exists', effect: gpu.taint.effect };
     this.requiredNodeLabels = {
       [gpu.nodeLabel.key]: gpu.nodeLabel.value,
@@ -49,5 +55,23 @@ export function gpuPodPlacement(scheduling: GpuScheduling) {
       },
     },
     ...(scheduling.runtimeClassName !== undefined ? { runtimeClassName: scheduling.runtimeClassName } : {}),
+  };
+}
+
+/**
+ * A ReadWriteOnce volume is attached to one node at a time, and Triton holds it while a new version converts: a
+ * pod that mounts it may go onto the GPU nodes and prefers the node of the pods `besideLabels` selects (Triton's),
+ * else it waits on a Multi-Attach error.
+ */
+export function gpuPodPlacementBeside(scheduling: GpuScheduling, besideLabels: Readonly<Record<string, string>>) {
+  return {
+    toleration: [{ ...scheduling.toleration }],
+    affinity: {
+      podAffinity: {
+        preferredDuringSchedulingIgnoredDuringExecution: [
+          { weight: 100, podAffinityTerm: { topologyKey: 'kubernetes.io/hostname', labelSelector: [{ matchLabels: { ...besideLabels } }] } },
+        ],
+      },
+    },
   };
 }

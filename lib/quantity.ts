@@ -1,5 +1,5 @@
 /**
- * Kubernetes resource quantities as the API server writes them back.
+ * Kubernetes resource quantities: the one parser and formatter, as the API server parses them and writes them back.
  *
  * The kubernetes provider (hashicorp/kubernetes v2.38.0) compares most quantity fields by value: their schema has
  * `DiffSuppressFunc: suppressEquivalentResourceQuantity` (kubernetes/diff_supress_funcs.go), e.g. container
@@ -48,6 +48,17 @@ const abs = (n: bigint) => (n < 0n ? -n : n);
 /** The canonical string of a quantity, as the API server stores it and the provider reads it back. */
 export function canonicalQuantity(text: string): string {
   return formatQuantity(parseQuantity(text));
+}
+
+/**
+ * The amount a quantity stands for, in its base unit (bytes for memory, cores for CPU), as the API server parses
+ * it: for comparing sizes (a limit against a request), never for writing back. Throws QuantityError when `text`
+ * is not a quantity.
+ */
+export function quantityValue(text: string): number {
+  const { unscaled, exponent } = parseQuantity(text);
+  // Through decimal text, so that 15 x 10^-1 is 1.5 exactly rather than 15 * 0.1.
+  return Number(`${unscaled}e${exponent}`);
 }
 
 /** True when the API server would give `text` back unchanged. */
@@ -241,10 +252,4 @@ export function compareQuantities(a: string, b: string): -1 | 0 | 1 {
   const left = x.unscaled * pow10(x.exponent - exponent);
   const right = y.unscaled * pow10(y.exponent - exponent);
   return left === right ? 0 : left > right ? 1 : -1;
-}
-
-/** The value of a quantity in its base unit (cores, bytes) as a number; throws QuantityError when it is not one. */
-export function quantityAsNumber(text: string): number {
-  const { unscaled, exponent } = parseQuantity(text);
-  return Number(unscaled) * 10 ** exponent;
 }

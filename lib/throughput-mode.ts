@@ -7,6 +7,7 @@
  */
 
 import type { DeliberateQueueDelay } from './triton-metrics';
+import { UnscopedValidationError } from './validation-error';
 
 /** The settings; the conversion Job's defaults apply to the optional ones. */
 export interface ThroughputMode {
@@ -46,9 +47,15 @@ export function withinDinoAspectLimit(width: number, height: number): boolean {
   return Math.max(width, height) <= MAX_ASPECT_RATIO * Math.min(width, height);
 }
 
+/** What is wrong with an image size whose aspect ratio DINOv2 cannot take, named as the caller names its sides. */
+export function aspectRatioProblem(width: number, height: number, names: { readonly imageWidth: string; readonly imageHeight: string }): string | undefined {
+  if (withinDinoAspectLimit(width, height)) return undefined;
+  return `${names.imageWidth} x ${names.imageHeight} (${width} x ${height}) must have an aspect ratio of at most ${MAX_ASPECT_RATIO}:1: DINOv2 needs one 14-px patch on the shorter side`;
+}
+
 function checkInteger(setting: string, value: number, min: number, max: number, extra = ''): void {
   if (!Number.isInteger(value) || value < min || value > max) {
-    throw new Error(`throughputMode.${setting} (${value}) must be a whole number between ${min} and ${max}${extra}`);
+    throw new UnscopedValidationError(`throughputMode.${setting} (${value}) must be a whole number between ${min} and ${max}${extra}`);
   }
 }
 
@@ -57,11 +64,8 @@ export function resolveThroughputMode(mode: ThroughputMode): Required<Throughput
   const resolved = { ...THROUGHPUT_DEFAULTS, ...mode };
   const { imageSide, maxBatchSize, maxQueueDelayMicroseconds } = THROUGHPUT_LIMITS;
   for (const side of ['imageWidth', 'imageHeight'] as const) checkInteger(side, resolved[side], imageSide.min, imageSide.max, ' (pixels)');
-  if (!withinDinoAspectLimit(resolved.imageWidth, resolved.imageHeight)) {
-    throw new Error(
-      `throughputMode.imageWidth x imageHeight (${resolved.imageWidth} x ${resolved.imageHeight}) must have an aspect ratio of at most ${MAX_ASPECT_RATIO}:1 (DINOv2 needs one 14-px patch on the shorter side)`,
-    );
-  }
+  const aspect = aspectRatioProblem(resolved.imageWidth, resolved.imageHeight, { imageWidth: 'throughputMode.imageWidth', imageHeight: 'imageHeight' });
+  if (aspect !== undefined) throw new UnscopedValidationError(aspect);
   checkInteger('maxBatchSize', resolved.maxBatchSize, maxBatchSize.min, maxBatchSize.max);
   checkInteger('maxQueueDelayMicroseconds', resolved.maxQueueDelayMicroseconds, maxQueueDelayMicroseconds.min, maxQueueDelayMicroseconds.max);
   return resolved;
@@ -80,7 +84,28 @@ export function throughputArguments(mode: ThroughputMode): string[] {
 /** The model the throughput mode makes batch (scripts/omniglue_conversion/throughput.py BATCHING_MODELS). */
 export const BATCHING_MODEL = 'dinov2';
 
-/** The batcher's deliberate wait the metrics take off the queue time; undefined when the mode is off. */
+/** The batcher's deliberate wait, whose most possible share of the queue ratio the dashboard shows; undefined when the mode is off. */
 export function deliberateQueueDelay(mode: ThroughputMode | undefined): DeliberateQueueDelay | undefined {
   return mode === undefined ? undefined : { model: BATCHING_MODEL, microseconds: resolveThroughputMode(mode).maxQueueDelayMicroseconds };
+}
+
+/**
+ * The fastest DINOv2 execution per request to expect: 336 GFLOP per 630 x 462 image (docs/performance.md, "A per-GPU
+ * ceiling") at a third of an H100's 989 dense FP16 TFLOPS with TensorRT, about 1 ms. Slower GPUs take longer.
+ */
+export const FASTEST_BATCHING_COMPUTE_MICROSECONDS = 1000;
+
+/**
+ * A warning when the batcher's delay could, by itself, hold the HPA's queue/compute ratio at its target: the ratio
+ * includes the batcher's wait (lib/triton-metrics.ts queueToComputeRatioQuery), at most `delay / dinov2's compute time
+ * per request` of it, so with a delay above target x the fastest compute time an idle pod may read the target.
+ */
+export function batcherDelayWarning(delayMicroseconds: number, targetRatio: number): string | undefined {
+  if (delayMicroseconds <= targetRatio * FASTEST_BATCHING_COMPUTE_MICROSECONDS) return undefined;
+  return (
+    `conversion.throughputMode.maxQueueDelayMicroseconds (${delayMicroseconds}) can add up to ${delayMicroseconds} µs per ${BATCHING_MODEL} request to the queue time ` +
+    `the HPA's queue/compute ratio reads (autoscaling.queueToComputeRatio.target ${targetRatio}); where ${BATCHING_MODEL} computes a request in less than ` +
+    `${Math.round(delayMicroseconds / targetRatio)} µs, the delay alone can hold the ratio at its target and the HPA would not scale back. ` +
+    'Keep the delay well below dinov2\'s compute time (npm run loadtest shows both), or set autoscaling.queueToComputeRatio.enabled to false (docs/metrics.md)'
+  );
 }

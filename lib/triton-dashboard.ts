@@ -3,7 +3,7 @@
  * lib/metric-catalog.ts and follows docs/metrics.md: the ensemble's own series for what clients see, its steps'
  * for queue and compute time, failures halved. `$__rate_interval` is Grafana's (at least four scrape intervals).
  */
-import { DeliberateQueueDelay, queueToComputeRatioQuery } from './triton-metrics';
+import { batcherShareQuery, DeliberateQueueDelay, queueToComputeRatioQuery } from './triton-metrics';
 
 export interface TritonDashboardProps {
   /** Namespace of the Triton pods, the HPA and the conversion Jobs. */
@@ -16,7 +16,7 @@ export interface TritonDashboardProps {
   readonly ensembleModel: string;
   /** Name prefix of the conversion Jobs. */
   readonly conversionJobPrefix: string;
-  /** The throughput mode's batcher delay, taken off the queue/compute ratio as the HPA's rule does. */
+  /** The throughput mode's batcher delay: the ratio panel also shows the most it can add to the ratio. */
   readonly deliberateQueueDelay?: DeliberateQueueDelay;
 }
 
@@ -87,13 +87,15 @@ export function tritonDashboardPanels(props: TritonDashboardProps): DashboardPan
     },
     {
       title: 'Queue/compute ratio per pod (HPA signal)',
-      description: 'What the HPA’s triton_queue_compute_ratio reads: the steps’ queue time over their compute time.',
+      description:
+        'What the HPA’s triton_queue_compute_ratio reads: the steps’ queue time over their compute time. In the throughput mode it includes ' +
+        'the batcher’s wait for a fuller batch; “batcher’s share” is the most that wait can add (the delay for every dinov2 request).',
       unit: 'none',
       targets: [
-        {
-          expr: queueToComputeRatioQuery({ steps, groupBy: 'pod', window: RATE, deliberateDelay: props.deliberateQueueDelay }),
-          legendFormat: '{{pod}}',
-        },
+        { expr: queueToComputeRatioQuery({ steps, groupBy: 'pod', window: RATE }), legendFormat: '{{pod}}' },
+        ...(props.deliberateQueueDelay === undefined || props.deliberateQueueDelay.microseconds === 0
+          ? []
+          : [{ expr: batcherShareQuery({ steps, groupBy: 'pod', window: RATE }, props.deliberateQueueDelay), legendFormat: '{{pod}} batcher’s share (at most)' }]),
       ],
     },
     {

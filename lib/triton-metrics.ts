@@ -29,7 +29,7 @@ export const GRAFANA_DASHBOARD_LABEL: Readonly<Record<string, string>> = { grafa
 /** Name of the Triton container's metrics port (:8002), which the scrape job and the PodMonitor select. */
 export const TRITON_METRICS_PORT_NAME = 'metrics';
 
-/** Queue time a batching step spends waiting on purpose: its dynamic batcher's `max_queue_delay_microseconds`. */
+/** Queue time a batching step may spend waiting on purpose: its dynamic batcher's `max_queue_delay_microseconds`. */
 export interface DeliberateQueueDelay {
   /** The batching model (the throughput mode's `dinov2`). */
   readonly model: string;
@@ -43,24 +43,31 @@ export interface QueueToComputeRatioQuery {
   readonly groupBy: string;
   /** Range of the rates, e.g. `30s`. */
   readonly window: string;
-  /** Subtracted from the queue time of every request of that model. @default - none */
-  readonly deliberateDelay?: DeliberateQueueDelay;
 }
 
 /**
  * The steps' queue time per unit of compute time (NVIDIA's autoscaling signal), the one expression behind the HPA's
- * adapter rule, the saturation alert and the dashboard. Triton counts a dynamic batcher's wait for a fuller batch as
- * queue time (core dynamic_batch_scheduler.cc starts the queue timer at enqueue; infer_stats.cc: queue = compute
- * start - queue start), so with the throughput mode every DINOv2 request at low load adds up to the configured delay,
- * which would hold the ratio up at any load. That deliberate wait, at most the delay per request, is taken off first.
+ * adapter rule, the saturation alert and the dashboard.
+ *
+ * Nothing is subtracted for the throughput mode's batcher. Triton counts a dynamic batcher's wait for a fuller batch
+ * as queue time (core dynamic_batch_scheduler.cc starts the queue timer at enqueue; infer_stats.cc: queue = compute
+ * start - queue start), but its counters cannot tell that wait from waiting for a busy instance: a batch that goes
+ * out short may have been held for the delay while an instance sat idle, or sent at once when an instance freed
+ * after the delay had passed in a busy queue. Any amount taken off therefore reads below the true ratio in some load
+ * (taking the full delay per request read 0.8 for a true 1.2 when batches filled at once). Left in, the ratio reads
+ * at least the true one, and at most `delay / compute time per batching-model request` above it
+ * (batcherShareQuery; lib/throughput-mode.ts warns when the delay could reach the HPA's target by itself).
  */
-export function queueToComputeRatioQuery({ steps, groupBy, window, deliberateDelay }: QueueToComputeRatioQuery): string {
+export function queueToComputeRatioQuery({ steps, groupBy, window }: QueueToComputeRatioQuery): string {
   const sum = (metric: string, selector: string) => `sum by (${groupBy}) (rate(${metric}{${selector}}[${window}]))`;
-  let queue = sum('nv_inference_queue_duration_us', steps);
-  if (deliberateDelay !== undefined && deliberateDelay.microseconds > 0) {
-    const delayed = sum('nv_inference_request_success', `${steps},model="${deliberateDelay.model}"`);
-    // `or`: a pod whose batching model has no series yet keeps its plain queue time.
-    queue = `clamp_min((${queue} - ${deliberateDelay.microseconds} * ${delayed}) or ${queue}, 0)`;
-  }
-  return `${queue} / clamp_min(${sum('nv_inference_compute_infer_duration_us', steps)}, 1)`;
+  return `${sum('nv_inference_queue_duration_us', steps)} / clamp_min(${sum('nv_inference_compute_infer_duration_us', steps)}, 1)`;
+}
+
+/**
+ * The most the batcher's deliberate wait can add to queueToComputeRatioQuery: the delay for every request of the
+ * batching model, over the same compute time. The true ratio lies between the ratio minus this and the ratio.
+ */
+export function batcherShareQuery({ steps, groupBy, window }: QueueToComputeRatioQuery, delay: DeliberateQueueDelay): string {
+  const sum = (metric: string, selector: string) => `sum by (${groupBy}) (rate(${metric}{${selector}}[${window}]))`;
+  return `${delay.microseconds} * ${sum('nv_inference_request_success', `${steps},model="${delay.model}"`)} / clamp_min(${sum('nv_inference_compute_infer_duration_us', steps)}, 1)`;
 }

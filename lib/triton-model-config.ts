@@ -110,7 +110,6 @@ interface RawConfig {
   modelMetrics?: { metricControl: { metricIdentifier?: { family: string }; histogramOptions?: { buckets: number[] } }[] };
 }
 
-/** Parses one config.pbtxt; errors name the file (and the line, for syntax errors). */
 const parsedConfigs = new Map<string, RawConfig>();
 
 /** Parses a config.pbtxt; the same text parses to the same message, so it is parsed once per process. */
@@ -122,6 +121,7 @@ function parseModelConfig(configText: string, file: string): RawConfig {
   return structuredClone(raw);
 }
 
+/** Parses one config.pbtxt; errors name the file (and the line, for syntax errors). */
 function parseModelConfigText(configText: string, file: string): RawConfig {
   const type = modelConfigType();
   try {
@@ -236,154 +236,7 @@ export function buildModelContract(repo: LoadedModelRepository): ModelContract {
   };
 }
 
-function dimsAgree(a: number[], b: number[]): boolean {
-  return a.length === b.length && a.every((d, i) => d === -1 || b[i] === -1 || d === b[i]);
-}
-
 /** A tensor's shape as a request carries it: a batching model's dims get the leading batch dimension. */
 export function fullDims(spec: TensorSpec, maxBatchSize: number): number[] {
   return maxBatchSize > 0 ? [-1, ...spec.dims] : spec.dims;
-}
-
-interface TensorEnd {
-  spec: TensorSpec;
-  maxBatchSize: number;
-}
-
-/**
- * Triton core's ensemble_utils.cc `ValidateTensorConsistency`: dims agree with -1 as a wildcard, or else the full
- * dims do, which lets a non-batching step's `[1, d...]` feed a batching model's `[d...]` (and back).
- */
-function tensorsAgree(a: TensorEnd, b: TensorEnd): boolean {
-  return dimsAgree(a.spec.dims, b.spec.dims) || dimsAgree(fullDims(a.spec, a.maxBatchSize), fullDims(b.spec, b.maxBatchSize));
-}
-
-function describe({ spec, maxBatchSize }: TensorEnd): string {
-  return `${spec.dataType} [${fullDims(spec, maxBatchSize).join(', ')}]`;
-}
-
-/**
- * Checks the ensemble's data flow against the configs of its steps, the way Triton
- * would when loading it, plus the shape agreement Triton only discovers per request.
- * Returns human-readable problems; an empty list means consistent.
- */
-export function checkEnsembleConsistency(repo: LoadedModelRepository): string[] {
-  const problems: string[] = [];
-  const ensemble = repo.ensemble;
-  const known = new Map(repo.models.map((m) => [m.name, m]));
-  const label = (index: number, step: EnsembleStep) => `step ${index + 1} (${step.modelName})`;
-  if (ensemble.steps.length === 0) problems.push(`ensemble "${ensemble.name}" has no steps`);
-
-  // The spec of every ensemble tensor as written by its producer: an ensemble input or a step output.
-  const producers = new Map<string, { by: string; end?: TensorEnd }[]>();
-  const addProducer = (tensor: string, entry: { by: string; end?: TensorEnd }) => {
-    producers.set(tensor, [...(producers.get(tensor) ?? []), entry]);
-  };
-  for (const input of ensemble.inputs) {
-    addProducer(input.name, { by: `ensemble input "${input.name}"`, end: { spec: input, maxBatchSize: ensemble.maxBatchSize } });
-  }
-
-  ensemble.steps.forEach((step, index) => {
-    const model = known.get(step.modelName);
-    if (!model) {
-      problems.push(`${label(index, step)}: model "${step.modelName}" is not in the model repository`);
-    } else if (model.maxBatchSize !== 0 && model.maxBatchSize < ensemble.maxBatchSize) {
-      // ensemble_utils.cc ValidateEnsembleConfig: a batching step must take the ensemble's largest batch.
-      problems.push(`${label(index, step)}: max_batch_size ${model.maxBatchSize} is below the ensemble's ${ensemble.maxBatchSize}`);
-    }
-    for (const [modelInput, tensor] of Object.entries(step.inputMap)) {
-      if (model && !model.inputs.some((t) => t.name === modelInput)) {
-        problems.push(`${label(index, step)}: input_map key "${modelInput}" is not an input of model "${model.name}" (inputs: ${model.inputs.map((t) => t.name).join(', ')})`);
-      }
-      if (tensor === '') problems.push(`${label(index, step)}: input "${modelInput}" is mapped to an empty tensor name`);
-    }
-    for (const [modelOutput, tensor] of Object.entries(step.outputMap)) {
-      const spec = model?.outputs.find((t) => t.name === modelOutput);
-      if (model && !spec) {
-        problems.push(`${label(index, step)}: output_map key "${modelOutput}" is not an output of model "${model.name}" (outputs: ${model.outputs.map((t) => t.name).join(', ')})`);
-      }
-      addProducer(tensor, { by: `${label(index, step)} output "${modelOutput}"`, end: spec && model ? { spec, maxBatchSize: model.maxBatchSize } : undefined });
-    }
-    for (const input of model?.inputs ?? []) {
-      if (!(input.name in step.inputMap) && !input.optional) {
-        problems.push(`${label(index, step)}: required input "${input.name}" of model "${model?.name}" has no input_map entry`);
-      }
-    }
-  });
-
-  for (const [tensor, entries] of producers) {
-    if (entries.length > 1) {
-      problems.push(`tensor "${tensor}" is produced more than once: by ${entries.map((e) => e.by).join(' and by ')}`);
-    }
-  }
-
-  // Edges: every consumer agrees with the tensor's producer on data type and shape.
-  const checkEdge = (tensor: string, consumer: string, expected: TensorEnd | undefined) => {
-    const produced = producers.get(tensor)?.[0];
-    if (!produced) {
-      problems.push(`tensor "${tensor}" consumed by ${consumer} is never produced (not an ensemble input nor any step's output)`);
-      return;
-    }
-    if (!expected || !produced.end) return;
-    if (expected.spec.dataType !== produced.end.spec.dataType) {
-      problems.push(`tensor "${tensor}": data type mismatch between ${produced.by} (${produced.end.spec.dataType}) and ${consumer} (${expected.spec.dataType})`);
-    } else if (!tensorsAgree(expected, produced.end)) {
-      problems.push(`tensor "${tensor}": shape mismatch between ${produced.by} (${describe(produced.end)}) and ${consumer} (${describe(expected)})`);
-    }
-  };
-  const end = (spec: TensorSpec | undefined, maxBatchSize: number) => (spec ? { spec, maxBatchSize } : undefined);
-  const consumers = new Map<string, number[]>();
-  ensemble.steps.forEach((step, index) => {
-    const model = known.get(step.modelName);
-    for (const [modelInput, tensor] of Object.entries(step.inputMap)) {
-      consumers.set(tensor, [...(consumers.get(tensor) ?? []), index]);
-      checkEdge(tensor, `${label(index, step)} input "${modelInput}"`, end(model?.inputs.find((t) => t.name === modelInput), model?.maxBatchSize ?? 0));
-    }
-  });
-  for (const output of ensemble.outputs) {
-    const count = producers.get(output.name)?.length ?? 0;
-    if (count === 0) problems.push(`ensemble output "${output.name}" is not produced by any step`);
-    else checkEdge(output.name, `ensemble output "${output.name}"`, end(output, ensemble.maxBatchSize));
-  }
-  for (const input of ensemble.inputs) {
-    if (!consumers.has(input.name)) problems.push(`ensemble input "${input.name}" is not consumed by any step`);
-  }
-
-  // Run the steps in data order: whatever never becomes runnable waits on a cycle (or on a missing tensor, reported above).
-  const available = new Set(ensemble.inputs.map((t) => t.name));
-  const pending = new Set(ensemble.steps.map((_, index) => index));
-  for (let progress = true; progress; ) {
-    progress = false;
-    for (const index of [...pending]) {
-      const step = ensemble.steps[index];
-      if (Object.values(step.inputMap).every((t) => available.has(t))) {
-        Object.values(step.outputMap).forEach((t) => available.add(t));
-        pending.delete(index);
-        progress = true;
-      }
-    }
-  }
-  const producedSomewhere = (t: string) => producers.has(t);
-  const blocked = [...pending].filter((index) => Object.values(ensemble.steps[index].inputMap).every(producedSomewhere));
-  if (blocked.length > 0) {
-    problems.push(`steps that can never run because their inputs wait on a cycle: ${blocked.map((i) => label(i, ensemble.steps[i])).join(', ')}`);
-  }
-
-  // A step whose outputs reach no ensemble output still runs for every request: pure waste, usually a mis-wired map.
-  const useful = new Set(ensemble.outputs.map((t) => t.name));
-  const contributing = new Set<number>();
-  for (let changed = true; changed; ) {
-    changed = false;
-    ensemble.steps.forEach((step, index) => {
-      if (!contributing.has(index) && Object.values(step.outputMap).some((t) => useful.has(t))) {
-        contributing.add(index);
-        Object.values(step.inputMap).forEach((t) => useful.add(t));
-        changed = true;
-      }
-    });
-  }
-  ensemble.steps.forEach((step, index) => {
-    if (!contributing.has(index)) problems.push(`${label(index, step)} contributes to no ensemble output`);
-  });
-  return problems;
 }

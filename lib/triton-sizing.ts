@@ -3,11 +3,13 @@
  *
  * No GPU and no real weights were available where this was written, so the memory figure is an ESTIMATE TO VERIFY,
  * built from parameter counts (docs/design models: DINOv2 ViT-B/14 86 M, matcher ~12 M, SuperPoint ~1.3 M, FP32 on
- * disk) and the runtime overheads below; docs/sizing.md says how to measure it on a node and what to change.
+ * disk) and the runtime overheads below; docs/sizing.md says how to measure it on a node and what to change. The
+ * CUDA lines were checked against PyTorch on an H200 (context, cuBLAS and cuDNN: 354 MiB of host memory; a
+ * ViT-B/14-sized network's FP32 weights: 325 MiB), not against Triton with onnxruntime, which was not available.
  */
 
 import { allocatable, GpuNode, NodeResources, PROVIDER_DAEMONSETS, smallestNodes, usualNodes } from './gpu-nodes';
-import { quantityAsNumber } from './quantity';
+import { quantityValue } from './quantity';
 
 /** Host memory of one Triton pod, MiB, by component (GPU mode, onnxruntime with the CUDA provider). */
 export const TRITON_MEMORY_ESTIMATE_MIB = {
@@ -65,8 +67,8 @@ export interface PodSizing {
   readonly engineCacheSidecar: boolean;
 }
 
-const mib = (quantity: string) => Math.ceil(quantityAsNumber(quantity) / 2 ** 20);
-const millicores = (quantity: string) => Math.ceil(quantityAsNumber(quantity) * 1000);
+const mib = (quantity: string) => Math.ceil(quantityValue(quantity) / 2 ** 20);
+const millicores = (quantity: string) => Math.ceil(quantityValue(quantity) * 1000);
 
 /** What one Triton pod and the DaemonSets beside it request on a GPU node. */
 export function requestedOnNode(pod: PodSizing, node: GpuNode): NodeResources {

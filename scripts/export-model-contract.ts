@@ -7,7 +7,8 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { buildModelContract, checkEnsembleConsistency, loadModelRepository, MODEL_REPOSITORY_DIR } from '../lib/triton-model-config';
+import { checkEnsembleConsistency } from '../lib/ensemble-consistency';
+import { buildModelContract, loadModelRepository, MODEL_REPOSITORY_DIR } from '../lib/triton-model-config';
 
 function main(argv: string[]): number {
   if (argv.length !== 1) {

@@ -4,11 +4,11 @@
 // TypeScript loader hooks every require (measured with `npm run bench`). Nothing is type-checked here:
 // `npm test` runs `tsc --noEmit` once.
 import { buildSync } from 'esbuild';
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import * as path from 'node:path';
-import { clearGeneratedFiles, removeOrphanedStacks } from './synth-output.mjs';
+import { clearGeneratedFiles, outdirProblem, removeOrphanedStacks } from './synth-output.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 // One directory below the root, like every source module, so REPOSITORY_ROOT (lib/paths.ts) resolves the same.
@@ -33,6 +33,13 @@ const layout = path.join(root, '.gen', 'environment-output.cjs');
 build('lib/environment-output.ts', layout);
 const { environmentOutdir } = createRequire(import.meta.url)(layout);
 const outdir = process.env.CDKTF_OUTDIR ?? path.join(root, environmentOutdir(process.env.OMNIGLUE_ENV || undefined));
+// The environments' directories sit below cdktf.out/environments/, which this layout creates; a CDKTF_OUTDIR is the caller's.
+if (process.env.CDKTF_OUTDIR === undefined) mkdirSync(path.dirname(outdir), { recursive: true });
+const unwritable = outdirProblem(outdir);
+if (unwritable !== undefined) {
+  console.error(unwritable);
+  process.exit(1);
+}
 clearGeneratedFiles(outdir);
 
 build('main.ts', bundle);

@@ -2,12 +2,12 @@ import { AzurermBackend, GcsBackend, LocalBackend, S3Backend, TerraformBackend, 
 import { NamedWorkspaceRemoteBackend, ProjectWorkspaceCloudBackend } from '../lib/hcp-backends';
 import { StateConfig } from '../config/state';
 import { KubernetesBackend } from '../lib/kubernetes-backend';
-import { ClusterAccess, stateLocation } from '../lib/state-location';
+import { ClusterAccess, stateLocation } from '../config/state-location';
 
-export type { ClusterAccess } from '../lib/state-location';
+export type { ClusterAccess } from '../config/state-location';
 
 /**
- * The stack's Terraform backend, one state per stack and environment (lib/state-location.ts names them).
+ * The stack's Terraform backend, one state per stack and environment (config/state-location.ts names them).
  * Cross-stack references become `terraform_remote_state` data sources that cdktf builds from this same backend
  * (getRemoteStateDataSource), so the serving stack reads its own environment's platform state.
  */

@@ -8,8 +8,8 @@ import { PrometheusMonitoring } from '../constructs/prometheus-monitoring';
 import { GpuScheduling } from '../lib/gpu-scheduling';
 import { configureStateBackend } from './backend';
 import { TRITON_CUSTOM_METRICS, TritonCustomMetrics } from '../lib/triton-metrics';
-import { deliberateQueueDelay } from '../lib/throughput-mode';
 import { tritonScrapeJob } from '../lib/triton-scrape-job';
+import { tritonAdapterRules } from '../lib/prometheus-adapter-rules';
 import { stringify } from 'yaml';
 
 export interface GpuPlatformStackProps {
@@ -72,6 +72,14 @@ export class GpuPlatformStack extends TerraformStack {
         description: 'Scrape job for your Prometheus (add it under scrape_configs): the adapter rules and alerts expect its job name and labels',
       });
     }
+    if (monitoring.existingCustomMetricsApi) {
+      // The cluster's own adapter serves custom.metrics.k8s.io (only one APIService can): it gets the rules instead.
+      new TerraformOutput(this, 'prometheus-adapter-rules', {
+        value: stringify({ rules: tritonAdapterRules(monitoring.scrapeIntervalSeconds) }, { lineWidth: 0 }),
+        description:
+          "prometheus-adapter rules that serve the HPA's Triton metrics: add them to your adapter's configuration (config file rules:, chart values rules.custom)",
+      });
+    }
     const prometheus = this.monitoring ?? monitoring.existingPrometheusUrl;
     if (monitoring.installPrometheusAdapter && prometheus !== undefined) {
       this.adapter = new PrometheusAdapter(this, 'prometheus-adapter', {
@@ -81,7 +89,6 @@ export class GpuPlatformStack extends TerraformStack {
         prometheus,
         relistIntervalSeconds: monitoring.adapterRelistIntervalSeconds,
         scrapeIntervalSeconds: monitoring.scrapeIntervalSeconds,
-        deliberateQueueDelay: deliberateQueueDelay(config.conversion.throughputMode.enabled ? config.conversion.throughputMode : undefined),
       });
     }
     this.customMetrics = this.adapter?.metrics ?? TRITON_CUSTOM_METRICS;

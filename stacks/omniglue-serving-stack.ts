@@ -18,6 +18,8 @@ import { GpuScheduling } from '../lib/gpu-scheduling';
 import { configureStateBackend } from './backend';
 import { TRITON_CUSTOM_METRICS, TritonCustomMetrics } from '../lib/triton-metrics';
 import { sizingWarnings } from '../lib/triton-sizing';
+import { batcherDelayWarning } from '../lib/throughput-mode';
+import { quantityValue } from '../lib/quantity';
 
 export interface OmniglueServingStackProps {
   /** The validated configuration. */
@@ -127,6 +129,11 @@ export class OmniglueServingStack extends TerraformStack {
       clientNamespaces: triton.allowedClientNamespaces,
       monitoringNamespace: props.monitoringNamespace ?? monitoring.namespace,
     });
+    const { queueToComputeRatio } = config.autoscaling;
+    if (config.autoscaling.enabled && queueToComputeRatio.enabled && conversion.throughputMode.enabled) {
+      const warning = batcherDelayWarning(conversion.throughputMode.maxQueueDelayMicroseconds, quantityValue(queueToComputeRatio.target));
+      if (warning !== undefined) Annotations.of(this.server).addWarning(warning);
+    }
     if (config.autoscaling.enabled) {
       this.autoscaler = new GpuAutoscaler(this, 'triton-autoscaler', {
         server: this.server,

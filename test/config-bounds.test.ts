@@ -27,7 +27,7 @@ describe('bounds', () => {
     ['more sample matches than the ensemble returns', { conversion: { minSampleMatches: 1025 } }, /conversion\.minSampleMatches: must be between 0 and 1024/],
     ['an upper-case image name', { conversion: { image: 'Registry.io/Omniglue/Conversion:1.0' } }, /conversion\.image: must be a container image reference/],
     ['an empty image name', { conversion: { image: ':1.0' } }, /conversion\.image: must be a container image reference/],
-    ['an upper-case Triton repository', { triton: { imageRepository: 'NVCR.io/nvidia/tritonserver' } }, /triton\.imageRepository: must be an image repository/],
+    ['an upper-case Triton repository path (the registry host may have capitals)', { triton: { imageRepository: 'nvcr.io/NVIDIA/tritonserver' } }, /triton\.imageRepository: must be an image repository/],
     ['a Prometheus URL that is not http(s)', { monitoring: { installKubePrometheusStack: false, existingPrometheusUrl: 'file:///etc/passwd' } }, /monitoring\.existingPrometheusUrl: must be an http:\/\/ or https:\/\/ URL/],
     ['an environment variable name that is not an identifier', { conversion: { extraEnv: { 'BAD-NAME': 'x' } } }, /conversion\.extraEnv\.BAD-NAME: must be an environment variable name/],
     ['PATH in extraEnv', { conversion: { extraEnv: { PATH: '/tmp' } } }, /conversion\.extraEnv may not set PATH/],

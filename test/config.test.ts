@@ -47,7 +47,7 @@ describe('bad configurations stop synth with a message naming the setting', () =
     ['the latest tag', { triton: { imageTag: 'latest' } }, /triton\.imageTag: must be pinned/],
     ['an unpinned conversion image', { conversion: { image: 'python' } }, /conversion\.image: must carry a tag or digest/],
     ['a conversion image on latest', { conversion: { image: 'python:latest' } }, /conversion\.image: must be pinned/],
-    ['ReadWriteOnce storage with several replicas', { modelRepository: { accessMode: 'ReadWriteOnce' }, triton: { replicas: { min: 1, max: 3 } } }, /modelRepository\.accessMode ReadWriteOnce .* triton\.replicas\.max is 3/],
+    ['ReadWriteOnce storage with several replicas', { modelRepository: { accessMode: 'ReadWriteOnce' }, triton: { replicas: { min: 1, max: 3 } } }, /triton\.replicas\.max is 3, but modelRepository\.accessMode ReadWriteOnce lets only one node mount it/],
     ['a GPU utilization target above 100', { autoscaling: { gpuUtilizationTargetPercent: 150 } }, /autoscaling\.gpuUtilizationTargetPercent: must be between 1 and 99 \(percent\): at 100 the target can never be exceeded/],
     ['a misspelt setting', { triton: { replica: { min: 1 } } }, /triton: unknown setting\(s\) 'replica'/],
     ['a chart version range', { chartVersions: { nvidiaDevicePlugin: '^0.18' } }, /chartVersions\.nvidiaDevicePlugin: must be an exact chart version/],
@@ -84,6 +84,22 @@ describe('JSON Schema for editors', () => {
   test('omniglue.config.schema.json is generated from the current schema (npm run config-schema)', () => {
     const committed = JSON.parse(fs.readFileSync(path.resolve(__dirname, '..', 'omniglue.config.schema.json'), 'utf8'));
     expect(committed).toEqual(jest.requireActual('../config/json-schema').configFileJsonSchema());
+  });
+
+  test('describes every setting, so editors show what each one does', () => {
+    const schema = jest.requireActual('../config/json-schema').configFileJsonSchema();
+    const settings: [string, { description?: string }][] = [];
+    const walk = (node: any, at: string): void => {
+      for (const variant of node.anyOf ?? node.oneOf ?? []) walk(variant, at);
+      for (const [key, child] of Object.entries<any>(node.properties ?? {})) {
+        if (at === '' && (key === '$schema' || key === 'environments')) continue;
+        settings.push([`${at}${key}`, child]);
+        walk(child, `${at}${key}.`);
+      }
+    };
+    walk(schema, '');
+    expect(settings.length).toBeGreaterThan(100);
+    expect(settings.filter(([, child]) => typeof child.description !== 'string' || child.description === '').map(([at]) => at)).toEqual([]);
   });
 });
 

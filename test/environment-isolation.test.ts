@@ -7,7 +7,7 @@ import { ConfigError, loadConfig, parseConfigDocument } from '../config/load';
 import { OmniglueConfig } from '../config/schema';
 import { cdktfInvocations } from '../scripts/cdktf-run';
 import { environmentOutdir, outdirConflict } from '../lib/environment-output';
-import { clusterClaims } from '../lib/environment-isolation';
+import { clusterClaims } from '../config/environment-isolation';
 import { resolvedResources } from '../scripts/review/resource-diff';
 import { createStacks } from '../stacks';
 import { synthesize } from './support/synth';
@@ -77,8 +77,8 @@ describe('state and output per environment', () => {
   });
 
   test.each([
-    [{ backend: 's3', bucket: 'b', region: 'eu-west-1' }, 's3', { key: 'omniglue-triton/staging/gpu-platform.tfstate' }],
-    [{ backend: 'gcs', bucket: 'b' }, 'gcs', { prefix: 'omniglue-triton/staging/gpu-platform' }],
+    [{ backend: 's3', bucket: 'tf-state', region: 'eu-west-1' }, 's3', { key: 'omniglue-triton/staging/gpu-platform.tfstate' }],
+    [{ backend: 'gcs', bucket: 'tf-state' }, 'gcs', { prefix: 'omniglue-triton/staging/gpu-platform' }],
     [{ backend: 'azurerm', resourceGroupName: 'rg', storageAccountName: 'acct01', containerName: 'tfstate' }, 'azurerm', { key: 'omniglue-triton/staging/gpu-platform.tfstate' }],
     [{ backend: 'kubernetes' }, 'kubernetes', { secret_suffix: 'omniglue-triton-staging-gpu-platform' }],
     [{ backend: 'remote', organization: 'acme' }, 'remote', { workspaces: { name: 'omniglue-triton-staging-gpu-platform' } }],
@@ -105,15 +105,21 @@ describe('state and output per environment', () => {
     expect(outdirConflict(os.tmpdir(), 'staging', ROOT)).toBeUndefined();
   });
 
-  test('the cdktf CLI pointed at the base directory with OMNIGLUE_ENV set synthesizes nothing (child process)', () => {
+  test('the cdktf CLI pointed at another environment\'s directory synthesizes nothing (child process)', () => {
+    const parent = path.join(ROOT, 'cdktf.out', 'environments');
+    // Whatever of cdktf.out/environments this test creates, it removes again.
+    const created = [path.join(ROOT, 'cdktf.out'), parent].filter((dir) => !fs.existsSync(dir));
+    fs.mkdirSync(parent, { recursive: true });
     const result = spawnSync(process.execPath, ['scripts/synth-app.mjs'], {
       cwd: ROOT,
       encoding: 'utf8',
-      env: { ...process.env, CDKTF_OUTDIR: path.join(ROOT, 'cdktf.out', 'environments', 'not-staging'), OMNIGLUE_ENV: 'staging', OMNIGLUE_CONFIG: FILES[0] },
+      // As the cdktf CLI runs its app command (@cdktf/cli-core synth-stack.js): main.ts then prints the error once, on stdout.
+      env: { ...process.env, CDKTF_OUTDIR: path.join(ROOT, 'cdktf.out', 'environments', 'not-staging'), CDKTF_CONTINUE_SYNTH_ON_ERROR_ANNOTATIONS: 'true', SYNTH_HCL_OUTPUT: 'false', OMNIGLUE_ENV: 'staging', OMNIGLUE_CONFIG: FILES[0] },
     });
     expect(result.stdout).toContain('OMNIGLUE_ENV staging synthesizes into cdktf.out/environments/staging');
     expect(result.stdout).toContain('Nothing was synthesized.');
     expect(fs.existsSync(path.join(ROOT, 'cdktf.out', 'environments', 'not-staging', 'manifest.json'))).toBe(false);
+    for (const dir of created.reverse()) fs.rmdirSync(dir);
   });
 });
 
@@ -140,9 +146,9 @@ describe('environments that would share a cluster or a state are refused', () =>
   });
 
   test('two environments whose state locations coincide', () => {
-    const s3 = (keyPrefix: string) => ({ backend: 's3', bucket: 'b', region: 'eu-west-1', keyPrefix });
+    const s3 = (keyPrefix: string) => ({ backend: 's3', bucket: 'tf-state', region: 'eu-west-1', keyPrefix });
     const message = refusal({ state: s3('team/staging'), kubernetes: { configContext: 'base' }, environments: { staging: { state: s3('team'), kubernetes: { configContext: 's' } } } });
-    expect(message).toContain("the base configuration (no OMNIGLUE_ENV) and environment 'staging' share the state s3://b/team/staging/gpu-platform.tfstate");
+    expect(message).toContain("the base configuration (no OMNIGLUE_ENV) and environment 'staging' share the state s3://tf-state/team/staging/gpu-platform.tfstate");
   });
 
   test('a Secret suffix the environment name makes too long for a label', () => {

@@ -118,13 +118,45 @@ describe('a configuration error under the cdktf CLI', () => {
     fs.writeFileSync(path.join(outdir, 'manifest.json'), '{"stale": true}');
     const config = path.join(outdir, 'bad.json');
     fs.writeFileSync(config, JSON.stringify({ namespace: 'Bad_NS' }));
-    const result = spawnSync(process.execPath, ['scripts/synth-app.mjs'], { cwd: ROOT, encoding: 'utf8', env: { ...process.env, CDKTF_OUTDIR: outdir, OMNIGLUE_CONFIG: config } });
+    // What the cdktf CLI sets for its app command (@cdktf/cli-core src/lib/synth-stack.js).
+    const cli = { CDKTF_OUTDIR: outdir, CDKTF_CONTINUE_SYNTH_ON_ERROR_ANNOTATIONS: 'true', SYNTH_HCL_OUTPUT: 'false', CDKTF_CONTEXT_JSON: '{}' };
+    const result = spawnSync(process.execPath, ['scripts/synth-app.mjs'], { cwd: ROOT, encoding: 'utf8', env: { ...process.env, ...cli, OMNIGLUE_CONFIG: config } });
     expect(result.stderr).toBe('');
     expect(result.stdout.match(/Invalid configuration/g)).toHaveLength(1);
     expect(result.stdout).toContain('namespace: must be a DNS-1123 label');
     expect(fs.existsSync(path.join(outdir, 'manifest.json'))).toBe(false);
     const stacks = path.join(outdir, 'stacks');
     expect(fs.existsSync(stacks) ? fs.readdirSync(stacks) : []).toEqual([]);
+  });
+});
+
+describe('a refusal outside the cdktf CLI', () => {
+  const synth = (env: Record<string, string>) => spawnSync(process.execPath, ['scripts/synth-app.mjs'], { cwd: ROOT, encoding: 'utf8', env: { ...process.env, ...env } });
+
+  test('with only CDKTF_OUTDIR set, as a pipeline redirects the output, exits non-zero with the error once on stderr', () => {
+    const outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'cdktf-out-'));
+    const config = path.join(outdir, 'bad.json');
+    fs.writeFileSync(config, JSON.stringify({ namespace: 'Bad_NS' }));
+    const result = synth({ CDKTF_OUTDIR: outdir, OMNIGLUE_CONFIG: config });
+    expect(result.status).toBe(1);
+    expect(result.stderr.match(/Invalid configuration/g)).toHaveLength(1);
+    expect(result.stdout).toBe('');
+    expect(fs.existsSync(path.join(outdir, 'manifest.json'))).toBe(false);
+  });
+
+  test('a CDKTF_OUTDIR whose parent directory does not exist fails with one line that says so', () => {
+    const missing = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'cdktf-out-')), 'no-such-dir', 'out');
+    const result = synth({ CDKTF_OUTDIR: missing });
+    expect(result.status).toBe(1);
+    expect(result.stderr.trim().split('\n')).toEqual([expect.stringMatching(/^cannot synthesize into .*no-such-dir\/out: its parent directory .*no-such-dir does not exist/)]);
+  });
+
+  test('a CDKTF_OUTDIR below a file fails as clearly', () => {
+    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'cdktf-out-')), 'a-file');
+    fs.writeFileSync(file, '');
+    const result = synth({ CDKTF_OUTDIR: path.join(file, 'out') });
+    expect(result.status).toBe(1);
+    expect(result.stderr).toMatch(/^cannot synthesize into .*a-file\/out: .*a-file is not a directory\n$/);
   });
 });
 

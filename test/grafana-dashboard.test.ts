@@ -1,5 +1,5 @@
 import { exposedSeriesNames, METRIC_CATALOG } from '../lib/metric-catalog';
-import { GRAFANA_DASHBOARD_LABEL, queueToComputeRatioQuery, TRITON_ENSEMBLE_MODEL, TRITON_SCRAPE_JOB } from '../lib/triton-metrics';
+import { batcherShareQuery, GRAFANA_DASHBOARD_LABEL, queueToComputeRatioQuery, TRITON_ENSEMBLE_MODEL, TRITON_SCRAPE_JOB } from '../lib/triton-metrics';
 import { renderAlertChart } from './support/alert-chart';
 import { expandAdapterQuery } from './support/prometheus-adapter-query';
 import { metricNames } from './support/promql-metric-names';
@@ -51,14 +51,11 @@ describe('Grafana dashboard', () => {
 
   test('every panel expression parses with promtool, in the default and the throughput mode', () => {
     const throughput = dashboardOf({ conversion: { throughputMode: { enabled: true } } }).dashboard;
-    const ratio = throughput.panels.find((panel: any) => panel.title === 'Queue/compute ratio per pod (HPA signal)').targets[0].expr;
-    // The batcher's deliberate wait is taken off, as in the HPA's rule (test/promql.test.ts evaluates that rule).
-    expect(ratio).toBe(queueToComputeRatioQuery({
-      steps: `job="${TRITON_SCRAPE_JOB}", namespace="omniglue", model!="${TRITON_ENSEMBLE_MODEL}"`,
-      groupBy: 'pod',
-      window: '$__rate_interval',
-      deliberateDelay: { model: 'dinov2', microseconds: 1000 },
-    }));
+    const [ratio, share] = throughput.panels.find((panel: any) => panel.title === 'Queue/compute ratio per pod (HPA signal)').targets;
+    // What the HPA reads, and in the throughput mode the most the batcher's wait adds to it (test/dashboard-values.test.ts evaluates both).
+    const query = { steps: `job="${TRITON_SCRAPE_JOB}", namespace="omniglue", model!="${TRITON_ENSEMBLE_MODEL}"`, groupBy: 'pod', window: '$__rate_interval' };
+    expect(ratio.expr).toBe(queueToComputeRatioQuery(query));
+    expect(share.expr).toBe(batcherShareQuery(query, { model: 'dinov2', microseconds: 1000 }));
     const expressions = [...panelExpressions(dashboardOf().dashboard), ...panelExpressions(throughput)];
     const rules = expressions.map((expr, index) => ({ record: `omniglue:dashboard_panel_expression:${index}`, expr: asPrometheusReceivesIt(expr) }));
     const result = promtool(['check', 'rules', 'dashboard.yaml'], { 'dashboard.yaml': { groups: [{ name: 'dashboard', rules }] } });

@@ -3,7 +3,8 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { App, Testing } from 'cdktf';
 import { TerraformStack } from 'cdktf';
-import { ModelConversionJob, NON_RETRYABLE_EXIT_CODES } from '../constructs/model-conversion-job';
+import { ModelConversionJob } from '../constructs/model-conversion-job';
+import { NON_RETRYABLE_EXIT_CODES } from '../lib/conversion-arguments';
 import { ModelRepository } from '../constructs/model-repository';
 import { ServingNamespace } from '../constructs/serving-namespace';
 import { GpuScheduling } from '../lib/gpu-scheduling';
@@ -210,7 +211,7 @@ describe('ModelConversionJob', () => {
     const config = parseConfig({});
     const namespace = new ServingNamespace(stack, 'ns', { name: 'omniglue' });
     const modelRepository = new ModelRepository(stack, 'repo', { namespace });
-    expect(() => new ModelConversionJob(stack, 'job', { modelRepository, gpuScheduling: new GpuScheduling(config.gpu), timeoutMinutes: 0.5 })).toThrow(/timeoutMinutes \(0.5\) must be a whole number of minutes/);
+    expect(() => new ModelConversionJob(stack, 'job', { modelRepository, gpuScheduling: new GpuScheduling(config.gpu), timeoutMinutes: 0.5 })).toThrow(/timeoutMinutes \(0.5\) must be a whole number between 5 and 1440 \(minutes\)/);
   });
 });
 

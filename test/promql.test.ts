@@ -172,55 +172,77 @@ describe('prometheus-adapter rules expanded as the adapter expands them, evaluat
   });
 });
 
-// The throughput mode's dynamic batcher holds each dinov2 request up to its delay, and Triton counts that as queue
-// time (core dynamic_batch_scheduler.cc, infer_stats.cc). 20 ms per request, two requests per pair.
-describe('the throughput mode\'s batcher delay is not read as saturation (promtool)', () => {
-  const DELAY_US = 20_000;
+// The throughput mode's dynamic batcher may hold a dinov2 request up to its delay, and Triton counts that as queue
+// time (core dynamic_batch_scheduler.cc, infer_stats.cc); its counters cannot tell that wait from a busy queue.
+describe('the throughput mode\'s queue/compute ratio never reads below the true ratio (promtool)', () => {
+  const DELAY_US = 1000;
   const throughput = { conversion: { throughputMode: { enabled: true, maxQueueDelayMicroseconds: DELAY_US } } };
-  const dinov2Compute = 1000 * (steps.indexOf('dinov2') + 1);
-  /** queueAndCompute(ratio) plus the batcher's delay on every dinov2 request. */
-  function batchedPod(ratio: number, intervals: number, pod = POD) {
-    const requests = 2;
+  const adapterQuery = (input: object, pods = [POD]) => {
+    const adapter = releaseValues(findResource(synthesize(input).platform, 'helm_release', 'prometheus-adapter'));
+    const rule = adapter.rules.custom.find((r: any) => r.seriesQuery.startsWith('nv_inference_queue_duration_us{'));
+    return expandAdapterQuery(rule.metricsQuery, { series: 'nv_inference_queue_duration_us', namespace: NAMESPACE, pods });
+  };
+  /** Per interval: dinov2 serves `requests` requests, queueing and computing the given µs each; superpoint computes `otherUs`. */
+  function pod(requests: number, dinoQueueUs: number, dinoComputeUs: number, otherUs: number, intervals: number, name = POD) {
+    const model = (m: string) => ({ model: m, version: '1' });
     return [
-      ...queueAndCompute(ratio, intervals, pod).map((entry) =>
-        entry.series.startsWith('nv_inference_queue_duration_us{') && entry.series.includes('model="dinov2"')
-          ? { ...entry, values: counter(ratio * dinov2Compute + DELAY_US * requests, intervals) }
-          : entry,
-      ),
-      { series: triton('nv_inference_request_success', { model: 'dinov2', version: '1' }, pod), values: counter(requests, intervals) },
+      { series: triton('nv_inference_request_success', model('dinov2'), name), values: counter(requests, intervals) },
+      { series: triton('nv_inference_queue_duration_us', model('dinov2'), name), values: counter(requests * dinoQueueUs, intervals) },
+      { series: triton('nv_inference_compute_infer_duration_us', model('dinov2'), name), values: counter(requests * dinoComputeUs, intervals) },
+      { series: triton('nv_inference_queue_duration_us', model('superpoint'), name), values: counter(0, intervals) },
+      { series: triton('nv_inference_compute_infer_duration_us', model('superpoint'), name), values: counter(otherUs, intervals) },
+      // The ensemble repeats its steps' compute (core ensemble_scheduler.cc): it must stay out of both sums.
+      { series: triton('nv_inference_compute_infer_duration_us', model(TRITON_ENSEMBLE_MODEL), name), values: counter(requests * dinoComputeUs + otherUs, intervals) },
+      { series: triton('nv_inference_queue_duration_us', model(TRITON_ENSEMBLE_MODEL), name), values: counter(40, intervals) },
     ];
   }
 
-  test('the HPA still reads 2 on a pod whose steps queue twice their compute, plus the delay', () => {
-    const adapter = releaseValues(findResource(synthesize(throughput).platform, 'helm_release', 'prometheus-adapter'));
-    const rule = adapter.rules.custom.find((r: any) => r.seriesQuery.startsWith('nv_inference_queue_duration_us{'));
-    const query = expandAdapterQuery(rule.metricsQuery, { series: 'nv_inference_queue_duration_us', namespace: NAMESPACE, pods: [POD] });
-    const plain = expandAdapterQuery(queueToComputeRatioQuery({ steps: `<<.LabelMatchers>>,model!="${TRITON_ENSEMBLE_MODEL}"`, groupBy: '<<.GroupBy>>', window: '15s' }), { series: 'nv_inference_queue_duration_us', namespace: NAMESPACE, pods: [POD] });
+  test('batches that fill at once: dinov2 queues 3 ms and computes 2 ms per request, the others compute 1 ms: the HPA reads the true 1.2', () => {
+    // Two dinov2 requests (one pair) per interval: queue 6 ms over compute 4 + 1 ms. Taking the full delay off each
+    // request, as before, read (6 - 2) / 5 = 0.8: below the target, no scale-out.
     expectPasses(runRuleTests([], [
-      {
-        interval: '5s',
-        input_series: batchedPod(2, 60),
-        promql_expr_test: [
-          { expr: near(query, 2), eval_time: '3m', exp_samples: [{ labels: `{pod="${POD}"}`, value: 1 }] },
-          // Without the correction the delay alone would add 2 x 20 ms per 36 ms of compute.
-          { expr: `round(${plain} * 1000)`, eval_time: '3m', exp_samples: [{ labels: `{pod="${POD}"}`, value: 3111 }] },
-        ],
-      },
+      { interval: '5s', input_series: pod(2, 3000, 2000, 1000, 60), promql_expr_test: [{ expr: near(adapterQuery(throughput), 1.2), eval_time: '3m', exp_samples: [{ labels: `{pod="${POD}"}`, value: 1 }] }] },
     ]));
   });
 
-  test('the saturation alert fires at a ratio of 6 but not at 4 plus the delay, with the expression the HPA uses', () => {
+  test('an idle pod whose every request waited the whole delay reads at most the delay over the compute time', () => {
+    // True ratio 0 (all of the queue time is the batcher's hold); the reading, 2 x 1 ms over 2 x 20 + 5 ms, stays far below the target.
+    expectPasses(runRuleTests([], [
+      { interval: '5s', input_series: pod(2, DELAY_US, 20_000, 5000, 60), promql_expr_test: [{ expr: near(adapterQuery(throughput), 2000 / 45_000), eval_time: '3m', exp_samples: [{ labels: `{pod="${POD}"}`, value: 1 }] }] },
+    ]));
+  });
+
+  test('the rule is the same with and without the mode, and the saturation alert uses it', () => {
+    expect(adapterQuery(throughput)).toBe(adapterQuery({}));
     const { rule } = renderAlertChart(throughput);
     const saturated = rule.spec.groups.flatMap((group: any) => group.rules).find((r: any) => r.alert === 'OmniglueTritonQueueSaturated');
     const steps = `job="${TRITON_SCRAPE_JOB}", namespace="${NAMESPACE}", model!="${TRITON_ENSEMBLE_MODEL}"`;
-    const expected = queueToComputeRatioQuery({ steps, groupBy: 'namespace, pod', window: '5m', deliberateDelay: { model: 'dinov2', microseconds: DELAY_US } });
-    expect(saturated.expr.replace(/\s+/g, ' ')).toBe(`${expected} > 5`);
+    expect(saturated.expr.replace(/\s+/g, ' ')).toBe(`${queueToComputeRatioQuery({ steps, groupBy: 'namespace, pod', window: '5m' })} > 5`);
     expectPasses(runRuleTests(rule.spec.groups, [
       {
         interval: '1m',
-        input_series: [...batchedPod(4, 40), ...batchedPod(6, 40, OTHER_POD)],
+        // 6 on one pod (dinov2 queues 3 x its compute plus the others' share), 4 on the other.
+        input_series: [...pod(2, 15_000, 2000, 1000, 40, OTHER_POD), ...pod(2, 10_000, 2000, 1000, 40)],
         promql_expr_test: [{ expr: firing('OmniglueTritonQueueSaturated'), eval_time: '25m', exp_samples: [{ labels: alertLabels('OmniglueTritonQueueSaturated', { namespace: NAMESPACE, pod: OTHER_POD, severity: 'warning' }), value: 1 }] }],
       },
     ]));
+  });
+});
+
+describe('synth warns when the batcher\'s delay alone could hold the HPA\'s ratio at its target', () => {
+  const warnings = (throughputMode: object, autoscaling: object = {}) =>
+    synthesize({ conversion: { throughputMode: { enabled: true, ...throughputMode } }, autoscaling })
+      .stacks.serving.node.findAll()
+      .flatMap((c) => c.node.metadata.filter((m) => m.type === '@cdktf/warn').map((m) => String(m.data)));
+
+  test('a 20 ms delay against a target of 1', () => {
+    const [warning] = warnings({ maxQueueDelayMicroseconds: 20_000 });
+    expect(warning).toMatch(/^conversion\.throughputMode\.maxQueueDelayMicroseconds \(20000\) can add up to 20000 µs per dinov2 request .*\.target 1\); where dinov2 computes a request in less than 20000 µs, the delay alone can hold the ratio at its target/);
+  });
+
+  test('not the default delay, nor a target that leaves room, nor without the queue ratio', () => {
+    expect(warnings({})).toEqual([]);
+    expect(warnings({ maxQueueDelayMicroseconds: 20_000 }, { queueToComputeRatio: { target: '25' } })).toEqual([]);
+    expect(warnings({ maxQueueDelayMicroseconds: 20_000 }, { queueToComputeRatio: { enabled: false } })).toEqual([]);
   });
 });

@@ -6,15 +6,10 @@ import { parseConfig } from '../config/load';
 import { createStacks, STACK_NAMES } from '../stacks';
 import { Io, main, readStacks, review } from '../scripts/review/cli';
 import { renderReview } from '../scripts/review/markdown';
-import {
-  CHECKS,
-  parseDuration,
-  parseImage,
-  runChecks,
-  StackSummary,
-  summarizeStack,
-  TerraformJson,
-} from '../scripts/review/summarize';
+import { CHECKS, parseDuration, runChecks } from '../scripts/review/checks';
+import { StackSummary, summarizeStack } from '../scripts/review/summarize';
+import { TerraformJson } from '../scripts/review/terraform-json';
+import { parseImage } from '../scripts/review/workloads';
 
 /** The default configuration synthesized as `cdktf synth` writes it: a real cdktf.out layout in a temp dir. */
 let outDir: string;

@@ -2,7 +2,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { allocatable, GPU_NODES, GpuNode, smallestNodes } from '../lib/gpu-nodes';
 import { fitOn, fitsOnSmallestNodes, sizingTableRow, sizingWarnings, STACK_DAEMONSETS, TRITON_MEMORY_ESTIMATE_MIB, TRITON_RESOURCE_DEFAULTS } from '../lib/triton-sizing';
-import { quantityAsNumber } from '../lib/quantity';
+import { quantityValue } from '../lib/quantity';
 import { FIXTURES, renderRelease } from './support/chart-fixtures';
 import { findResource, synthesize } from './support/synth';
 
@@ -24,7 +24,7 @@ describe('the defaults fit the smallest common GPU nodes', () => {
 
   test('the limit stays below the smallest allocatable memory too, so the node is never overcommitted by it', () => {
     const smallest = Math.min(...smallestNodes().map((node) => allocatable(node).memoryMiB));
-    expect(quantityAsNumber(TRITON_RESOURCE_DEFAULTS.memoryLimit) / 2 ** 20).toBeLessThan(smallest);
+    expect(quantityValue(TRITON_RESOURCE_DEFAULTS.memoryLimit) / 2 ** 20).toBeLessThan(smallest);
   });
 
   test('the Deployment carries the defaults', () => {
@@ -36,9 +36,9 @@ describe('the defaults fit the smallest common GPU nodes', () => {
     const { loadPeak, engineBuild, ...steady } = TRITON_MEMORY_ESTIMATE_MIB;
     const peak = Object.values(steady).reduce((a, b) => a + b, 0) + loadPeak + engineBuild;
     expect(peak).toBe(4916);
-    expect(quantityAsNumber(TRITON_RESOURCE_DEFAULTS.memoryRequest) / 2 ** 20).toBeGreaterThanOrEqual(peak);
+    expect(quantityValue(TRITON_RESOURCE_DEFAULTS.memoryRequest) / 2 ** 20).toBeGreaterThanOrEqual(peak);
     const { config } = synthesize({});
-    expect(quantityAsNumber(config.triton.resources.memoryLimit)).toBeGreaterThanOrEqual(quantityAsNumber(config.triton.resources.memoryRequest) + config.triton.shmSizeMiB * 2 ** 20);
+    expect(quantityValue(config.triton.resources.memoryLimit)).toBeGreaterThanOrEqual(quantityValue(config.triton.resources.memoryRequest) + config.triton.shmSizeMiB * 2 ** 20);
   });
 });
 
@@ -102,8 +102,8 @@ describeWithFixtures('the stack\'s DaemonSets request what lib/triton-sizing.ts 
         .filter((o) => o.kind === 'DaemonSet' && o.metadata.name === name)
         .flatMap((o) => o.spec.template.spec.containers)
         .reduce((sum: { cpuMillicores: number; memoryMiB: number }, c: any) => ({
-          cpuMillicores: sum.cpuMillicores + quantityAsNumber(c.resources?.requests?.cpu ?? '0') * 1000,
-          memoryMiB: sum.memoryMiB + quantityAsNumber(c.resources?.requests?.memory ?? '0') / 2 ** 20,
+          cpuMillicores: sum.cpuMillicores + quantityValue(c.resources?.requests?.cpu ?? '0') * 1000,
+          memoryMiB: sum.memoryMiB + quantityValue(c.resources?.requests?.memory ?? '0') / 2 ** 20,
         }), { cpuMillicores: 0, memoryMiB: 0 });
     expect(requests('nvidia-device-plugin')).toEqual(STACK_DAEMONSETS.devicePlugin);
     const gfd = requests('nvidia-device-plugin-gpu-feature-discovery');

@@ -1,12 +1,8 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import {
-  buildModelContract,
-  checkEnsembleConsistency,
-  loadModelRepository,
-  MODEL_REPOSITORY_DIR,
-} from '../lib/triton-model-config';
+import { checkEnsembleConsistency } from '../lib/ensemble-consistency';
+import { buildModelContract, loadModelRepository, MODEL_REPOSITORY_DIR } from '../lib/triton-model-config';
 
 const ONNX_MODELS = [
   'dinov2',

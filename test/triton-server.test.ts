@@ -150,19 +150,19 @@ describe('TritonServer', () => {
   });
 
   test('fails when minReplicas exceeds maxReplicas', () => {
-    expect(serverWith({ minReplicas: 3, maxReplicas: 2 })).toThrow(/minReplicas \(3\) must be at least 1 and less than or equal to maxReplicas \(2\)/);
+    expect(serverWith({ minReplicas: 3, maxReplicas: 2 })).toThrow(/minReplicas \(3\) must be less than or equal to maxReplicas \(2\)/);
   });
 
   test('fails when /dev/shm does not fit in the memory limit', () => {
-    expect(serverWith({ shmSizeMiB: 4096, resources: { memoryLimit: '4Gi' } })).toThrow(/shmSizeMiB \(4096\) must be smaller than the memory limit \(4Gi\)/);
+    expect(serverWith({ shmSizeMiB: 4096, resources: { memoryLimit: '4Gi' } })).toThrow(/shmSizeMiB \(4096\) must be smaller than resources\.memoryLimit \(4Gi\): \/dev\/shm is memory-backed/);
   });
 
   test('fails when the grace period leaves no time to drain', () => {
-    expect(serverWith({ terminationGracePeriodSeconds: 10 })).toThrow(/terminationGracePeriodSeconds \(10\) must exceed 15 s/);
+    expect(serverWith({ terminationGracePeriodSeconds: 10 })).toThrow(/terminationGracePeriodSeconds \(10\) must be between 16 and 3600 \(seconds: more than the 10 s preStop sleep plus 5 s to drain requests\)/);
   });
 
   test('fails on a negative GPU count', () => {
-    expect(serverWith({ gpusPerReplica: -1 })).toThrow(/gpusPerReplica \(-1\) must be a whole number, 0 or more/);
+    expect(serverWith({ gpusPerReplica: -1 })).toThrow(/gpusPerReplica \(-1\) must be between 0 and 16/);
   });
 
   test('a GPU autoscaler on a server without GPUs is an error', () => {

@@ -175,12 +175,12 @@ describe('construct-level checks', () => {
   }
 
   test.each([
-    ['TensorRT with CPU instances', { tensorrtFp16: true, cpuOnlyInstances: true }, {}, /tensorrtFp16 needs GPU instances, but cpuOnlyInstances is set/],
-    ['a profile below the typical image', { tensorrtFp16: true, tensorrtMaxImageSide: 600 }, {}, /tensorrtMaxImageSide \(600\) must be a whole number of pixels, at least 640/],
+    ['TensorRT with CPU instances', { tensorrtFp16: true, cpuOnlyInstances: true }, {}, /tensorrtFp16 needs a GPU, but cpuOnlyInstances is set/],
+    ['a profile below the typical image', { tensorrtFp16: true, tensorrtMaxImageSide: 600 }, {}, /tensorrtMaxImageSide \(600\) must be at least 640/],
     ['a CPU-only server on GPU configs', {}, { gpusPerReplica: 0 }, /gpusPerReplica is 0, but the conversion Job publishes KIND_GPU instance groups/],
     ['a GPU server on CPU configs', { cpuOnlyInstances: true }, {}, /gpusPerReplica is 1, but the conversion Job publishes KIND_CPU instance groups/],
-    ['a negative warm-up time', {}, { expectedWarmupSeconds: -5 }, /expectedWarmupSeconds \(-5\) must be a whole number of seconds, 0 or more/],
-    ['engine builds beyond the startup budget', { tensorrtFp16: true }, { startupTimeoutSeconds: 600 }, /\+ expectedEngineBuildSeconds \(480\) = 840 s/],
+    ['a negative warm-up time', {}, { expectedWarmupSeconds: -5 }, /expectedWarmupSeconds \(-5\) must be between 0 and 3600 \(seconds\)/],
+    ['engine builds beyond the startup budget', { tensorrtFp16: true }, { startupTimeoutSeconds: 600 }, /\+ expectedEngineBuildSeconds \(480, TensorRT is on\) = 840 s/],
   ])('rejects %s', (_name, jobProps, serverProps, message) => {
     expect(build(jobProps, serverProps)).toThrow(message);
   });

@@ -284,13 +284,15 @@ def run(options: Options, log: StageLogger, steps: Steps | None = None) -> Path:
             },
         }
         with log.stage("publish", version=options.version) as info:
-            final = publish_repository(
-                options.output_root, options.version, contract, models, options.model_configs, manifest, log,
-                tensorrt_fp16=options.tensorrt_fp16, trt_workspace_bytes=options.trt_workspace_bytes,
-                serving=ServingOptions(
-                    options.instance_kind, options.tensorrt_max_image_side, options.keypoint_count, options.throughput
-                ),
+            serving = ServingOptions(
+                instance_kind=options.instance_kind,
+                tensorrt_fp16=options.tensorrt_fp16,
+                trt_workspace_bytes=options.trt_workspace_bytes,
+                tensorrt_max_image_side=options.tensorrt_max_image_side,
+                keypoint_count=options.keypoint_count,
+                throughput=options.throughput,
             )
+            final = publish_repository(options.output_root, options.version, contract, models, options.model_configs, manifest, log, serving)
             info["path"] = str(final)
         prune_old_versions(options.output_root, options.keep_versions, options.version, log)
         shutil.rmtree(build_dir, ignore_errors=True)

@@ -27,7 +27,7 @@ from .contract import Contract
 from .errors import PublishError, UsageError
 from .locking import LOCK_NAME, exclusive_lock
 from .logs import StageLogger
-from .model_config import TENSORRT_MODELS, append_tensorrt_fp16, config_model_name
+from .model_config import DEFAULT_TRT_WORKSPACE_BYTES, TENSORRT_MODELS, append_tensorrt_fp16, config_model_name
 from .throughput import ThroughputMode
 from .throughput_config import apply_to_config as apply_throughput_config
 from .serving import (
@@ -51,6 +51,9 @@ class ServingOptions:
     """How the published configs are placed and accelerated (serving.py)."""
 
     instance_kind: str = "gpu"
+    # TensorRT FP16 on the networks (model_config.append_tensorrt_fp16), with this workspace per engine.
+    tensorrt_fp16: bool = False
+    trt_workspace_bytes: int = DEFAULT_TRT_WORKSPACE_BYTES
     tensorrt_max_image_side: int = DEFAULT_MAX_IMAGE_SIDE
     keypoint_count: int = DEFAULT_KEYPOINT_COUNT
     # Throughput mode (throughput.py); None publishes every config with its own dims, as written.
@@ -219,12 +222,10 @@ def _stage_repository(
     contract: Contract,
     model_files: Mapping[str, Path] | None,
     config_dir: Path,
-    tensorrt_fp16: bool,
-    trt_workspace_bytes: int,
     serving: ServingOptions,
 ) -> None:
     profiles = (
-        tensorrt_profiles(serving.tensorrt_max_image_side, serving.keypoint_count, serving.throughput) if tensorrt_fp16 else {}
+        tensorrt_profiles(serving.tensorrt_max_image_side, serving.keypoint_count, serving.throughput) if serving.tensorrt_fp16 else {}
     )
     for name in sorted(contract.models):
         source_config = config_dir / name / "config.pbtxt"
@@ -237,9 +238,9 @@ def _stage_repository(
             raise PublishError(f"{source_config} declares name {declared!r}, but its directory is {name!r}")
         if serving.throughput is not None:
             text = apply_throughput_config(text, contract.models[name], serving.throughput)
-        if tensorrt_fp16 and name in TENSORRT_MODELS:
+        if serving.tensorrt_fp16 and name in TENSORRT_MODELS:
             check_profiles(contract.models[name], profiles[name])
-            text = append_tensorrt_fp16(text, name, trt_workspace_bytes, profile_parameters(profiles[name]))
+            text = append_tensorrt_fp16(text, name, serving.trt_workspace_bytes, profile_parameters(profiles[name]))
         if name != contract.ensemble:
             text = with_instance_kind(text, name, serving.instance_kind)
         model_dir = staging / name
@@ -254,11 +255,9 @@ def _stage_repository(
             _copy_file(model_files[name], model_dir / "1" / "model.onnx")
 
 
-def render_configs(
-    out: Path, contract: Contract, config_dir: Path, *, tensorrt_fp16: bool, trt_workspace_bytes: int, serving: ServingOptions
-) -> None:
+def render_configs(out: Path, contract: Contract, config_dir: Path, serving: ServingOptions) -> None:
     """Writes the configs (and warm-up files) exactly as a publish would, without models: for review."""
-    _stage_repository(out, contract, None, config_dir, tensorrt_fp16, trt_workspace_bytes, serving)
+    _stage_repository(out, contract, None, config_dir, serving)
 
 
 def _hash_tree(root: Path) -> dict[str, dict[str, Any]]:
@@ -286,10 +285,7 @@ def publish_repository(
     config_dir: Path,
     manifest_fields: Mapping[str, Any],
     log: StageLogger,
-    *,
-    tensorrt_fp16: bool = False,
-    trt_workspace_bytes: int,
-    serving: ServingOptions | None = None,
+    serving: ServingOptions = ServingOptions(),
 ) -> Path:
     """Stages, verifies and renames a version into place; returns its directory."""
     final = version_dir(output_root, version)
@@ -297,7 +293,7 @@ def publish_repository(
     staging = output_root / f".staging-{version}-{uuid.uuid4().hex[:8]}"
     staging.mkdir()
     try:
-        _stage_repository(staging, contract, model_files, config_dir, tensorrt_fp16, trt_workspace_bytes, serving or ServingOptions())
+        _stage_repository(staging, contract, model_files, config_dir, serving)
         manifest = {**manifest_fields, "version": version, "files": _hash_tree(staging)}
         _write_manifest(staging, manifest)
         _fsync_tree(staging)

@@ -49,11 +49,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         contract = load_contract(args.contract)
         if throughput is not None:
             contract = apply_to_contract(contract, throughput)
-        render_configs(
-            args.out, contract, args.model_configs,
-            tensorrt_fp16=args.tensorrt_fp16, trt_workspace_bytes=args.tensorrt_workspace_bytes,
-            serving=ServingOptions(args.instance_kind, args.tensorrt_max_image_side, args.keypoint_count, throughput),
+        serving = ServingOptions(
+            instance_kind=args.instance_kind,
+            tensorrt_fp16=args.tensorrt_fp16,
+            trt_workspace_bytes=args.tensorrt_workspace_bytes,
+            tensorrt_max_image_side=args.tensorrt_max_image_side,
+            keypoint_count=args.keypoint_count,
+            throughput=throughput,
         )
+        render_configs(args.out, contract, args.model_configs, serving)
     except ConversionError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code

@@ -19,7 +19,9 @@ import { compareSyntheses, consequencesJson, hasDestructive } from './compare';
 import { ReviewError } from './errors';
 import { environmentOutdir } from '../../lib/environment-output';
 import { renderReview } from './markdown';
-import { runChecks, summarizeStack, TerraformJson } from './summarize';
+import { runChecks } from './checks';
+import { summarizeStack } from './summarize';
+import { TerraformJson } from './terraform-json';
 
 export { ReviewError } from './errors';
 

@@ -3,8 +3,8 @@
  * reviewer's attention), then one section per stack of compact tables. Sections without rows are left out.
  * Output depends only on the summaries (no time, no paths), so it can be snapshotted and diffed.
  */
-import { Finding, StackSummary } from './summarize';
-import { isLocalChart } from './checks';
+import { Finding, isLocalChart } from './checks';
+import type { StackSummary } from './summarize';
 
 /** Keeps a cell on one line and its pipes from splitting the row. */
 function cell(value: string | number | boolean | undefined): string {

@@ -16,16 +16,6 @@ import type { EnsembleSummary } from './ensemble';
 import type { HelmReleaseSummary, ObjectRef, OutputSummary } from './inventory';
 import type { NetworkPolicyRule, PvcSummary, ServiceSummary } from './network-and-storage';
 
-// Callers import everything from here, as before the split into modules.
-export type { TerraformJson } from './terraform-json';
-export { kindOf, resolveReferences } from './terraform-json';
-export * from './autoscalers';
-export * from './checks';
-export * from './ensemble';
-export * from './inventory';
-export * from './network-and-storage';
-export * from './workloads';
-
 export interface StackSummary {
   readonly stack: string;
   readonly providers: string[];

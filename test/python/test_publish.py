@@ -21,6 +21,7 @@ from omniglue_conversion.errors import PublishError, UsageError
 from omniglue_conversion.model_config import TENSORRT_MODELS, append_tensorrt_fp16, top_level_fields
 from omniglue_conversion.serving import DEFAULT_KEYPOINT_COUNT, DEFAULT_MAX_IMAGE_SIDE, profile_parameters, tensorrt_profiles
 from omniglue_conversion.publish import (
+    ServingOptions,
     check_version,
     clean_stale_staging,
     prune_old_versions,
@@ -34,10 +35,10 @@ def models(tmp_path, contract):
     return write_models(contract, tmp_path / "build")
 
 
-def _publish(tmp_path, contract, models, log, **kwargs):
+def _publish(tmp_path, contract, models, log, tensorrt_fp16=False):
     return publish_repository(
         tmp_path / "out", "v1", contract, models, REPO_ROOT / "model_repository", {"note": "test"}, log,
-        trt_workspace_bytes=1 << 30, **kwargs,
+        ServingOptions(tensorrt_fp16=tensorrt_fp16, trt_workspace_bytes=1 << 30),
     )
 
 
@@ -105,7 +106,7 @@ def test_config_name_must_match_its_directory(tmp_path, contract, models, log):
     path = configs / "dinov2" / "config.pbtxt"
     path.write_text(path.read_text().replace('name: "dinov2"', 'name: "dino"'))
     with pytest.raises(PublishError, match="declares name 'dino', but its directory is 'dinov2'"):
-        publish_repository(tmp_path / "out", "v1", contract, models, configs, {}, log, trt_workspace_bytes=1)
+        publish_repository(tmp_path / "out", "v1", contract, models, configs, {}, log, ServingOptions(trt_workspace_bytes=1))
 
 
 def test_version_names_are_restricted():

@@ -40,11 +40,10 @@ from omniglue_conversion.serving import (
 CONFIGS = REPO_ROOT / "model_repository"
 
 
-def _publish(tmp_path, contract, log, **kwargs):
+def _publish(tmp_path, contract, log, tensorrt_fp16=False, serving=ServingOptions()):
     models = write_models(contract, tmp_path / "build")
-    return publish_repository(
-        tmp_path / "out", "v1", contract, models, CONFIGS, {}, log, trt_workspace_bytes=1 << 30, **kwargs
-    )
+    serving = dataclasses.replace(serving, tensorrt_fp16=tensorrt_fp16, trt_workspace_bytes=1 << 30)
+    return publish_repository(tmp_path / "out", "v1", contract, models, CONFIGS, {}, log, serving)
 
 
 def test_every_dynamic_input_of_every_tensorrt_model_has_a_profile_that_fits_its_dims(contract):

@@ -82,8 +82,8 @@ def test_render_configs_with_the_flags_writes_what_a_throughput_publish_writes(t
     mode = ThroughputMode(640, 480, 4, 250)
     expected = tmp_path / "expected"
     render_configs(
-        expected, apply_to_contract(contract, mode), REPO_ROOT / "model_repository", tensorrt_fp16=True,
-        trt_workspace_bytes=1 << 30, serving=ServingOptions(throughput=mode),
+        expected, apply_to_contract(contract, mode), REPO_ROOT / "model_repository",
+        ServingOptions(tensorrt_fp16=True, trt_workspace_bytes=1 << 30, throughput=mode),
     )
     completed = _render(tmp_path / "out", contract_path, "--tensorrt-fp16", "--tensorrt-workspace-bytes", str(1 << 30), *FLAGS)
     assert completed.returncode == 0, completed.stderr

@@ -76,8 +76,8 @@ def test_publish_in_throughput_mode_with_tensorrt_on_cpu_instances(contract, tmp
     fixed = apply_to_contract(contract, MODE)
     models = write_models(fixed, tmp_path / "build")
     final = publish_repository(
-        tmp_path / "out", "v1", fixed, models, CONFIGS, {}, log, tensorrt_fp16=True, trt_workspace_bytes=1 << 30,
-        serving=ServingOptions(throughput=MODE),
+        tmp_path / "out", "v1", fixed, models, CONFIGS, {}, log,
+        ServingOptions(tensorrt_fp16=True, trt_workspace_bytes=1 << 30, throughput=MODE),
     )
     assert verify_published(final, fixed) == (True, "ok")
     dinov2 = (final / "dinov2" / "config.pbtxt").read_text()
@@ -85,13 +85,13 @@ def test_publish_in_throughput_mode_with_tensorrt_on_cpu_instances(contract, tmp
     assert _parse(dinov2)["max_batch_size"] == 8 and _parse(dinov2)["delay"] == 1000
     default = publish_repository(
         tmp_path / "default", "v1", contract, write_models(contract, tmp_path / "default-build"), CONFIGS, {},
-        StageLogger(io.StringIO()), tensorrt_fp16=True, trt_workspace_bytes=1 << 30,
+        StageLogger(io.StringIO()), ServingOptions(tensorrt_fp16=True, trt_workspace_bytes=1 << 30),
     )
     for name in set(contract.models) - set(THROUGHPUT_MODELS):  # SuperPoint's TensorRT profile included
         assert (final / name / "config.pbtxt").read_text() == (default / name / "config.pbtxt").read_text(), name
     cpu = publish_repository(
         tmp_path / "cpu", "v1", fixed, models, CONFIGS, {}, StageLogger(io.StringIO()),
-        trt_workspace_bytes=1 << 30, serving=ServingOptions(instance_kind="cpu", throughput=MODE),
+        ServingOptions(trt_workspace_bytes=1 << 30, instance_kind="cpu", throughput=MODE),
     )
     for name in THROUGHPUT_MODELS:
         text = (cpu / name / "config.pbtxt").read_text()

@@ -5,12 +5,12 @@
  * The configuration without OMNIGLUE_ENV keeps the locations it always had.
  *
  * Pure (no cdktf): stacks/backend.ts builds the backends from it, and the configuration loader checks with the same
- * `identity` that no two environments share a state (lib/environment-isolation.ts).
+ * `identity` that no two environments share a state (config/environment-isolation.ts).
  */
 
 import * as path from 'path';
-import type { StateConfig } from '../config/state';
-import { environmentOutdir } from './environment-output';
+import type { StateConfig } from './state';
+import { environmentOutdir } from '../lib/environment-output';
 
 export interface ClusterAccess {
   readonly configPath: string;

@@ -2,14 +2,14 @@
  * No two environments of one configuration file may share a Terraform state, or deploy the same objects to one
  * cluster: two states managing one object fight over it, and destroying one environment deletes the other's objects.
  * Checked at every synth for the base configuration and every environment (config/load.ts), from the same state
- * locations the backends use (lib/state-location.ts) and the objects the stacks create with fixed names.
+ * locations the backends use (config/state-location.ts) and the objects the stacks create with fixed names.
  *
  * A cluster is known here by its kubeconfig path and context name only: two context names for one cluster, or the
  * current context of a kubeconfig switched between deploys, are beyond what a synth can see.
  */
 
-import type { OmniglueConfig } from '../config/schema';
-import { STACK_NAMES } from './stack-names';
+import type { OmniglueConfig } from './schema';
+import { STACK_NAMES } from '../lib/stack-names';
 import { MAX_SECRET_SUFFIX, stateLocation } from './state-location';
 
 export interface NamedConfig {

@@ -1,5 +1,5 @@
 import { configSchema } from '../../config/schema';
-import { quantityAsNumber } from '../../lib/quantity';
+import { quantityValue } from '../../lib/quantity';
 
 /**
  * The changes the review is checked on against Terraform (issue 18, point 6). Each is a configuration change
@@ -28,9 +28,9 @@ const DEFAULTS = configSchema.parse({});
 const MiB = 2 ** 20;
 const GiB = 2 ** 30;
 /** The same quantity in Mi: `50Gi` → `51200Mi`. */
-const inMi = (quantity: string) => `${quantityAsNumber(quantity) / MiB}Mi`;
+const inMi = (quantity: string) => `${quantityValue(quantity) / MiB}Mi`;
 /** A quantity `deltaGiB` away from `quantity`, in Gi. */
-const shiftedGi = (quantity: string, deltaGiB: number) => `${quantityAsNumber(quantity) / GiB + deltaGiB}Gi`;
+const shiftedGi = (quantity: string, deltaGiB: number) => `${quantityValue(quantity) / GiB + deltaGiB}Gi`;
 
 const CLAIM_IN_USE = 'replacing the model-repository claim waits on pvc-protection while Triton mounts it';
 

@@ -2,6 +2,7 @@ import * as path from 'node:path';
 import { added, Inventory, takeInventory } from '../support/cluster-inventory';
 import type { KubeClient } from '../support/control-plane/kube-client';
 import { describe as describeStatus } from '../support/control-plane/kube-client';
+import { waitFor } from '../support/control-plane/processes';
 import { conversionJobs, monitoringPath, privilegedPod, renderLocalRelease, rolledOut } from '../support/deploy-checks';
 import { createDeployWorkspace, DeployWorkspace, runCommand } from '../support/deploy-workspace';
 import { engineCluster, EngineCluster, harnessConfig } from '../support/engines-cluster';
@@ -49,6 +50,14 @@ describe('npm run deploy, plan and destroy on a real control plane', () => {
     await npmRun('deploy');
     const releases = (await client.list('/api/v1/secrets?labelSelector=owner%3Dhelm')).map((s) => s.metadata.labels.name).sort();
     expect([...new Set(releases)]).toEqual(['kube-prometheus-stack', 'nvidia-device-plugin', 'omniglue-alerts', 'prometheus-adapter']);
+    // The adapter's APIService answers (the harness's stand-in, docs/engines-cluster.md): discovery, the HPA and
+    // namespace deletion depend on it.
+    await waitFor('the custom.metrics.k8s.io APIService to be Available', 60_000, async () => {
+      const apiService = await client.get('/apis/apiregistration.k8s.io/v1/apiservices/v1beta1.custom.metrics.k8s.io');
+      const available = (apiService?.status?.conditions ?? []).find((c: { type: string }) => c.type === 'Available');
+      if (available?.status === 'True') return true;
+      throw new Error(`${available?.reason ?? 'no condition'}: ${available?.message ?? ''}`);
+    });
   });
 
   test('the serving namespace enforces Pod Security restricted: a privileged pod is refused', async () => {

@@ -19,6 +19,7 @@ export class ExtensionApiStandIn {
   private readonly servers = new Map<string, https.Server>();
   private timer: NodeJS.Timeout | undefined;
   private polling: Promise<void> = Promise.resolve();
+  private lastError: string | undefined;
   /** Backends served so far, `ip:port` by APIService name: what the tests report. */
   readonly served = new Map<string, string>();
 
@@ -29,7 +30,13 @@ export class ExtensionApiStandIn {
 
   start(intervalMs = 1000): void {
     this.timer = setInterval(() => {
-      this.polling = this.polling.then(() => this.poll()).catch(() => undefined);
+      this.polling = this.polling
+        .then(() => this.poll())
+        .catch((error: Error) => {
+          // Binding a Service's port (443) needs root or CAP_NET_BIND_SERVICE: say so once, not at every poll.
+          if (error.message !== this.lastError) console.error(`extension API stand-in: ${error.message}`);
+          this.lastError = error.message;
+        });
     }, intervalMs);
     this.timer.unref();
   }

@@ -17,7 +17,7 @@ export interface Ports {
  * On loopback a missing backend is refused at once, and the harness can stand in for one at that very address.
  */
 export const SERVICE_CIDR = '127.96.0.0/16';
-/** The `kubernetes` Service's ClusterIP: the first address of the range (pkg/controlplane/services.go). */
+/** The `kubernetes` Service's ClusterIP: the first address of the range (Kubernetes docs, "Extend Service IP Ranges"). */
 export const KUBERNETES_SERVICE_IP = '127.96.0.1';
 
 export function etcdArgs(dataDir: string, ports: Ports): string[] {

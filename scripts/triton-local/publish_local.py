@@ -54,7 +54,8 @@ def stand_in_steps() -> Steps:
 
 
 def write_stand_in_weights(directory: Path) -> dict[str, Path]:
-    """Placeholder files for the Job's download stage (file:// URLs): the stand-in exports never read them."""
+    """Archives with the official names and formats, so the Job's download and extraction stages run on file:// URLs as
+    in the cluster; the stand-in exports build their networks from seeds instead of reading them."""
     import io
     import tarfile
     import zipfile

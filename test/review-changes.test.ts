@@ -11,20 +11,13 @@ import { COMMENT_MARKER, renderChangeReview } from '../scripts/review/change-mar
 import { CONSEQUENCE_KINDS, compareSyntheses, consequencesJson, StackDocument } from '../scripts/review/compare';
 import { beforeAfter } from '../scripts/review/describe-change';
 import { forcedReplacements, REPLACEMENT_RULES, REVIEWED_TYPES } from '../scripts/review/immutable-fields';
+import { stackDocuments } from './support/review-stacks';
 import { synthesize } from './support/synth';
 
 const ROOT = path.resolve(__dirname, '..');
 
-function stacksOf(input: OmniglueConfigInput): StackDocument[] {
-  const synthesized = synthesize(input);
-  return [
-    { name: STACK_NAMES.platform, doc: JSON.parse(synthesized.platform.json) },
-    { name: STACK_NAMES.serving, doc: JSON.parse(synthesized.serving.json) },
-  ];
-}
-
-const defaults = stacksOf({});
-const compareWith = (input: OmniglueConfigInput) => compareSyntheses(defaults, stacksOf(input));
+const defaults = stackDocuments({});
+const compareWith = (input: OmniglueConfigInput) => compareSyntheses(defaults, stackDocuments(input));
 const kindsByAddress = (input: OmniglueConfigInput) =>
   compareWith(input).consequences.map((c) => `${c.kind} ${c.address.replace(/_[0-9A-F]{8}$/, '')}${c.destructive ? ' destructive' : ''}`);
 
@@ -316,7 +309,7 @@ describe('npm run review -- --against / --base', () => {
 
   test('exits non-zero on a destructive change with --fail-on destructive and writes --json (child process)', () => {
     const before = writeOutDir(path.join(scratch, 'before'), defaults);
-    const after = writeOutDir(path.join(scratch, 'after'), stacksOf({ modelRepository: { storageClassName: 'fast-nfs' } }));
+    const after = writeOutDir(path.join(scratch, 'after'), stackDocuments({ modelRepository: { storageClassName: 'fast-nfs' } }));
     const json = path.join(scratch, 'consequences.json');
     const run = spawnSync(path.join(ROOT, 'node_modules/.bin/tsx'), ['scripts/review/cli.ts', '--against', before, '--out-dir', after, '--json', json, '--fail-on', 'destructive'], {
       cwd: ROOT,
@@ -346,7 +339,7 @@ describe('npm run review -- --against / --base', () => {
     });
 
     test('synthesizes the revision in a worktree with the same configuration and environment, then removes it', () => {
-      const current = writeOutDir(path.join(scratch, 'with-image'), stacksOf({ triton: { imageTag: '26.07-py3' } }));
+      const current = writeOutDir(path.join(scratch, 'with-image'), stackDocuments({ triton: { imageTag: '26.07-py3' } }));
       const seen: { config?: string; environment?: string; modules?: boolean; worktree?: string } = {};
       const io = collectingIo();
       const previous = { config: process.env.OMNIGLUE_CONFIG, environment: process.env.OMNIGLUE_ENV };

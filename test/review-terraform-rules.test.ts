@@ -2,26 +2,17 @@ import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { OmniglueConfigInput } from '../config/schema';
 import { STACK_NAMES } from '../stacks';
 import { Io, main } from '../scripts/review/cli';
 import { compareSyntheses, StackDocument } from '../scripts/review/compare';
 import { computedRules, quantityRules } from '../scripts/review/provider-diff-rules';
 import { REPLACEMENT_RULES, REVIEWED_TYPES } from '../scripts/review/immutable-fields';
-import { synthesize } from './support/synth';
+import { stackDocuments } from './support/review-stacks';
 import { quantityValue } from '../lib/quantity';
 
 const ROOT = path.resolve(__dirname, '..');
 
-function stacksOf(input: OmniglueConfigInput): StackDocument[] {
-  const synthesized = synthesize(input);
-  return [
-    { name: STACK_NAMES.platform, doc: JSON.parse(synthesized.platform.json) },
-    { name: STACK_NAMES.serving, doc: JSON.parse(synthesized.serving.json) },
-  ];
-}
-
-const defaults = stacksOf({});
+const defaults = stackDocuments({});
 const serving = () => JSON.parse(JSON.stringify(defaults.find((s) => s.name === STACK_NAMES.serving))) as { name: string; doc: any };
 const first = (doc: any, type: string) => Object.values(doc.resource[type])[0] as any;
 
@@ -56,12 +47,12 @@ describe('quantities equal in other units are no change (suppressEquivalentResou
 
 describe('an Optional + Computed attribute dropped from the configuration is no change (SDK keeps the prior value)', () => {
   test('the storage class of the model volume', () => {
-    const review = compareSyntheses(stacksOf({ modelRepository: { storageClassName: 'efs-sc' } }), defaults);
+    const review = compareSyntheses(stackDocuments({ modelRepository: { storageClassName: 'efs-sc' } }), defaults);
     expect(review.consequences).toEqual([]);
   });
 
   test('a new storage class still replaces the claim', () => {
-    const review = compareSyntheses(defaults, stacksOf({ modelRepository: { storageClassName: 'efs-sc' } }));
+    const review = compareSyntheses(defaults, stackDocuments({ modelRepository: { storageClassName: 'efs-sc' } }));
     expect(review.consequences.map((c) => [c.kind, c.destructive])).toEqual([['replace', true]]);
   });
 
@@ -155,7 +146,7 @@ describe('--base synthesizes the revision with its own configuration', () => {
   const runApp = (seen: string[]) => (_worktree: string, env: NodeJS.ProcessEnv) => {
     seen.push(env.OMNIGLUE_CONFIG as string);
     const input = JSON.parse(fs.readFileSync(env.OMNIGLUE_CONFIG as string, 'utf8'));
-    writeOutDir(env.CDKTF_OUTDIR as string, stacksOf({ triton: input.triton }));
+    writeOutDir(env.CDKTF_OUTDIR as string, stackDocuments({ triton: input.triton }));
     return { status: 0, output: '' };
   };
   const config = (imageTag: string) => `${JSON.stringify({ triton: { imageTag } })}\n`;
@@ -175,7 +166,7 @@ describe('--base synthesizes the revision with its own configuration', () => {
   afterAll(() => fs.rmSync(scratch, { recursive: true, force: true }));
 
   const review = (argv: string[], configFile: string) => {
-    const current = writeOutDir(path.join(scratch, `current-${argv.length}`), stacksOf({ triton: { imageTag: '26.07-py3' } }));
+    const current = writeOutDir(path.join(scratch, `current-${argv.length}`), stackDocuments({ triton: { imageTag: '26.07-py3' } }));
     const seen: string[] = [];
     const collected = io();
     const previous = process.env.OMNIGLUE_CONFIG;

@@ -72,14 +72,26 @@ export function apiserverArgs(pki: Pki, ports: Ports): string[] {
   ];
 }
 
-export function controllerManagerArgs(pki: Pki, kubeconfig: string, ports: Ports): string[] {
+/**
+ * What the controller-manager and the scheduler share: one kubeconfig for the API and for delegated authn/authz, no
+ * leader election (one instance), their own HTTPS port on loopback only.
+ */
+function controlLoopArgs(kubeconfig: string, securePort: number): string[] {
   return [
     `--kubeconfig=${kubeconfig}`,
     `--authentication-kubeconfig=${kubeconfig}`,
     `--authorization-kubeconfig=${kubeconfig}`,
     '--leader-elect=false',
     '--bind-address=127.0.0.1',
-    `--secure-port=${ports.controllerManager}`,
+    `--secure-port=${securePort}`,
+    '--profiling=false',
+    '--v=1',
+  ];
+}
+
+export function controllerManagerArgs(pki: Pki, kubeconfig: string, ports: Ports): string[] {
+  return [
+    ...controlLoopArgs(kubeconfig, ports.controllerManager),
     `--root-ca-file=${pki.ca.cert}`,
     `--service-account-private-key-file=${pki.serviceAccountKey}`,
     // Each controller acts as its own service account with its own bootstrap role, as kubeadm runs it; the
@@ -89,22 +101,11 @@ export function controllerManagerArgs(pki: Pki, kubeconfig: string, ports: Ports
     // binding and PVC protection among them.
     '--controllers=*',
     `--service-cluster-ip-range=${SERVICE_CIDR}`,
-    '--profiling=false',
-    '--v=1',
   ];
 }
 
 export function schedulerArgs(kubeconfig: string, ports: Ports): string[] {
-  return [
-    `--kubeconfig=${kubeconfig}`,
-    `--authentication-kubeconfig=${kubeconfig}`,
-    `--authorization-kubeconfig=${kubeconfig}`,
-    '--leader-elect=false',
-    '--bind-address=127.0.0.1',
-    `--secure-port=${ports.scheduler}`,
-    '--profiling=false',
-    '--v=1',
-  ];
+  return controlLoopArgs(kubeconfig, ports.scheduler);
 }
 
 export function kwokArgs(kubeconfig: string, ports: Ports, config: string): string[] {

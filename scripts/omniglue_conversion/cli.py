@@ -14,7 +14,7 @@ from .errors import EXIT_OK, EXIT_UNEXPECTED, ConversionError, UsageError
 from .logs import StageLogger
 from .model_config import DEFAULT_TRT_WORKSPACE_BYTES
 from .pipeline import Options, Steps, run
-from .publish import check_version
+from .publish import ServingOptions, check_version
 from .serving import DEFAULT_MAX_IMAGE_SIDE, INSTANCE_KINDS, TYPICAL_IMAGE_HW
 from .termination import report_failure
 from .throughput import add_throughput_flags, throughput_mode_from_flags
@@ -120,15 +120,17 @@ def _options(args: argparse.Namespace) -> Options:
         sample_image1=args.sample_image1,
         sources=sources,
         min_sample_matches=args.min_sample_matches,
-        keypoint_count=args.keypoint_count,
-        tensorrt_fp16=args.tensorrt_fp16,
-        trt_workspace_bytes=args.tensorrt_workspace_bytes,
         keep_versions=args.keep_versions,
-        instance_kind=args.instance_kind,
-        tensorrt_max_image_side=args.tensorrt_max_image_side,
         download_timeout_s=args.download_timeout_seconds,
         lock_timeout_s=args.lock_timeout_seconds,
-        throughput=throughput,
+        serving=ServingOptions(
+            instance_kind=args.instance_kind,
+            tensorrt_fp16=args.tensorrt_fp16,
+            trt_workspace_bytes=args.tensorrt_workspace_bytes,
+            tensorrt_max_image_side=args.tensorrt_max_image_side,
+            keypoint_count=args.keypoint_count,
+            throughput=throughput,
+        ),
     )
 
 

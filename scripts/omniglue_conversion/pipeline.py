@@ -24,9 +24,7 @@ from .ensemble import SessionFactory, load_rgb, onnxruntime_sessions, run_ensemb
 from .errors import ConversionError, ExportError, PublishError, SampleInferenceError, UsageError
 from .logs import StageLogger
 from .volume import creating, full_error, is_full
-from .model_config import DEFAULT_TRT_WORKSPACE_BYTES
-from .serving import DEFAULT_MAX_IMAGE_SIDE
-from .throughput import ThroughputMode, apply_to_contract
+from .throughput import apply_to_contract
 from .publish import (
     ServingOptions, VOLUME_PERMISSION_FIX, check_writable, describe_owner, clean_stale_staging, prune_old_versions, publish_lock,
     publish_repository, verify_published, version_dir,
@@ -52,16 +50,11 @@ class Options:
     sample_image1: Path
     sources: Mapping[str, WeightSource]
     min_sample_matches: int = 10
-    keypoint_count: int = 1024
-    tensorrt_fp16: bool = False
-    trt_workspace_bytes: int = DEFAULT_TRT_WORKSPACE_BYTES
     keep_versions: int = 3
-    instance_kind: str = "gpu"
-    tensorrt_max_image_side: int = DEFAULT_MAX_IMAGE_SIDE
     download_timeout_s: float = DEFAULT_DOWNLOAD_TIMEOUT_S
     lock_timeout_s: float = DEFAULT_LOCK_TIMEOUT_S
-    # Throughput mode (throughput.py): a fixed DINOv2 input size and a batching dinov2; None keeps every image's size.
-    throughput: ThroughputMode | None = None
+    # How the configs are published (instances, TensorRT, keypoint count, throughput mode): publish.ServingOptions.
+    serving: ServingOptions = ServingOptions()
 
 
 def _default_export(name: str) -> Callable[[FetchedWeight, ModelSpec, Path, StageLogger], Path]:
@@ -164,10 +157,10 @@ def _load_contract(options: Options, log: StageLogger) -> Contract:
         missing = [n for n in sorted(contract.models) if not (options.model_configs / n / "config.pbtxt").is_file()]
         if missing:
             raise UsageError(f"--model-configs {options.model_configs} lacks <model>/config.pbtxt for {missing}")
-        if options.throughput is not None:
+        if options.serving.throughput is not None:
             # Validation, the sample run and the published configs all use the fixed, batching shapes.
-            contract = apply_to_contract(contract, options.throughput)
-            info["throughput_mode"] = options.throughput.manifest()
+            contract = apply_to_contract(contract, options.serving.throughput)
+            info["throughput_mode"] = options.serving.throughput.manifest()
         info["models"] = len(contract.models)
         info["steps"] = len(contract.steps)
     return contract
@@ -254,10 +247,10 @@ def run(options: Options, log: StageLogger, steps: Steps | None = None) -> Path:
                 models[name] = _converting(name, lambda: steps.exports[name](weights[name], contract.models[name], build_dir / name, log))
                 info["bytes"] = models[name].stat().st_size
 
-        fixed_size = None if options.throughput is None else (options.throughput.image_width, options.throughput.image_height)
-        with log.stage("glue", keypoint_count=options.keypoint_count, fixed_image_size=fixed_size) as info:
+        fixed_size = None if options.serving.throughput is None else (options.serving.throughput.image_width, options.serving.throughput.image_height)
+        with log.stage("glue", keypoint_count=options.serving.keypoint_count, fixed_image_size=fixed_size) as info:
             glue = dict(_converting(
-                "glue graphs", lambda: steps.build_glue(build_dir / "glue", options.keypoint_count, fixed_size)
+                "glue graphs", lambda: steps.build_glue(build_dir / "glue", options.serving.keypoint_count, fixed_size)
             ))
             clash = sorted(set(glue) & set(models))
             if clash:
@@ -276,10 +269,10 @@ def run(options: Options, log: StageLogger, steps: Steps | None = None) -> Path:
             "created_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
             "ensemble": contract.ensemble,
             "contract_sha256": sha256_file(options.contract),
-            "keypoint_count": options.keypoint_count,
-            "tensorrt_fp16": options.tensorrt_fp16,
-            "instance_kind": options.instance_kind,
-            "throughput_mode": None if options.throughput is None else options.throughput.manifest(),
+            "keypoint_count": options.serving.keypoint_count,
+            "tensorrt_fp16": options.serving.tensorrt_fp16,
+            "instance_kind": options.serving.instance_kind,
+            "throughput_mode": None if options.serving.throughput is None else options.serving.throughput.manifest(),
             "sample_inference": sample,
             "tools": tool_versions(),
             "weights": {
@@ -288,15 +281,7 @@ def run(options: Options, log: StageLogger, steps: Steps | None = None) -> Path:
             },
         }
         with log.stage("publish", version=options.version) as info:
-            serving = ServingOptions(
-                instance_kind=options.instance_kind,
-                tensorrt_fp16=options.tensorrt_fp16,
-                trt_workspace_bytes=options.trt_workspace_bytes,
-                tensorrt_max_image_side=options.tensorrt_max_image_side,
-                keypoint_count=options.keypoint_count,
-                throughput=options.throughput,
-            )
-            final = publish_repository(options.output_root, options.version, contract, models, options.model_configs, manifest, log, serving)
+            final = publish_repository(options.output_root, options.version, contract, models, options.model_configs, manifest, log, options.serving)
             info["path"] = str(final)
         prune_old_versions(options.output_root, options.keep_versions, options.version, log)
         shutil.rmtree(build_dir, ignore_errors=True)
